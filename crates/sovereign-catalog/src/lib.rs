@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+
 pub use date::Date;
 
 /// How far a fact can be trusted.
@@ -633,7 +634,8 @@ impl Catalog {
 }
 
 /// Where a site's traffic is measured from.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(tag = "provider", content = "region", rename_all = "lowercase")]
 pub enum Location {
     Aws(String),
     Fly(String),

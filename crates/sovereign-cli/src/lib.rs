@@ -1,14 +1,83 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The `sovereign` command line: argument parsing, printing and exit codes.
+//!
+//! Each subcommand is one file in [`commands`], holding its arguments and a `run` that calls
+//! one library operation. Nothing below this crate prints or exits.
+
+pub mod commands;
+pub mod diagnostics;
+pub mod exit;
+pub mod input;
+pub mod output;
+pub mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exit::Exit;
+
+/// Sovereign: one topology file to a checked, costed, rehearsed multi-region deployment.
+#[derive(Parser, Debug)]
+#[command(name = "sovereign", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#[derive(clap::Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// When to use colour: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print nothing but results and errors (no progress, no summaries).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output format of commands that report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a commented topology file to start from.
+    Init(commands::init::Args),
+    /// Run every rule on a topology and print the findings.
+    Check(commands::check::Args),
+    /// Print the documentation of a rule.
+    Explain(commands::explain::Args),
+    /// Show what a topology deploys, per site, with totals.
+    Plan(commands::plan::Args),
+}
+
+/// Parses the arguments, runs the command, returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = output::Output::new(&cli.global);
+    let result = match cli.command {
+        Command::Init(args) => commands::init::run(args, &out),
+        Command::Check(args) => commands::check::run(args, &out),
+        Command::Explain(args) => commands::explain::run(args, &out),
+        Command::Plan(args) => commands::plan::run(args, &out),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(e) => {
+            out.error(&e.message);
+            Exit::Usage.into()
+        }
     }
 }

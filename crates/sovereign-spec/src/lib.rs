@@ -19,7 +19,7 @@ mod suggest;
 
 pub use diag::{Diagnostic, Label, RuleInfo, Severity, Span, sort_diagnostics};
 pub use model::*;
-pub use parse::{ParseOutcome, parse};
+pub use parse::{ParseOutcome, parse, parse_bytes};
 pub use span::Sp;
 pub use suggest::{closest, edit_distance};
 

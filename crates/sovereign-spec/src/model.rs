@@ -76,7 +76,8 @@ impl Site {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NatMode {
     PerAz,
     Single,
@@ -181,7 +182,8 @@ pub struct Cassandra {
     pub datacenters: Vec<CassandraDc>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RedisMode {
     Regional,
     Global,
@@ -209,7 +211,8 @@ pub struct Monitoring {
     pub retention_days: Sp<u32>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Routing {
     Latency,
     Geolocation,

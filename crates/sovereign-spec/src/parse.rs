@@ -24,6 +24,29 @@ pub struct ParseOutcome {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Parses topology bytes. Returns the text to show in messages (invalid UTF-8 replaced) and the
+/// outcome; bytes that are not UTF-8 are a syntax finding at the first bad byte.
+pub fn parse_bytes(bytes: &[u8]) -> (String, ParseOutcome) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), parse(text)),
+        Err(e) => {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let at = e.valid_up_to();
+            let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+            let d = Diagnostic::new(&SYNTAX_ERROR, format!("the file is not valid UTF-8 (byte {at})"))
+                .at(Some(at..end), "invalid UTF-8 here")
+                .help("save the file as UTF-8");
+            (
+                text,
+                ParseOutcome {
+                    topology: None,
+                    diagnostics: vec![d],
+                },
+            )
+        }
+    }
+}
+
 /// Parses topology text. Never panics, whatever the input.
 pub fn parse(text: &str) -> ParseOutcome {
     let (root, errors) = DeTable::parse_recoverable(text);

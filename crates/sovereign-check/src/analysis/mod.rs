@@ -1,0 +1,3 @@
+//! Analyses over a validated topology that `plan`, `cost` and `render` share.
+
+pub mod inventory;

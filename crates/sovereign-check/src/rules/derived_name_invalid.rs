@@ -1,0 +1,61 @@
+use sovereign_spec::names::{self, NameRule};
+use sovereign_spec::{Diagnostic, RuleInfo, Severity};
+
+use crate::context::Ctx;
+
+pub const INFO: RuleInfo = RuleInfo {
+    code: "SOV012",
+    name: "derived_name_invalid",
+    severity: Severity::Error,
+    summary: "an AWS resource name built from the project and site ids breaks the service's naming rules",
+    doc: include_str!("derived_name_invalid.md"),
+};
+
+pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
+    let project = cx.t.project.name.as_str();
+    if !super::invalid_project_name::is_valid(project) {
+        return;
+    }
+    let eks = cx.eks_site_ids();
+    let redis = cx.redis_site_ids();
+    let aurora = cx.aurora_site_ids();
+    let serving = cx.serving_site_ids();
+    for site in cx.sites() {
+        let id = site.id.as_str();
+        if id.is_empty() {
+            continue;
+        }
+        let mut names: Vec<(String, &NameRule)> = Vec::new();
+        if eks.contains(&id) {
+            names.push((names::eks_cluster(project, id), &names::EKS_CLUSTER));
+            if serving.contains(&id) {
+                names.push((names::load_balancer(project, id), &names::LOAD_BALANCER));
+                names.push((names::log_bucket(project, id), &names::S3_BUCKET));
+            }
+        }
+        if aurora.contains(&id) {
+            names.push((names::rds_cluster(project, id), &names::RDS_CLUSTER));
+            let count = cx.t.postgres.as_ref().map_or(1, |p| p.instances_for(id).max(1));
+            names.push((names::rds_instance(project, id, count - 1), &names::RDS_INSTANCE));
+        }
+        if redis.contains(&id) {
+            names.push((names::elasticache_group(project, id), &names::ELASTICACHE_GROUP));
+        }
+        for (name, rule) in names {
+            let problems = names::name_problems(&name, rule);
+            if problems.is_empty() {
+                continue;
+            }
+            out.push(
+                Diagnostic::new(
+                    &INFO,
+                    format!("{} `{name}` {}", rule.what, problems.join(", ")),
+                )
+                .at(site.id.span(), format!("the {} is built from this id", rule.what))
+                .also(cx.t.project.name.span(), "and this project name")
+                .help("shorten the project name or the site id")
+                .note(format!("limit: {}", rule.source)),
+            );
+        }
+    }
+}
