@@ -112,7 +112,13 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for s in ["1970-01-01", "2000-02-29", "2026-11-26", "2030-02-28", "1969-12-31"] {
+        for s in [
+            "1970-01-01",
+            "2000-02-29",
+            "2026-11-26",
+            "2030-02-28",
+            "1969-12-31",
+        ] {
             let d = Date::parse(s).unwrap();
             assert_eq!(Date::from_days_since_epoch(d.days_since_epoch()), d);
             assert_eq!(d.to_string(), s);
@@ -122,7 +128,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_dates() {
-        for s in ["2026-02-30", "2026-13-01", "2026-1", "x", "2026-01-01-01", "2025-02-29"] {
+        for s in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1",
+            "x",
+            "2026-01-01-01",
+            "2025-02-29",
+        ] {
             assert_eq!(Date::parse(s), None, "{s}");
         }
     }

@@ -14,7 +14,6 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-
 pub use date::Date;
 
 /// How far a fact can be trusted.
@@ -653,9 +652,9 @@ where
     let s: Option<String> = Option::deserialize(d)?;
     match s {
         None => Ok(None),
-        Some(s) => Date::parse(&s)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("invalid date `{s}`, expected YYYY-MM-DD"))),
+        Some(s) => Date::parse(&s).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!("invalid date `{s}`, expected YYYY-MM-DD"))
+        }),
     }
 }
 
@@ -704,7 +703,10 @@ mod tests {
         let c = Catalog::load().unwrap();
         // FACTS.md section 5: eu-west-1 -> us-east-1 69, us-east-1 -> eu-west-1 70.
         assert_eq!(c.latency.rtt_ms("eu-west-1", "us-east-1"), Some(69.5));
-        assert_eq!(c.latency.rtt_ms("ap-southeast-2", "af-south-1"), Some(411.5));
+        assert_eq!(
+            c.latency.rtt_ms("ap-southeast-2", "af-south-1"),
+            Some(411.5)
+        );
         assert_eq!(c.latency.rtt_ms("eu-west-1", "nowhere-1"), None);
         let jnb = Location::Fly("jnb".into());
         let ams = Location::Aws("eu-west-1".into());
@@ -717,10 +719,22 @@ mod tests {
     fn eks_phases() {
         let c = Catalog::load().unwrap();
         let today = Date::new(2026, 11, 26);
-        assert_eq!(c.eks_version("1.27").unwrap().phase(today), SupportPhase::Unsupported);
-        assert_eq!(c.eks_version("1.32").unwrap().phase(today), SupportPhase::Extended);
-        assert_eq!(c.eks_version("1.35").unwrap().phase(today), SupportPhase::Standard);
-        assert_eq!(c.eks_version("1.36").unwrap().phase(today), SupportPhase::Unknown);
+        assert_eq!(
+            c.eks_version("1.27").unwrap().phase(today),
+            SupportPhase::Unsupported
+        );
+        assert_eq!(
+            c.eks_version("1.32").unwrap().phase(today),
+            SupportPhase::Extended
+        );
+        assert_eq!(
+            c.eks_version("1.35").unwrap().phase(today),
+            SupportPhase::Standard
+        );
+        assert_eq!(
+            c.eks_version("1.36").unwrap().phase(today),
+            SupportPhase::Unknown
+        );
         assert_eq!(c.newest_standard_eks(today).unwrap().version, "1.35");
     }
 

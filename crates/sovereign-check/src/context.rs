@@ -192,7 +192,12 @@ pub fn site_references(t: &Topology) -> Vec<(&Sp<String>, &'static str)> {
     }
     if let Some(pg) = &t.postgres {
         refs.push((&pg.primary, "postgres.primary"));
-        refs.extend(pg.secondaries.value.iter().map(|s| (s, "postgres.secondaries")));
+        refs.extend(
+            pg.secondaries
+                .value
+                .iter()
+                .map(|s| (s, "postgres.secondaries")),
+        );
         if let Some(s) = &pg.successor {
             refs.push((s, "postgres.successor"));
         }
@@ -205,7 +210,11 @@ pub fn site_references(t: &Topology) -> Vec<(&Sp<String>, &'static str)> {
     }
     if let Some(c) = &t.cassandra {
         refs.push((&c.control_plane, "cassandra.control_plane"));
-        refs.extend(c.datacenters.iter().map(|d| (&d.site, "cassandra.datacenters.site")));
+        refs.extend(
+            c.datacenters
+                .iter()
+                .map(|d| (&d.site, "cassandra.datacenters.site")),
+        );
     }
     if let Some(r) = &t.redis {
         if let Some(list) = &r.sites {

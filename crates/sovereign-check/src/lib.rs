@@ -44,7 +44,11 @@ pub fn check_text(text: &str, catalog: &Catalog, today: Date) -> Report {
 }
 
 /// Checks the outcome of [`sovereign_spec::parse`] or [`sovereign_spec::parse_bytes`].
-pub fn check_parsed(parsed: sovereign_spec::ParseOutcome, catalog: &Catalog, today: Date) -> Report {
+pub fn check_parsed(
+    parsed: sovereign_spec::ParseOutcome,
+    catalog: &Catalog,
+    today: Date,
+) -> Report {
     let mut diagnostics = parsed.diagnostics;
     let Some(topology) = parsed.topology else {
         sort_diagnostics(&mut diagnostics);

@@ -339,7 +339,10 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
                 .cassandra
                 .as_ref()
                 .is_some_and(|c| c.datacenters.iter().any(|d| d.site.value == id)),
-            cassandra_control_plane: t.cassandra.as_ref().is_some_and(|c| c.control_plane.value == id),
+            cassandra_control_plane: t
+                .cassandra
+                .as_ref()
+                .is_some_and(|c| c.control_plane.value == id),
             monitoring_global: global_site == Some(id),
             health_check: health.contains(&id),
         });
@@ -347,7 +350,12 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
 
     let k = &t.kubernetes;
     let group = |g: &sovereign_spec::NodeGroup| NodeGroupV {
-        instance_types: g.instance_types.value.iter().map(|s| s.value.clone()).collect(),
+        instance_types: g
+            .instance_types
+            .value
+            .iter()
+            .map(|s| s.value.clone())
+            .collect(),
         min_size: g.min_size.value,
         desired_size: g.desired_size.value,
         max_size: g.max_size.value,
@@ -359,7 +367,12 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
         Some(KubernetesV {
             version: k.version.value.clone(),
             sites: owned(&eks),
-            public_access_cidrs: k.public_access_cidrs.value.iter().map(|c| c.value.clone()).collect(),
+            public_access_cidrs: k
+                .public_access_cidrs
+                .value
+                .iter()
+                .map(|c| c.value.clone())
+                .collect(),
             on_demand: group(&k.on_demand),
             spot: k.spot.as_ref().map(group),
             scaling: ScalingV {
@@ -391,8 +404,18 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
             for r in &pg.logical_replicas {
                 logical.push(LogicalReplicaV {
                     site: r.site.value.clone(),
-                    via: r.via.as_ref().ok_or("a logical replica's link site")?.value.clone(),
-                    link: r.link.as_ref().ok_or("a logical replica's link")?.value.clone(),
+                    via: r
+                        .via
+                        .as_ref()
+                        .ok_or("a logical replica's link site")?
+                        .value
+                        .clone(),
+                    link: r
+                        .link
+                        .as_ref()
+                        .ok_or("a logical replica's link")?
+                        .value
+                        .clone(),
                     vm_size: r.vm_size.value.clone(),
                     volume_size_gb: r.volume_size_gb.value,
                 });
@@ -410,7 +433,10 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
                     .collect(),
                 database_name: pg.database_name.value.clone(),
                 master_username: pg.master_username.value.clone(),
-                backup_retention_days: to_u32(pg.backup_retention_days.value, "the backup retention")?,
+                backup_retention_days: to_u32(
+                    pg.backup_retention_days.value,
+                    "the backup retention",
+                )?,
                 deletion_protection: pg.deletion_protection.value,
                 max_lag_seconds: pg.max_lag_seconds.value,
                 logical_replicas: logical,
@@ -457,8 +483,17 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
 
     let budgets = t.budgets.as_ref().map(|b| BudgetsV {
         monthly_total_usd: b.monthly_total_usd.value,
-        per_site: b.per_site.iter().map(|(k, (_, v))| (k.clone(), v.value)).collect(),
-        alert_thresholds_percent: b.alert_thresholds_percent.value.iter().map(|v| v.value).collect(),
+        per_site: b
+            .per_site
+            .iter()
+            .map(|(k, (_, v))| (k.clone(), v.value))
+            .collect(),
+        alert_thresholds_percent: b
+            .alert_thresholds_percent
+            .value
+            .iter()
+            .map(|v| v.value)
+            .collect(),
         recipients: b.recipients.value.iter().map(|v| v.value.clone()).collect(),
     });
 
@@ -482,7 +517,12 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
         project: ProjectV {
             name: t.project.name.value.clone(),
             environment: t.project.environment.value.clone(),
-            tags: t.project.tags.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
+            tags: t
+                .project
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .collect(),
             monthly_hours: t.project.monthly_hours.value,
         },
         sites,

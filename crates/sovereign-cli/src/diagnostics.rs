@@ -49,7 +49,12 @@ pub fn render_human(source: &Source, diags: &[Diagnostic], color: bool) -> Strin
             Ok(s) => out.push_str(&s),
             // A span outside the text would be a bug; print the finding without a snippet.
             Err(_) => {
-                out.push_str(&format!("{}[{}]: {}\n", d.severity.as_str(), d.code, d.message));
+                out.push_str(&format!(
+                    "{}[{}]: {}\n",
+                    d.severity.as_str(),
+                    d.code,
+                    d.message
+                ));
             }
         }
     }
@@ -65,7 +70,12 @@ pub fn summary(source: &Source, diags: &[Diagnostic]) -> String {
         (0, 0) => format!("no problems in `{}`", source.name),
         (0, w) => format!("{} in `{}`", plural(w, "warning"), source.name),
         (e, 0) => format!("{} in `{}`", plural(e, "error"), source.name),
-        (e, w) => format!("{} and {} in `{}`", plural(e, "error"), plural(w, "warning"), source.name),
+        (e, w) => format!(
+            "{} and {} in `{}`",
+            plural(e, "error"),
+            plural(w, "warning"),
+            source.name
+        ),
     }
 }
 

@@ -45,7 +45,10 @@ impl Output {
         } else {
             "error"
         };
-        write_quietly(&mut std::io::stderr().lock(), &format!("{prefix}: {message}\n"));
+        write_quietly(
+            &mut std::io::stderr().lock(),
+            &format!("{prefix}: {message}\n"),
+        );
     }
 
     /// Writes text to standard error (findings printed by commands whose result is elsewhere).

@@ -15,7 +15,9 @@ where
         .into_iter()
         .map(|r| r.into_iter().map(|c| c.to_string()).collect())
         .collect();
-    let cols = headers.len().max(rows.iter().map(Vec::len).max().unwrap_or(0));
+    let cols = headers
+        .len()
+        .max(rows.iter().map(Vec::len).max().unwrap_or(0));
     let width = |s: &str| s.chars().count();
     let mut widths = vec![0usize; cols];
     for r in std::iter::once(&headers).chain(rows.iter()) {

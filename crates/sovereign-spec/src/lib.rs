@@ -16,6 +16,7 @@ mod parse;
 pub mod rules;
 pub mod span;
 mod suggest;
+pub mod synthetic;
 
 pub use diag::{Diagnostic, Label, RuleInfo, Severity, Span, sort_diagnostics};
 pub use model::*;
@@ -72,8 +73,8 @@ impl Template {
 
     pub fn text(self) -> &'static str {
         match self {
-            Template::GlobalSovereign => include_str!("../templates/global-sovereign.toml"),
-            Template::Minimal => include_str!("../templates/minimal.toml"),
+            Template::GlobalSovereign => include_str!("../../../examples/global-sovereign.toml"),
+            Template::Minimal => include_str!("../../../examples/minimal.toml"),
         }
     }
 

@@ -91,7 +91,10 @@ pub fn name_problems(name: &str, rule: &NameRule) -> Vec<String> {
     let mut out = Vec::new();
     let len = name.chars().count();
     if len > rule.max_len {
-        out.push(format!("is {len} characters, the limit is {}", rule.max_len));
+        out.push(format!(
+            "is {len} characters, the limit is {}",
+            rule.max_len
+        ));
     }
     if name.is_empty() {
         out.push("is empty".into());
@@ -110,8 +113,7 @@ pub fn name_problems(name: &str, rule: &NameRule) -> Vec<String> {
     let first = name.chars().next().unwrap_or('-');
     if !(first.is_ascii_alphanumeric()) {
         out.push("must start with a letter or digit".into());
-    } else if rule.lowercase_only && rule.what != S3_BUCKET.what && !first.is_ascii_alphabetic()
-    {
+    } else if rule.lowercase_only && rule.what != S3_BUCKET.what && !first.is_ascii_alphabetic() {
         out.push("must start with a letter".into());
     }
     if name.ends_with('-') {

@@ -11,7 +11,9 @@ use toml::de::{DeArray, DeString, DeTable, DeValue};
 
 use crate::diag::{Diagnostic, Span, sort_diagnostics};
 use crate::model::*;
-use crate::rules::{DUPLICATE_KEY, INVALID_VALUE, MISSING_KEY, SYNTAX_ERROR, UNKNOWN_KEY, WRONG_TYPE};
+use crate::rules::{
+    DUPLICATE_KEY, INVALID_VALUE, MISSING_KEY, SYNTAX_ERROR, UNKNOWN_KEY, WRONG_TYPE,
+};
 use crate::span::Sp;
 use crate::suggest::closest;
 
@@ -33,9 +35,12 @@ pub fn parse_bytes(bytes: &[u8]) -> (String, ParseOutcome) {
             let text = String::from_utf8_lossy(bytes).into_owned();
             let at = e.valid_up_to();
             let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
-            let d = Diagnostic::new(&SYNTAX_ERROR, format!("the file is not valid UTF-8 (byte {at})"))
-                .at(Some(at..end), "invalid UTF-8 here")
-                .help("save the file as UTF-8");
+            let d = Diagnostic::new(
+                &SYNTAX_ERROR,
+                format!("the file is not valid UTF-8 (byte {at})"),
+            )
+            .at(Some(at..end), "invalid UTF-8 here")
+            .help("save the file as UTF-8");
             (
                 text,
                 ParseOutcome {
@@ -218,7 +223,10 @@ impl<'a, 'i> Table<'a, 'i> {
         };
         cx.push(
             Diagnostic::new(&MISSING_KEY, format!("missing key `{key}` {where_}"))
-                .at(Some(self.anchor.clone()), format!("`{key}` is required here"))
+                .at(
+                    Some(self.anchor.clone()),
+                    format!("`{key}` is required here"),
+                )
                 .help(format!("add `{key} = {example}`")),
         );
         cx.fatal = true;
@@ -242,7 +250,7 @@ impl<'a, 'i> Table<'a, 'i> {
     fn finish(&self, cx: &mut Ctx) {
         for (key, _) in self.table.iter() {
             let name = key.get_ref().as_ref();
-            if self.asked.iter().any(|k| *k == name) {
+            if self.asked.contains(&name) {
                 continue;
             }
             let where_ = if self.path.is_empty() {
@@ -896,7 +904,11 @@ fn read_network(cx: &mut Ctx, t: &mut Table<'_, '_>) -> Network {
     }
 }
 
-fn read_node_group(cx: &mut Ctx, t: &mut Table<'_, '_>, defaults: (&[&str], u32, u32, u32)) -> NodeGroup {
+fn read_node_group(
+    cx: &mut Ctx,
+    t: &mut Table<'_, '_>,
+    defaults: (&[&str], u32, u32, u32),
+) -> NodeGroup {
     let (types, min, desired, max) = defaults;
     NodeGroup {
         span: table_span(t),
@@ -909,8 +921,12 @@ fn read_node_group(cx: &mut Ctx, t: &mut Table<'_, '_>, defaults: (&[&str], u32,
 }
 
 const ON_DEMAND_DEFAULT: (&[&str], u32, u32, u32) = (&["m5.2xlarge", "m5.4xlarge"], 3, 5, 20);
-const SPOT_DEFAULT: (&[&str], u32, u32, u32) =
-    (&["m5.large", "m5a.large", "m5d.large", "m6i.large"], 2, 5, 50);
+const SPOT_DEFAULT: (&[&str], u32, u32, u32) = (
+    &["m5.large", "m5a.large", "m5d.large", "m6i.large"],
+    2,
+    5,
+    50,
+);
 
 fn read_kubernetes(cx: &mut Ctx, t: &mut Table<'_, '_>) -> Kubernetes {
     let span = table_span(t);
@@ -1065,7 +1081,10 @@ fn read_redis(cx: &mut Ctx, t: &mut Table<'_, '_>) -> Redis {
         mode: t.choice(
             cx,
             "mode",
-            &[("regional", RedisMode::Regional), ("global", RedisMode::Global)],
+            &[
+                ("regional", RedisMode::Regional),
+                ("global", RedisMode::Global),
+            ],
             RedisMode::Regional,
         ),
         node_type: t.str_or(cx, "node_type", "cache.r6g.large"),
@@ -1093,7 +1112,10 @@ fn read_dns(cx: &mut Ctx, t: &mut Table<'_, '_>) -> Dns {
         routing: t.choice(
             cx,
             "routing",
-            &[("latency", Routing::Latency), ("geolocation", Routing::Geolocation)],
+            &[
+                ("latency", Routing::Latency),
+                ("geolocation", Routing::Geolocation),
+            ],
             Routing::Latency,
         ),
         ttl_seconds: t.uint_or(cx, "ttl_seconds", 60u32),
@@ -1114,16 +1136,20 @@ fn read_budgets(cx: &mut Ctx, t: &mut Table<'_, '_>) -> Budgets {
             Sp::default_value(0.0)
         }
     };
-    let per_site = t.site_map(cx, "per_site", |cx, v, path| match float_value(v.get_ref()) {
-        Some(f) if f.is_finite() => Some(f),
-        _ => {
-            report_wrong_type(cx, path, v, "a number");
-            None
+    let per_site = t.site_map(cx, "per_site", |cx, v, path| {
+        match float_value(v.get_ref()) {
+            Some(f) if f.is_finite() => Some(f),
+            _ => {
+                report_wrong_type(cx, path, v, "a number");
+                None
+            }
         }
     });
-    let alert_thresholds_percent = t.opt_float_list(cx, "alert_thresholds_percent").unwrap_or_else(|| {
-        Sp::default_value(vec![Sp::default_value(80.0), Sp::default_value(100.0)])
-    });
+    let alert_thresholds_percent = t
+        .opt_float_list(cx, "alert_thresholds_percent")
+        .unwrap_or_else(|| {
+            Sp::default_value(vec![Sp::default_value(80.0), Sp::default_value(100.0)])
+        });
     let recipients = t.str_list_or(cx, "recipients", &[]);
     Budgets {
         span,

@@ -19,11 +19,21 @@ pub struct NodeGroupCounts {
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum DatabaseRole {
     /// The Aurora writer's cluster.
-    Primary { instance_class: String, instances: u32 },
+    Primary {
+        instance_class: String,
+        instances: u32,
+    },
     /// An Aurora global database secondary cluster.
-    Secondary { instance_class: String, instances: u32 },
+    Secondary {
+        instance_class: String,
+        instances: u32,
+    },
     /// Self-managed PostgreSQL on Fly Machines, subscribed to the primary.
-    LogicalReplica { vm_size: String, volume_size_gb: u32, via: String },
+    LogicalReplica {
+        vm_size: String,
+        volume_size_gb: u32,
+        via: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -121,7 +131,11 @@ pub fn inventory(t: &ValidatedTopology) -> Inventory {
             fly.push(f);
         }
         let zones = aws.map_or(0, |a| a.azs.len());
-        let nat = if aws.is_some() { nat_gateways(t.network.nat_gateways, zones) } else { 0 };
+        let nat = if aws.is_some() {
+            nat_gateways(t.network.nat_gateways, zones)
+        } else {
+            0
+        };
         let mut node_groups = Vec::new();
         if s.eks
             && let Some(k) = &t.kubernetes
@@ -154,28 +168,37 @@ pub fn inventory(t: &ValidatedTopology) -> Inventory {
                     instance_class: pg.instance_class.clone(),
                     instances,
                 }),
-                None => pg.logical_replicas.iter().find(|r| r.site == s.id).map(|r| {
-                    DatabaseRole::LogicalReplica {
+                None => pg
+                    .logical_replicas
+                    .iter()
+                    .find(|r| r.site == s.id)
+                    .map(|r| DatabaseRole::LogicalReplica {
                         vm_size: r.vm_size.clone(),
                         volume_size_gb: r.volume_size_gb,
                         via: r.via.clone(),
-                    }
-                }),
+                    }),
             }
         });
         let cassandra = t.cassandra.as_ref().and_then(|c| {
-            c.datacenters.iter().find(|d| d.site == s.id).map(|d| CassandraDcInfo {
-                nodes: d.nodes,
-                replication_factor: d.replication_factor,
-                storage_size_gi: d.storage_size_gi,
-            })
+            c.datacenters
+                .iter()
+                .find(|d| d.site == s.id)
+                .map(|d| CassandraDcInfo {
+                    nodes: d.nodes,
+                    replication_factor: d.replication_factor,
+                    storage_size_gi: d.storage_size_gi,
+                })
         });
         let cache = t.redis.as_ref().filter(|_| s.redis).map(|r| CacheInfo {
             node_type: r.node_type.clone(),
             nodes: 1 + r.replicas_per_site,
             global_role: match r.mode {
                 sovereign_spec::RedisMode::Global => {
-                    Some(if r.primary.as_deref() == Some(s.id.as_str()) { "primary" } else { "secondary" })
+                    Some(if r.primary.as_deref() == Some(s.id.as_str()) {
+                        "primary"
+                    } else {
+                        "secondary"
+                    })
                 }
                 sovereign_spec::RedisMode::Regional => None,
             },
@@ -195,7 +218,9 @@ pub fn inventory(t: &ValidatedTopology) -> Inventory {
             totals.nodes_max += g.max;
         }
         match &database {
-            Some(DatabaseRole::Primary { instances, .. } | DatabaseRole::Secondary { instances, .. }) => {
+            Some(
+                DatabaseRole::Primary { instances, .. } | DatabaseRole::Secondary { instances, .. },
+            ) => {
                 totals.aurora_clusters += 1;
                 totals.aurora_instances += instances;
             }
@@ -219,7 +244,11 @@ pub fn inventory(t: &ValidatedTopology) -> Inventory {
             vpc_cidr: aws.map(|a| a.vpc_cidr.to_string()),
             subnets: aws.map(|a| a.subnets.zones.clone()).unwrap_or_default(),
             nat_gateways: nat,
-            eks_version: t.kubernetes.as_ref().filter(|_| s.eks).map(|k| k.version.clone()),
+            eks_version: t
+                .kubernetes
+                .as_ref()
+                .filter(|_| s.eks)
+                .map(|k| k.version.clone()),
             node_groups,
             database,
             cassandra,

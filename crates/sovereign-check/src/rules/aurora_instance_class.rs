@@ -16,12 +16,21 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     match cx.catalog.rds_class(class) {
         None => {
             let names = cx.catalog.rds.iter().map(|c| c.name.as_str());
-            let mut d = Diagnostic::new(&INFO, format!("unknown Aurora instance class `{}`", class.value.escape_debug()))
-                .at(class.span(), "not in the catalog");
+            let mut d = Diagnostic::new(
+                &INFO,
+                format!(
+                    "unknown Aurora instance class `{}`",
+                    class.value.escape_debug()
+                ),
+            )
+            .at(class.span(), "not in the catalog");
             if let Some(s) = closest(class, names) {
                 d = d.help(format!("did you mean `\"{s}\"`?"));
             } else if cx.catalog.ec2_type(class).is_some() {
-                d = d.help(format!("Aurora classes start with `db.`: `\"db.{}\"`", class.value));
+                d = d.help(format!(
+                    "Aurora classes start with `db.`: `\"db.{}\"`",
+                    class.value
+                ));
             }
             out.push(d);
         }
@@ -38,7 +47,10 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             )
             .at(class.span(), format!("{} class", format!("{:?}", c.category).to_lowercase()));
             if let Some(s) = suggest {
-                d = d.help(format!("use a db.r* class such as `\"{}\"` ({} vCPU, {} GiB)", s.name, s.vcpu, s.memory_gib));
+                d = d.help(format!(
+                    "use a db.r* class such as `\"{}\"` ({} vCPU, {} GiB)",
+                    s.name, s.vcpu, s.memory_gib
+                ));
             }
             out.push(d.note("source: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.configuration.requirements.html"));
         }

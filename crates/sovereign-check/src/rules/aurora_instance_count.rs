@@ -18,9 +18,12 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     for (site, (key_span, _)) in &pg.instances_per_site {
         if cx.site(site).is_some() && !members.contains(&site.as_str()) {
             out.push(
-                Diagnostic::new(&INFO, format!("`instances_per_site` sets `{site}`, which is not an Aurora member"))
-                    .at(Some(key_span.clone()), "not the primary or a secondary")
-                    .help("remove the line, or add the site to `postgres.secondaries`"),
+                Diagnostic::new(
+                    &INFO,
+                    format!("`instances_per_site` sets `{site}`, which is not an Aurora member"),
+                )
+                .at(Some(key_span.clone()), "not the primary or a secondary")
+                .help("remove the line, or add the site to `postgres.secondaries`"),
             );
         }
     }
@@ -48,9 +51,17 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         let max_readers = limits.max_readers.value.saturating_sub(secondaries);
         if n > max_total {
             out.push(
-                Diagnostic::new(&INFO, format!("the Aurora cluster in `{site}` has {n} instances; the limit is {max_total}"))
-                    .at(span, "too many instances")
-                    .note(format!("source: {}", limits.max_instances_per_cluster.provenance.source)),
+                Diagnostic::new(
+                    &INFO,
+                    format!(
+                        "the Aurora cluster in `{site}` has {n} instances; the limit is {max_total}"
+                    ),
+                )
+                .at(span, "too many instances")
+                .note(format!(
+                    "source: {}",
+                    limits.max_instances_per_cluster.provenance.source
+                )),
             );
         } else if is_primary && n - 1 > max_readers {
             out.push(

@@ -17,8 +17,13 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     let mut seen: Vec<(&str, &sovereign_spec::Sp<String>)> = Vec::new();
     for m in members {
         let Some(site) = cx.site(m) else { continue };
-        let Some(region) = &site.aws_region else { continue };
-        if let Some((_, first)) = seen.iter().find(|(r, f)| *r == region.as_str() && f.value != m.value) {
+        let Some(region) = &site.aws_region else {
+            continue;
+        };
+        if let Some((_, first)) = seen
+            .iter()
+            .find(|(r, f)| *r == region.as_str() && f.value != m.value)
+        {
             out.push(
                 Diagnostic::new(
                     &INFO,

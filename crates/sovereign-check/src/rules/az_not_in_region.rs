@@ -15,9 +15,15 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         let (Some(region), Some(azs)) = (&site.aws_region, &site.availability_zones) else {
             continue;
         };
-        let Some(r) = cx.catalog.region(region) else { continue };
+        let Some(r) = cx.catalog.region(region) else {
+            continue;
+        };
         let known = &r.azs.ids;
-        let list = known.iter().map(|z| format!("`{z}`")).collect::<Vec<_>>().join(", ");
+        let list = known
+            .iter()
+            .map(|z| format!("`{z}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         for az in &azs.value {
             if known.iter().any(|k| k == &az.value) {
                 continue;
@@ -28,10 +34,15 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             if looks_like_name {
                 let mut d = Diagnostic::new(
                     &INFO,
-                    format!("`{}` is an availability zone name; zones are given by id", az.value),
+                    format!(
+                        "`{}` is an availability zone name; zones are given by id",
+                        az.value
+                    ),
                 )
                 .at(az.span(), "a name, not an id")
-                .note("zone names map to different physical zones in different accounts; ids do not");
+                .note(
+                    "zone names map to different physical zones in different accounts; ids do not",
+                );
                 if !known.is_empty() {
                     d = d.help(format!("{} zone ids: {list}", r.code));
                 }
@@ -44,7 +55,11 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             let confirmed = r.azs.provenance.status.is_confirmed();
             let mut d = Diagnostic::new(
                 &INFO,
-                format!("availability zone `{}` is not in `{}`", az.value.escape_debug(), r.code),
+                format!(
+                    "availability zone `{}` is not in `{}`",
+                    az.value.escape_debug(),
+                    r.code
+                ),
             )
             .at(az.span(), format!("not a zone of {}", r.name))
             .help(format!("{} zone ids: {list}", r.code));

@@ -18,8 +18,16 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         return;
     }
     out.push(
-        Diagnostic::new(&INFO, format!("backup retention of {} days is outside 1 to {max}", days.value))
-            .at(days.span(), "out of range")
-            .help(format!("use a value from 1 to {max}; keep longer history with AWS Backup or snapshot exports")),
+        Diagnostic::new(
+            &INFO,
+            format!(
+                "backup retention of {} days is outside 1 to {max}",
+                days.value
+            ),
+        )
+        .at(days.span(), "out of range")
+        .help(format!(
+            "use a value from 1 to {max}; keep longer history with AWS Backup or snapshot exports"
+        )),
     );
 }

@@ -11,7 +11,9 @@ pub const INFO: RuleInfo = RuleInfo {
 };
 
 fn looks_like_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && domain.contains('.')
         && !domain.starts_with('.')
@@ -24,16 +26,22 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     if b.recipients.value.is_empty() {
         out.push(
             Diagnostic::new(&INFO, "budget alerts have no recipients")
-                .at(b.recipients.span().or(b.span.clone()), "nobody would be told")
+                .at(
+                    b.recipients.span().or(b.span.clone()),
+                    "nobody would be told",
+                )
                 .help("add `recipients = [\"sre@example.com\"]`"),
         );
     }
     for r in &b.recipients.value {
         if !looks_like_email(r) {
             out.push(
-                Diagnostic::new(&INFO, format!("`{}` is not an email address", r.value.escape_debug()))
-                    .at(r.span(), "AWS Budgets sends email")
-                    .help("use an address like `sre@example.com`"),
+                Diagnostic::new(
+                    &INFO,
+                    format!("`{}` is not an email address", r.value.escape_debug()),
+                )
+                .at(r.span(), "AWS Budgets sends email")
+                .help("use an address like `sre@example.com`"),
             );
         }
     }

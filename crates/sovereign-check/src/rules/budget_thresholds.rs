@@ -15,9 +15,12 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     for t in &b.alert_thresholds_percent.value {
         if t.value <= 0.0 || t.value > 200.0 {
             out.push(
-                Diagnostic::new(&INFO, format!("alert threshold {} % is outside (0, 200]", t.value))
-                    .at(t.span(), "out of range")
-                    .help("typical thresholds: 80 (forecast warning) and 100 (actual spend)"),
+                Diagnostic::new(
+                    &INFO,
+                    format!("alert threshold {} % is outside (0, 200]", t.value),
+                )
+                .at(t.span(), "out of range")
+                .help("typical thresholds: 80 (forecast warning) and 100 (actual spend)"),
             );
         }
     }
@@ -30,15 +33,24 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     }
     if b.monthly_total_usd.value <= 0.0 && b.monthly_total_usd.span.is_some() {
         out.push(
-            Diagnostic::new(&INFO, format!("monthly budget ${} is not positive", b.monthly_total_usd.value))
-                .at(b.monthly_total_usd.span(), "must be above 0"),
+            Diagnostic::new(
+                &INFO,
+                format!(
+                    "monthly budget ${} is not positive",
+                    b.monthly_total_usd.value
+                ),
+            )
+            .at(b.monthly_total_usd.span(), "must be above 0"),
         );
     }
     for (site, (_, amount)) in &b.per_site {
         if amount.value <= 0.0 {
             out.push(
-                Diagnostic::new(&INFO, format!("budget for `{site}` ${} is not positive", amount.value))
-                    .at(amount.span(), "must be above 0"),
+                Diagnostic::new(
+                    &INFO,
+                    format!("budget for `{site}` ${} is not positive", amount.value),
+                )
+                .at(amount.span(), "must be above 0"),
             );
         }
     }

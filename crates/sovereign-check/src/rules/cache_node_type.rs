@@ -15,14 +15,28 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     if cx.catalog.cache_type(&r.node_type).is_some() {
         return;
     }
-    let mut d = Diagnostic::new(&INFO, format!("unknown ElastiCache node type `{}`", r.node_type.value.escape_debug()))
-        .at(r.node_type.span(), "not in the catalog");
-    if let Some(s) = closest(&r.node_type, cx.catalog.cache.iter().map(|c| c.name.as_str())) {
+    let mut d = Diagnostic::new(
+        &INFO,
+        format!(
+            "unknown ElastiCache node type `{}`",
+            r.node_type.value.escape_debug()
+        ),
+    )
+    .at(r.node_type.span(), "not in the catalog");
+    if let Some(s) = closest(
+        &r.node_type,
+        cx.catalog.cache.iter().map(|c| c.name.as_str()),
+    ) {
         d = d.help(format!("did you mean `\"{s}\"`?"));
     } else {
         d = d.help(format!(
             "known node types: {}",
-            cx.catalog.cache.iter().map(|c| format!("`{}`", c.name)).collect::<Vec<_>>().join(", ")
+            cx.catalog
+                .cache
+                .iter()
+                .map(|c| format!("`{}`", c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     out.push(d);

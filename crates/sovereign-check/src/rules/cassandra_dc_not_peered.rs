@@ -12,7 +12,11 @@ pub const INFO: RuleInfo = RuleInfo {
 
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     let Some(c) = &cx.t.cassandra else { return };
-    let mut refs: Vec<(&sovereign_spec::Sp<String>, &str)> = c.datacenters.iter().map(|d| (&d.site, "datacenter")).collect();
+    let mut refs: Vec<(&sovereign_spec::Sp<String>, &str)> = c
+        .datacenters
+        .iter()
+        .map(|d| (&d.site, "datacenter"))
+        .collect();
     refs.push((&c.control_plane, "control plane"));
     if refs.len() < 2 {
         return;

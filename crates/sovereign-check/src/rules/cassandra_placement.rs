@@ -20,27 +20,45 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         );
     }
     for (i, dc) in c.datacenters.iter().enumerate() {
-        if let Some(first) = c.datacenters[..i].iter().find(|d| d.site.value == dc.site.value) {
+        if let Some(first) = c.datacenters[..i]
+            .iter()
+            .find(|d| d.site.value == dc.site.value)
+        {
             out.push(
-                Diagnostic::new(&INFO, format!("site `{}` has two Cassandra datacenters", dc.site.value))
-                    .at(dc.site.span(), "second datacenter")
-                    .also(first.site.span(), "first datacenter")
-                    .help("one datacenter per site; size it with `nodes`"),
+                Diagnostic::new(
+                    &INFO,
+                    format!("site `{}` has two Cassandra datacenters", dc.site.value),
+                )
+                .at(dc.site.span(), "second datacenter")
+                .also(first.site.span(), "first datacenter")
+                .help("one datacenter per site; size it with `nodes`"),
             );
         }
         if cx.known(&dc.site) && !cx.is_eks(&dc.site) {
             out.push(
-                Diagnostic::new(&INFO, format!("Cassandra datacenter in `{}` has no EKS cluster to run on", dc.site.value))
-                    .at(dc.site.span(), "datacenter here")
-                    .help("k8ssandra runs Cassandra as pods: the site needs EKS (`kubernetes.sites`)"),
+                Diagnostic::new(
+                    &INFO,
+                    format!(
+                        "Cassandra datacenter in `{}` has no EKS cluster to run on",
+                        dc.site.value
+                    ),
+                )
+                .at(dc.site.span(), "datacenter here")
+                .help("k8ssandra runs Cassandra as pods: the site needs EKS (`kubernetes.sites`)"),
             );
         }
     }
     if cx.known(&c.control_plane) && !cx.is_eks(&c.control_plane) {
         out.push(
-            Diagnostic::new(&INFO, format!("the k8ssandra control plane in `{}` has no EKS cluster to run on", c.control_plane.value))
-                .at(c.control_plane.span(), "control plane here")
-                .help("choose a site with EKS"),
+            Diagnostic::new(
+                &INFO,
+                format!(
+                    "the k8ssandra control plane in `{}` has no EKS cluster to run on",
+                    c.control_plane.value
+                ),
+            )
+            .at(c.control_plane.span(), "control plane here")
+            .help("choose a site with EKS"),
         );
     }
 }

@@ -13,15 +13,23 @@ pub const INFO: RuleInfo = RuleInfo {
 
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     for (cidr, key) in super::malformed_cidr::cidrs(cx) {
-        let Ok(net) = cidr.parse::<Ipv4Net>() else { continue };
+        let Ok(net) = cidr.parse::<Ipv4Net>() else {
+            continue;
+        };
         let fixed = net.trunc();
         if fixed == net {
             continue;
         }
         out.push(
-            Diagnostic::new(&INFO, format!("`{key}` value `{}` has host bits set", cidr.value))
-                .at(cidr.span(), format!("the network of this range is `{fixed}`"))
-                .help(format!("write `\"{fixed}\"`")),
+            Diagnostic::new(
+                &INFO,
+                format!("`{key}` value `{}` has host bits set", cidr.value),
+            )
+            .at(
+                cidr.span(),
+                format!("the network of this range is `{fixed}`"),
+            )
+            .help(format!("write `\"{fixed}\"`")),
         );
     }
 }

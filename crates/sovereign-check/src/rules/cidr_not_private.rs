@@ -15,7 +15,9 @@ pub const INFO: RuleInfo = RuleInfo {
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     for site in cx.sites() {
         let Some(cidr) = &site.vpc_cidr else { continue };
-        let Ok(net) = cidr.parse::<Ipv4Net>() else { continue };
+        let Ok(net) = cidr.parse::<Ipv4Net>() else {
+            continue;
+        };
         if is_private(&net.trunc()) {
             continue;
         }

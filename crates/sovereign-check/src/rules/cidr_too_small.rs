@@ -16,13 +16,25 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     let prefix = cx.t.network.subnet_prefix.value;
     for site in cx.aws_sites() {
         let Some(cidr) = &site.vpc_cidr else { continue };
-        let Ok(net) = cidr.parse::<Ipv4Net>() else { continue };
+        let Ok(net) = cidr.parse::<Ipv4Net>() else {
+            continue;
+        };
         let net = net.trunc();
         if !(16..=28).contains(&net.prefix_len()) {
             out.push(
-                Diagnostic::new(&INFO, format!("VPC range `{net}` of site `{}` is a /{}; AWS VPCs are /16 to /28", site.id.value, net.prefix_len()))
-                    .at(cidr.span(), "outside /16 to /28")
-                    .help(format!("use a /16 inside it, e.g. `\"{}/16\"`", net.network())),
+                Diagnostic::new(
+                    &INFO,
+                    format!(
+                        "VPC range `{net}` of site `{}` is a /{}; AWS VPCs are /16 to /28",
+                        site.id.value,
+                        net.prefix_len()
+                    ),
+                )
+                .at(cidr.span(), "outside /16 to /28")
+                .help(format!(
+                    "use a /16 inside it, e.g. `\"{}/16\"`",
+                    net.network()
+                )),
             );
             continue;
         }
@@ -43,7 +55,10 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             )
             .at(cidr.span(), "too small");
             if let Some(p) = e.max_vpc_prefix.filter(|p| *p >= 16) {
-                d = d.help(format!("use at least a /{p} (e.g. `\"{}/{p}\"`), or a longer `network.subnet_prefix`", net.network()));
+                d = d.help(format!(
+                    "use at least a /{p} (e.g. `\"{}/{p}\"`), or a longer `network.subnet_prefix`",
+                    net.network()
+                ));
             } else {
                 d = d.help("use a longer `network.subnet_prefix` (smaller subnets) or fewer zones");
             }

@@ -12,7 +12,11 @@ pub const INFO: RuleInfo = RuleInfo {
 
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     let Some(c) = &cx.t.cassandra else { return };
-    if let Some(dc) = c.datacenters.iter().find(|d| d.site.value == c.control_plane.value) {
+    if let Some(dc) = c
+        .datacenters
+        .iter()
+        .find(|d| d.site.value == c.control_plane.value)
+    {
         let free = cx
             .eks_site_ids()
             .into_iter()
@@ -25,7 +29,9 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         .also(dc.site.span(), "datacenter in the same cluster")
         .note("the K8ssandra docs advise against running a datacenter in the control-plane cluster: losing it takes the controller and a datacenter at once");
         if let Some(free) = free {
-            d = d.help(format!("move the control plane to a cluster without a datacenter, e.g. `\"{free}\"`"));
+            d = d.help(format!(
+                "move the control plane to a cluster without a datacenter, e.g. `\"{free}\"`"
+            ));
         }
         out.push(d);
     }

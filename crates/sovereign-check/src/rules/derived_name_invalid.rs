@@ -35,11 +35,20 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         }
         if aurora.contains(&id) {
             names.push((names::rds_cluster(project, id), &names::RDS_CLUSTER));
-            let count = cx.t.postgres.as_ref().map_or(1, |p| p.instances_for(id).max(1));
-            names.push((names::rds_instance(project, id, count - 1), &names::RDS_INSTANCE));
+            let count =
+                cx.t.postgres
+                    .as_ref()
+                    .map_or(1, |p| p.instances_for(id).max(1));
+            names.push((
+                names::rds_instance(project, id, count - 1),
+                &names::RDS_INSTANCE,
+            ));
         }
         if redis.contains(&id) {
-            names.push((names::elasticache_group(project, id), &names::ELASTICACHE_GROUP));
+            names.push((
+                names::elasticache_group(project, id),
+                &names::ELASTICACHE_GROUP,
+            ));
         }
         for (name, rule) in names {
             let problems = names::name_problems(&name, rule);
@@ -51,7 +60,10 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
                     &INFO,
                     format!("{} `{name}` {}", rule.what, problems.join(", ")),
                 )
-                .at(site.id.span(), format!("the {} is built from this id", rule.what))
+                .at(
+                    site.id.span(),
+                    format!("the {} is built from this id", rule.what),
+                )
                 .also(cx.t.project.name.span(), "and this project name")
                 .help("shorten the project name or the site id")
                 .note(format!("limit: {}", rule.source)),

@@ -16,17 +16,33 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     let iv = &dns.health_check_interval_seconds;
     if !intervals.contains(&iv.value) {
         out.push(
-            Diagnostic::new(&INFO, format!("health check interval {} s is not offered by Route 53", iv.value))
-                .at(iv.span(), "not 10 or 30")
-                .help(format!("use one of {}", intervals.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" or "))),
+            Diagnostic::new(
+                &INFO,
+                format!(
+                    "health check interval {} s is not offered by Route 53",
+                    iv.value
+                ),
+            )
+            .at(iv.span(), "not 10 or 30")
+            .help(format!(
+                "use one of {}",
+                intervals
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )),
         );
     }
     let ft = &dns.health_check_failure_threshold;
     if !(1..=10).contains(&ft.value) {
         out.push(
-            Diagnostic::new(&INFO, format!("failure threshold {} is outside 1 to 10", ft.value))
-                .at(ft.span(), "out of range")
-                .help("3 is the Route 53 default"),
+            Diagnostic::new(
+                &INFO,
+                format!("failure threshold {} is outside 1 to 10", ft.value),
+            )
+            .at(ft.span(), "out of range")
+            .help("3 is the Route 53 default"),
         );
     }
     let zone = dns.zone.as_str().trim_end_matches('.');
@@ -42,17 +58,27 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         });
     if !labels_ok && !dns.zone.is_empty() {
         out.push(
-            Diagnostic::new(&INFO, format!("`{}` is not a DNS zone name", dns.zone.value.escape_debug()))
-                .at(dns.zone.span(), "expected labels like `example.com`")
-                .help("letters, digits and hyphens, labels of 1 to 63 characters separated by dots"),
+            Diagnostic::new(
+                &INFO,
+                format!("`{}` is not a DNS zone name", dns.zone.value.escape_debug()),
+            )
+            .at(dns.zone.span(), "expected labels like `example.com`")
+            .help("letters, digits and hyphens, labels of 1 to 63 characters separated by dots"),
         );
     }
     let rec = &dns.api_record;
-    if rec.is_empty() || !rec.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+    if rec.is_empty()
+        || !rec
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
         out.push(
-            Diagnostic::new(&INFO, format!("`{}` is not a DNS label", rec.value.escape_debug()))
-                .at(rec.span(), "record name")
-                .help("use something like `api`"),
+            Diagnostic::new(
+                &INFO,
+                format!("`{}` is not a DNS label", rec.value.escape_debug()),
+            )
+            .at(rec.span(), "record name")
+            .help("use something like `api`"),
         );
     }
 }

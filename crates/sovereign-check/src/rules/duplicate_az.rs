@@ -12,14 +12,19 @@ pub const INFO: RuleInfo = RuleInfo {
 
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     for site in cx.sites() {
-        let Some(azs) = &site.availability_zones else { continue };
+        let Some(azs) = &site.availability_zones else {
+            continue;
+        };
         for (i, az) in azs.value.iter().enumerate() {
             if let Some(first) = azs.value[..i].iter().find(|z| z.value == az.value) {
                 out.push(
-                    Diagnostic::new(&INFO, format!("availability zone `{}` is listed twice", az.value))
-                        .at(az.span(), "listed again here")
-                        .also(first.span(), "first listed here")
-                        .help("each zone gets its own subnets: remove the repeat"),
+                    Diagnostic::new(
+                        &INFO,
+                        format!("availability zone `{}` is listed twice", az.value),
+                    )
+                    .at(az.span(), "listed again here")
+                    .also(first.span(), "first listed here")
+                    .help("each zone gets its own subnets: remove the repeat"),
                 );
             }
         }

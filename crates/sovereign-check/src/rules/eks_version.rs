@@ -17,10 +17,22 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     }
     let v = &cx.t.kubernetes.version;
     let newest = cx.catalog.newest_standard_eks(cx.today);
-    let upgrade = newest.map(|n| format!("use `version = \"{}\"` (standard support until {})", n.version, n.end_of_standard.map(|d| d.to_string()).unwrap_or_default()));
+    let upgrade = newest.map(|n| {
+        format!(
+            "use `version = \"{}\"` (standard support until {})",
+            n.version,
+            n.end_of_standard.map(|d| d.to_string()).unwrap_or_default()
+        )
+    });
     let Some(entry) = cx.catalog.eks_version(v) else {
-        let mut d = Diagnostic::new(&INFO, format!("unknown EKS Kubernetes version `{}`", v.value.escape_debug()))
-            .at(v.span(), "not in the catalog");
+        let mut d = Diagnostic::new(
+            &INFO,
+            format!(
+                "unknown EKS Kubernetes version `{}`",
+                v.value.escape_debug()
+            ),
+        )
+        .at(v.span(), "not in the catalog");
         if let Some(u) = upgrade {
             d = d.help(u);
         }
@@ -32,10 +44,17 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     match entry.phase(cx.today) {
         SupportPhase::Standard => {}
         SupportPhase::Unknown => out.push(
-            Diagnostic::new(&INFO, format!("the support dates of EKS {} are not known", entry.version))
-                .severity(Severity::Warning)
-                .at(v.span(), "dates unknown")
-                .note(format!("catalog: versions.toml ({}): {}", entry.provenance.status.as_str(), entry.provenance.source)),
+            Diagnostic::new(
+                &INFO,
+                format!("the support dates of EKS {} are not known", entry.version),
+            )
+            .severity(Severity::Warning)
+            .at(v.span(), "dates unknown")
+            .note(format!(
+                "catalog: versions.toml ({}): {}",
+                entry.provenance.status.as_str(),
+                entry.provenance.source
+            )),
         ),
         SupportPhase::Extended => {
             let extra = p.eks_extended_hour.usd - p.eks_standard_hour.usd;
@@ -54,7 +73,10 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             if let Some(u) = upgrade {
                 d = d.help(u);
             }
-            out.push(d.note(format!("prices: {} (as of {})", p.eks_extended_hour.provenance.source, p.eks_extended_hour.provenance.as_of)));
+            out.push(d.note(format!(
+                "prices: {} (as of {})",
+                p.eks_extended_hour.provenance.source, p.eks_extended_hour.provenance.as_of
+            )));
         }
         SupportPhase::Unsupported => {
             let mut d = Diagnostic::new(
@@ -62,7 +84,10 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
                 format!(
                     "EKS {} is past all support (extended support ended {})",
                     entry.version,
-                    entry.end_of_extended.map(|d| d.to_string()).unwrap_or_default()
+                    entry
+                        .end_of_extended
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
                 ),
             )
             .at(v.span(), "EKS no longer creates clusters at this version");

@@ -17,7 +17,9 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     members.extend(pg.secondaries.value.iter());
     for m in members {
         let Some(site) = cx.site(m) else { continue };
-        let Some(region) = site.aws_region.as_ref().and_then(|r| cx.catalog.region(r)) else { continue };
+        let Some(region) = site.aws_region.as_ref().and_then(|r| cx.catalog.region(r)) else {
+            continue;
+        };
         let fact = &region.aurora_postgresql_global;
         let (severity, what) = match (fact.value, fact.provenance.status.is_confirmed()) {
             (Support::Yes, true) => continue,
@@ -26,7 +28,10 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         };
         let mut d = Diagnostic::new(
             &INFO,
-            format!("`{}` {what} Aurora PostgreSQL global databases", region.code),
+            format!(
+                "`{}` {what} Aurora PostgreSQL global databases",
+                region.code
+            ),
         )
         .severity(severity)
         .at(m.span(), format!("Aurora member in {}", region.name))

@@ -30,8 +30,11 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         }
         for t in &g.instance_types.value {
             let Some(ty) = cx.catalog.ec2_type(t) else {
-                let mut d = Diagnostic::new(&INFO, format!("unknown EC2 instance type `{}`", t.value.escape_debug()))
-                    .at(t.span(), "not in the catalog");
+                let mut d = Diagnostic::new(
+                    &INFO,
+                    format!("unknown EC2 instance type `{}`", t.value.escape_debug()),
+                )
+                .at(t.span(), "not in the catalog");
                 if let Some(s) = closest(t, cx.catalog.ec2.iter().map(|e| e.name.as_str())) {
                     d = d.help(format!("did you mean `\"{s}\"`?"));
                 }

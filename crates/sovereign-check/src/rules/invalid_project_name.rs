@@ -14,7 +14,9 @@ pub const INFO: RuleInfo = RuleInfo {
 pub fn is_valid(name: &str) -> bool {
     !name.is_empty()
         && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.ends_with('-')
         && !name.contains("--")
 }
@@ -35,9 +37,15 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         .join("-");
     let mut d = Diagnostic::new(
         &INFO,
-        format!("project name `{}` cannot prefix AWS resource names", name.value.escape_debug()),
+        format!(
+            "project name `{}` cannot prefix AWS resource names",
+            name.value.escape_debug()
+        ),
     )
-    .at(name.span(), "lowercase letters, digits and single hyphens only, starting with a letter");
+    .at(
+        name.span(),
+        "lowercase letters, digits and single hyphens only, starting with a letter",
+    );
     if !fixed.is_empty() && fixed.starts_with(|c: char| c.is_ascii_lowercase()) {
         d = d.help(format!("use `name = \"{fixed}\"`"));
     }

@@ -16,7 +16,9 @@ pub const MAX_LEN: usize = 8;
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     for site in cx.sites() {
         let id = site.id.as_str();
-        let ok_chars = id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let ok_chars = id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         let starts_letter = id.chars().next().is_some_and(|c| c.is_ascii_lowercase());
         let len = id.chars().count();
         let problem = if id.is_empty() {
@@ -36,8 +38,9 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
                 .skip_while(|c| c.is_ascii_digit())
                 .take(MAX_LEN)
                 .collect();
-            let mut d = Diagnostic::new(&INFO, format!("site id `{}` {problem}", id.escape_debug()))
-                .at(site.id.span(), "invalid site id");
+            let mut d =
+                Diagnostic::new(&INFO, format!("site id `{}` {problem}", id.escape_debug()))
+                    .at(site.id.span(), "invalid site id");
             if !suggestion.is_empty() && suggestion != id {
                 d = d.help(format!("use something like `\"{suggestion}\"`"));
             }

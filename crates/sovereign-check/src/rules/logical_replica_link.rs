@@ -37,17 +37,35 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         if r.link.is_some() {
             match &r.via {
                 None => out.push(
-                    Diagnostic::new(&INFO, format!("logical replica in `{}` has a link but no `via` site", r.site.value))
-                        .at(anchor, "this replica")
-                        .help(format!("add `via = \"{}\"`: the AWS site whose VPC terminates the link", pg.primary.value)),
+                    Diagnostic::new(
+                        &INFO,
+                        format!(
+                            "logical replica in `{}` has a link but no `via` site",
+                            r.site.value
+                        ),
+                    )
+                    .at(anchor, "this replica")
+                    .help(format!(
+                        "add `via = \"{}\"`: the AWS site whose VPC terminates the link",
+                        pg.primary.value
+                    )),
                 ),
                 Some(via) => {
                     if let Some(site) = cx.site(via) {
                         if !site.has_aws() {
                             out.push(
-                                Diagnostic::new(&INFO, format!("`via` site `{}` has no VPC to terminate the link", via.value))
-                                    .at(via.span(), "not an AWS site")
-                                    .help(format!("use an AWS site peered with the primary, e.g. `\"{}\"`", pg.primary.value)),
+                                Diagnostic::new(
+                                    &INFO,
+                                    format!(
+                                        "`via` site `{}` has no VPC to terminate the link",
+                                        via.value
+                                    ),
+                                )
+                                .at(via.span(), "not an AWS site")
+                                .help(format!(
+                                    "use an AWS site peered with the primary, e.g. `\"{}\"`",
+                                    pg.primary.value
+                                )),
                             );
                         } else if via.value != pg.primary.value && !site.peering.value {
                             out.push(

@@ -32,10 +32,18 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         if cidr.parse::<Ipv4Net>().is_ok() {
             continue;
         }
-        let mut d = Diagnostic::new(&INFO, format!("`{key}` value `{}` is not an IPv4 CIDR block", cidr.value.escape_debug()))
-            .at(cidr.span(), "expected `a.b.c.d/n`");
+        let mut d = Diagnostic::new(
+            &INFO,
+            format!(
+                "`{key}` value `{}` is not an IPv4 CIDR block",
+                cidr.value.escape_debug()
+            ),
+        )
+        .at(cidr.span(), "expected `a.b.c.d/n`");
         if let Ok(addr) = cidr.parse::<std::net::Ipv4Addr>() {
-            d = d.help(format!("add a prefix length: `\"{addr}/16\"` for a VPC, `\"{addr}/32\"` for one address"));
+            d = d.help(format!(
+                "add a prefix length: `\"{addr}/16\"` for a VPC, `\"{addr}/32\"` for one address"
+            ));
         } else if cidr.contains(':') {
             d = d.help("IPv6 ranges are not supported here; give the IPv4 range");
         } else {

@@ -21,9 +21,21 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         && !eks.contains(&site.as_str())
     {
         out.push(
-            Diagnostic::new(&INFO, format!("the global Prometheus cannot run in `{}`: the site has no EKS cluster", site.value))
-                .at(site.span(), "monitoring site")
-                .help(format!("choose a site with EKS: {}", eks.iter().map(|s| format!("`\"{s}\"`")).collect::<Vec<_>>().join(", "))),
+            Diagnostic::new(
+                &INFO,
+                format!(
+                    "the global Prometheus cannot run in `{}`: the site has no EKS cluster",
+                    site.value
+                ),
+            )
+            .at(site.span(), "monitoring site")
+            .help(format!(
+                "choose a site with EKS: {}",
+                eks.iter()
+                    .map(|s| format!("`\"{s}\"`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         );
     }
     if m.retention_days.value == 0 {

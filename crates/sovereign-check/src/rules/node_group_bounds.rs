@@ -33,25 +33,40 @@ fn check(path: &str, g: &NodeGroup, out: &mut Vec<Diagnostic>) {
     }
     if min > max {
         out.push(
-            Diagnostic::new(&INFO, format!("`{path}`: min_size {min} is greater than max_size {max}"))
-                .at(g.min_size.span(), format!("min {min}"))
-                .also(g.max_size.span(), format!("max {max}"))
-                .help("min_size <= desired_size <= max_size"),
+            Diagnostic::new(
+                &INFO,
+                format!("`{path}`: min_size {min} is greater than max_size {max}"),
+            )
+            .at(g.min_size.span(), format!("min {min}"))
+            .also(g.max_size.span(), format!("max {max}"))
+            .help("min_size <= desired_size <= max_size"),
         );
     } else if desired < min || desired > max {
         out.push(
-            Diagnostic::new(&INFO, format!("`{path}`: desired_size {desired} is outside {min} to {max}"))
-                .at(g.desired_size.span(), format!("desired {desired}"))
-                .also(g.min_size.span(), format!("min {min}"))
-                .also(g.max_size.span(), format!("max {max}"))
-                .help(format!("use a desired size from {min} to {max}")),
+            Diagnostic::new(
+                &INFO,
+                format!("`{path}`: desired_size {desired} is outside {min} to {max}"),
+            )
+            .at(g.desired_size.span(), format!("desired {desired}"))
+            .also(g.min_size.span(), format!("min {min}"))
+            .also(g.max_size.span(), format!("max {max}"))
+            .help(format!("use a desired size from {min} to {max}")),
         );
     }
     if g.disk_size_gib.value < 20 {
         out.push(
-            Diagnostic::new(&INFO, format!("`{path}.disk_size_gib` is {} GiB; nodes need at least 20", g.disk_size_gib.value))
-                .at(g.disk_size_gib.span(), "too small for the node image and container images")
-                .help("the original design used 100"),
+            Diagnostic::new(
+                &INFO,
+                format!(
+                    "`{path}.disk_size_gib` is {} GiB; nodes need at least 20",
+                    g.disk_size_gib.value
+                ),
+            )
+            .at(
+                g.disk_size_gib.span(),
+                "too small for the node image and container images",
+            )
+            .help("the original design used 100"),
         );
     }
 }

@@ -12,8 +12,12 @@ pub const INFO: RuleInfo = RuleInfo {
 
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     for site in cx.sites() {
-        let Some(region) = &site.aws_region else { continue };
-        let Some(r) = cx.catalog.region(region) else { continue };
+        let Some(region) = &site.aws_region else {
+            continue;
+        };
+        let Some(r) = cx.catalog.region(region) else {
+            continue;
+        };
         if r.opt_in {
             out.push(
                 Diagnostic::new(&INFO, format!("`{}` ({}) is an opt-in region", r.code, r.name))

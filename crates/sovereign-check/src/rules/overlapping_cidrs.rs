@@ -28,13 +28,20 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             let both_peered = a.peering.value && b.peering.value;
             let mut d = Diagnostic::new(
                 &INFO,
-                format!("VPC ranges of `{}` ({na}) and `{}` ({nb}) overlap", b.id.value, a.id.value),
+                format!(
+                    "VPC ranges of `{}` ({nb}) and `{}` ({na}) overlap",
+                    b.id.value, a.id.value
+                ),
             )
             .at(b.vpc_cidr.as_ref().and_then(|c| c.span()), "overlaps")
             .also(a.vpc_cidr.as_ref().and_then(|c| c.span()), "this range")
-            .help("give every site its own range, e.g. 10.<n>.0.0/16 with a different <n> per site");
+            .help(
+                "give every site its own range, e.g. 10.<n>.0.0/16 with a different <n> per site",
+            );
             if both_peered {
-                d = d.note("VPC peering needs disjoint ranges; the mesh cannot route between these sites");
+                d = d.note(
+                    "VPC peering needs disjoint ranges; the mesh cannot route between these sites",
+                );
             } else {
                 d = d
                     .severity(Severity::Warning)

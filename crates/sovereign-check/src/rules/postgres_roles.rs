@@ -26,36 +26,56 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     for (i, s) in secondaries.iter().enumerate() {
         if s.value == pg.primary.value {
             out.push(
-                Diagnostic::new(&INFO, format!("`{}` is both the PostgreSQL primary and a secondary", s.value))
-                    .at(s.span(), "listed as a secondary")
-                    .also(pg.primary.span(), "primary here")
-                    .help("remove it from `secondaries`"),
+                Diagnostic::new(
+                    &INFO,
+                    format!(
+                        "`{}` is both the PostgreSQL primary and a secondary",
+                        s.value
+                    ),
+                )
+                .at(s.span(), "listed as a secondary")
+                .also(pg.primary.span(), "primary here")
+                .help("remove it from `secondaries`"),
             );
         }
         if let Some(first) = secondaries[..i].iter().find(|f| f.value == s.value) {
             out.push(
-                Diagnostic::new(&INFO, format!("`{}` is listed twice in `postgres.secondaries`", s.value))
-                    .at(s.span(), "listed again here")
-                    .also(first.span(), "first listed here")
-                    .help("remove the repeat"),
+                Diagnostic::new(
+                    &INFO,
+                    format!("`{}` is listed twice in `postgres.secondaries`", s.value),
+                )
+                .at(s.span(), "listed again here")
+                .also(first.span(), "first listed here")
+                .help("remove the repeat"),
             );
         }
     }
     for (i, r) in pg.logical_replicas.iter().enumerate() {
-        let twice = pg.logical_replicas[..i].iter().find(|o| o.site.value == r.site.value);
+        let twice = pg.logical_replicas[..i]
+            .iter()
+            .find(|o| o.site.value == r.site.value);
         if let Some(first) = twice {
             out.push(
-                Diagnostic::new(&INFO, format!("site `{}` has two logical replicas", r.site.value))
-                    .at(r.site.span(), "second replica")
-                    .also(first.site.span(), "first replica")
-                    .help("one replica per site; size it with `vm_size` and `volume_size_gb`"),
+                Diagnostic::new(
+                    &INFO,
+                    format!("site `{}` has two logical replicas", r.site.value),
+                )
+                .at(r.site.span(), "second replica")
+                .also(first.site.span(), "first replica")
+                .help("one replica per site; size it with `vm_size` and `volume_size_gb`"),
             );
         }
         if r.site.value == pg.primary.value || secondaries.iter().any(|s| s.value == r.site.value) {
             out.push(
-                Diagnostic::new(&INFO, format!("site `{}` is both an Aurora member and a logical replica", r.site.value))
-                    .at(r.site.span(), "logical replica here")
-                    .help("an AWS site reads from its Aurora cluster; remove one of the two roles"),
+                Diagnostic::new(
+                    &INFO,
+                    format!(
+                        "site `{}` is both an Aurora member and a logical replica",
+                        r.site.value
+                    ),
+                )
+                .at(r.site.span(), "logical replica here")
+                .help("an AWS site reads from its Aurora cluster; remove one of the two roles"),
             );
         }
     }
@@ -63,12 +83,19 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         && cx.known(succ)
         && !secondaries.iter().any(|s| s.value == succ.value)
     {
-        let mut d = Diagnostic::new(&INFO, format!("successor `{}` is not an Aurora secondary", succ.value))
-            .at(succ.span(), "failover target")
-            .help(format!(
-                "choose one of the secondaries: {}",
-                secondaries.iter().map(|s| format!("`{}`", s.value)).collect::<Vec<_>>().join(", ")
-            ));
+        let mut d = Diagnostic::new(
+            &INFO,
+            format!("successor `{}` is not an Aurora secondary", succ.value),
+        )
+        .at(succ.span(), "failover target")
+        .help(format!(
+            "choose one of the secondaries: {}",
+            cx.aurora_site_ids()[1..]
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
         if succ.value == pg.primary.value {
             d = d.note("the successor is the site that takes over when the primary is lost; it cannot be the primary itself");
         }

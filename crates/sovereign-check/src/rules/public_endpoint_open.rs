@@ -13,10 +13,12 @@ pub const INFO: RuleInfo = RuleInfo {
 
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     for cidr in &cx.t.kubernetes.public_access_cidrs.value {
-        let Ok(net) = cidr.parse::<Ipv4Net>() else { continue };
+        let Ok(net) = cidr.parse::<Ipv4Net>() else {
+            continue;
+        };
         if net.prefix_len() <= 8 {
             out.push(
-                Diagnostic::new(&INFO, format!("`{}` opens the Kubernetes API's public endpoint to a /{} of the internet", cidr.value, net.prefix_len()))
+                Diagnostic::new(&INFO, format!("`{}` opens the Kubernetes API's public endpoint to {}", cidr.value, if net.prefix_len() == 0 { "the whole internet".to_string() } else { format!("a /{} of the internet", net.prefix_len()) }))
                     .at(cidr.span(), "too wide")
                     .help("list the ranges your operators and CI come from, or `[]` to keep the API private"),
             );

@@ -16,9 +16,12 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         let (rf, nodes) = (dc.replication_factor.value, dc.nodes.value);
         if rf == 0 {
             out.push(
-                Diagnostic::new(&INFO, format!("datacenter `{}` has replication factor 0", dc.site.value))
-                    .at(dc.replication_factor.span(), "no replicas")
-                    .help("use 3, or remove the datacenter"),
+                Diagnostic::new(
+                    &INFO,
+                    format!("datacenter `{}` has replication factor 0", dc.site.value),
+                )
+                .at(dc.replication_factor.span(), "no replicas")
+                .help("use 3, or remove the datacenter"),
             );
         } else if rf > nodes {
             out.push(

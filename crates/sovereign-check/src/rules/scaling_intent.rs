@@ -14,16 +14,25 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     let s = &cx.t.kubernetes.scaling;
     if !(1..=100).contains(&s.cpu_target_percent.value) {
         out.push(
-            Diagnostic::new(&INFO, format!("CPU target {} % is outside 1 to 100", s.cpu_target_percent.value))
-                .at(s.cpu_target_percent.span(), "out of range")
-                .help("the design's intent is 70"),
+            Diagnostic::new(
+                &INFO,
+                format!(
+                    "CPU target {} % is outside 1 to 100",
+                    s.cpu_target_percent.value
+                ),
+            )
+            .at(s.cpu_target_percent.span(), "out of range")
+            .help("the design's intent is 70"),
         );
     }
     if s.step.value < 1 {
         out.push(
-            Diagnostic::new(&INFO, format!("scaling step {} would never add capacity", s.step.value))
-                .at(s.step.span(), "must be at least 1")
-                .help("the design's intent is 2"),
+            Diagnostic::new(
+                &INFO,
+                format!("scaling step {} would never add capacity", s.step.value),
+            )
+            .at(s.step.span(), "must be at least 1")
+            .help("the design's intent is 2"),
         );
     }
     if s.cooldown_seconds.value < 60 {

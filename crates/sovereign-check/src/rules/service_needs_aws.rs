@@ -18,7 +18,10 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         }
         let mut d = Diagnostic::new(
             &INFO,
-            format!("{service} cannot run in site `{}`: it has no AWS side", site.id.value),
+            format!(
+                "{service} cannot run in site `{}`: it has no AWS side",
+                site.id.value
+            ),
         )
         .at(r.span(), format!("{service} placed here"))
         .also(site.id.span(), "this site has no `aws_region`");
@@ -28,7 +31,9 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
                 site.id.value, site.id.value
             ));
         } else {
-            d = d.help("give the site an `aws_region` and `vpc_cidr`, or place the service elsewhere");
+            d = d.help(
+                "give the site an `aws_region` and `vpc_cidr`, or place the service elsewhere",
+            );
         }
         out.push(d);
     };

@@ -13,7 +13,9 @@ pub const INFO: RuleInfo = RuleInfo {
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     if let Some(pg) = &cx.t.postgres {
         for r in &pg.logical_replicas {
-            let Some(site) = cx.site(&r.site) else { continue };
+            let Some(site) = cx.site(&r.site) else {
+                continue;
+            };
             if site.has_fly() {
                 continue;
             }

@@ -16,9 +16,15 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             continue;
         }
         out.push(
-            Diagnostic::new(&INFO, format!("site `{}` has no AWS region and no Fly.io region", site.id.value))
-                .at(site.id.span().or(site.span.clone()), "nothing can run here")
-                .help("add `aws_region = \"...\"` with `vpc_cidr`, or `fly_region = \"...\"`, or both"),
+            Diagnostic::new(
+                &INFO,
+                format!(
+                    "site `{}` has no AWS region and no Fly.io region",
+                    site.id.value
+                ),
+            )
+            .at(site.id.span().or(site.span.clone()), "nothing can run here")
+            .help("add `aws_region = \"...\"` with `vpc_cidr`, or `fly_region = \"...\"`, or both"),
         );
     }
 }

@@ -11,8 +11,15 @@ pub const INFO: RuleInfo = RuleInfo {
 };
 
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
-    let Some(spot) = &cx.t.kubernetes.spot else { return };
-    let mut types: Vec<&str> = spot.instance_types.value.iter().map(|t| t.as_str()).collect();
+    let Some(spot) = &cx.t.kubernetes.spot else {
+        return;
+    };
+    let mut types: Vec<&str> = spot
+        .instance_types
+        .value
+        .iter()
+        .map(|t| t.as_str())
+        .collect();
     types.sort_unstable();
     types.dedup();
     if types.len() >= 2 {
@@ -37,7 +44,14 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     .at(spot.instance_types.span(), "one Spot pool")
     .note("when that pool runs dry or is reclaimed, every Spot node goes at once and the group cannot scale");
     if !similar.is_empty() {
-        d = d.help(format!("add types of the same size: {}", similar.iter().map(|s| format!("`\"{s}\"`")).collect::<Vec<_>>().join(", ")));
+        d = d.help(format!(
+            "add types of the same size: {}",
+            similar
+                .iter()
+                .map(|s| format!("`\"{s}\"`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     } else {
         d = d.help("list several interchangeable types of the same vCPU and memory");
     }

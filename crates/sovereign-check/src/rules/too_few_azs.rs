@@ -29,6 +29,14 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         let Some((what, min)) = needs.iter().max_by_key(|(_, n)| *n).copied() else {
             continue;
         };
+        let region_known = site
+            .aws_region
+            .as_ref()
+            .is_some_and(|r| cx.catalog.region(r).is_some());
+        if site.availability_zones.is_none() && !region_known {
+            // SOV020 already reports the region; its zones are unknowable.
+            continue;
+        }
         let mut azs = cx.azs(site);
         azs.dedup();
         let n = azs.len() as u32;
@@ -43,7 +51,10 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             .or(site.aws_region.as_ref().and_then(|r| r.span()));
         let mut d = Diagnostic::new(
             &INFO,
-            format!("site `{id}` has {n} availability zone{}; {what} needs at least {min}", if n == 1 { "" } else { "s" }),
+            format!(
+                "site `{id}` has {n} availability zone{}; {what} needs at least {min}",
+                if n == 1 { "" } else { "s" }
+            ),
         )
         .at(span, format!("{services} run here"));
         if let Some(r) = site.aws_region.as_ref().and_then(|r| cx.catalog.region(r))
@@ -51,10 +62,17 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         {
             d = d.help(format!(
                 "use at least {min} of {}",
-                r.azs.ids.iter().map(|z| format!("`{z}`")).collect::<Vec<_>>().join(", ")
+                r.azs
+                    .ids
+                    .iter()
+                    .map(|z| format!("`{z}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         } else if site.availability_zones.is_none() {
-            d = d.help("the catalog does not know this region's zones: list them in `availability_zones`");
+            d = d.help(
+                "the catalog does not know this region's zones: list them in `availability_zones`",
+            );
         }
         out.push(d);
     }

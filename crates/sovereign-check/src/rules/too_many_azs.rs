@@ -15,7 +15,9 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         let (Some(region), Some(azs)) = (&site.aws_region, &site.availability_zones) else {
             continue;
         };
-        let Some(r) = cx.catalog.region(region) else { continue };
+        let Some(r) = cx.catalog.region(region) else {
+            continue;
+        };
         if r.azs.ids.is_empty() {
             continue;
         }
@@ -28,13 +30,21 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         }
         let mut d = Diagnostic::new(
             &INFO,
-            format!("site `{}` lists {want} availability zones, but `{}` has {have} usable", site.id.value, r.code),
+            format!(
+                "site `{}` lists {want} availability zones, but `{}` has {have} usable",
+                site.id.value, r.code
+            ),
         )
         .at(azs.span(), format!("{want} zones"))
         .help(format!(
             "the zones of {}: {}",
             r.code,
-            r.azs.ids.iter().map(|z| format!("`{z}`")).collect::<Vec<_>>().join(", ")
+            r.azs
+                .ids
+                .iter()
+                .map(|z| format!("`{z}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         if let Some(note) = &r.azs.provenance.note {
             d = d.note(note.clone());

@@ -16,8 +16,11 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         if cx.catalog.region(region).is_some() {
             return;
         }
-        let mut d = Diagnostic::new(&INFO, format!("unknown AWS region `{}`", region.value.escape_debug()))
-            .at(region.span(), label.to_string());
+        let mut d = Diagnostic::new(
+            &INFO,
+            format!("unknown AWS region `{}`", region.value.escape_debug()),
+        )
+        .at(region.span(), label.to_string());
         if let Some(s) = closest(region, codes.iter().copied()) {
             d = d.help(format!("did you mean `\"{s}\"`?"));
         } else if let Some(fly) = cx.catalog.fly_region(region) {
@@ -26,7 +29,9 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
                 fly.code, fly.city, fly.code
             ));
         } else {
-            d = d.help("AWS region codes look like `eu-west-1`; `sovereign explain SOV020` lists them");
+            d = d.help(
+                "AWS region codes look like `eu-west-1`; `sovereign explain SOV020` lists them",
+            );
         }
         out.push(d);
     };

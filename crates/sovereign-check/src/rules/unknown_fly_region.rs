@@ -11,7 +11,12 @@ pub const INFO: RuleInfo = RuleInfo {
 };
 
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
-    let codes: Vec<&str> = cx.catalog.fly_regions.iter().map(|r| r.code.as_str()).collect();
+    let codes: Vec<&str> = cx
+        .catalog
+        .fly_regions
+        .iter()
+        .map(|r| r.code.as_str())
+        .collect();
     for site in cx.sites() {
         let Some(region) = &site.fly_region else {
             continue;

@@ -13,11 +13,25 @@ pub const INFO: RuleInfo = RuleInfo {
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     let ids: Vec<&str> = cx.sites().map(|s| s.id.as_str()).collect();
     let mut report = |name: &str, span: Option<sovereign_spec::Span>, what: &str| {
-        let mut d = Diagnostic::new(&INFO, format!("`{what}` names site `{}`, which is not defined", name.escape_debug()))
-            .at(span, "no site has this id");
+        let mut d = Diagnostic::new(
+            &INFO,
+            format!(
+                "`{what}` names site `{}`, which is not defined",
+                name.escape_debug()
+            ),
+        )
+        .at(span, "no site has this id");
         match closest(name, ids.iter().copied()) {
             Some(s) => d = d.help(format!("did you mean `\"{s}\"`?")),
-            None => d = d.help(format!("defined sites: {}", ids.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))),
+            None => {
+                d = d.help(format!(
+                    "defined sites: {}",
+                    ids.iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
         }
         out.push(d);
     };

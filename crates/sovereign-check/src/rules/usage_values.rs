@@ -32,9 +32,12 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     let h = &cx.t.project.monthly_hours;
     if !(1..=744).contains(&h.value) {
         out.push(
-            Diagnostic::new(&INFO, format!("a month of {} hours is outside 1 to 744", h.value))
-                .at(h.span(), "hours billed per month")
-                .help("730 is the average month AWS prices use"),
+            Diagnostic::new(
+                &INFO,
+                format!("a month of {} hours is outside 1 to 744", h.value),
+            )
+            .at(h.span(), "hours billed per month")
+            .help("730 is the average month AWS prices use"),
         );
     }
 }

@@ -27,5 +27,9 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
             out.status(&summary(&loaded.source, diags));
         }
     }
-    Ok(if loaded.report.errors() > 0 { Exit::Findings } else { Exit::Ok })
+    Ok(if loaded.report.errors() > 0 {
+        Exit::Findings
+    } else {
+        Exit::Ok
+    })
 }

@@ -11,7 +11,13 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
     let Some(key) = args.rule else {
         let mut text = String::from("Rules (`sovereign explain CODE` for one):\n\n");
         for r in sovereign_check::all_rules() {
-            text.push_str(&format!("{}  {:<8} {:<30} {}\n", r.code, r.severity.as_str(), r.name, r.summary));
+            text.push_str(&format!(
+                "{}  {:<8} {:<30} {}\n",
+                r.code,
+                r.severity.as_str(),
+                r.name,
+                r.summary
+            ));
         }
         out.print(&text);
         return Ok(Exit::Ok);
@@ -25,7 +31,10 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
             Ok(Exit::Ok)
         }
         None => {
-            let names: Vec<&str> = sovereign_check::all_rules().iter().map(|r| r.name).collect();
+            let names: Vec<&str> = sovereign_check::all_rules()
+                .iter()
+                .map(|r| r.name)
+                .collect();
             let hint = sovereign_spec::closest(&key, names.iter().copied())
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_else(|| "; `sovereign explain` lists them".into());

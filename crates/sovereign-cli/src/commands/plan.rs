@@ -71,7 +71,16 @@ fn human(t: &ValidatedTopology, inv: &Inventory) -> String {
     );
     s.push_str("Sites\n");
     s.push_str(&table(
-        ["site", "where", "network", "kubernetes", "postgresql", "cassandra", "redis", "serves"],
+        [
+            "site",
+            "where",
+            "network",
+            "kubernetes",
+            "postgresql",
+            "cassandra",
+            "redis",
+            "serves",
+        ],
         inv.sites.iter().map(|si| {
             let place = match (&si.aws_region, &si.fly_region) {
                 (Some(a), Some(f)) => format!("{a} + fly {f}"),
@@ -88,21 +97,41 @@ fn human(t: &ValidatedTopology, inv: &Inventory) -> String {
                     let groups: Vec<String> = si
                         .node_groups
                         .iter()
-                        .map(|g| format!("{} {}", g.desired, g.capacity_type.to_lowercase().replace('_', "-")))
+                        .map(|g| {
+                            format!(
+                                "{} {}",
+                                g.desired,
+                                g.capacity_type.to_lowercase().replace('_', "-")
+                            )
+                        })
                         .collect();
-                    let cp = if si.cassandra_control_plane { " +k8ssandra cp" } else { "" };
+                    let cp = if si.cassandra_control_plane {
+                        " +k8ssandra cp"
+                    } else {
+                        ""
+                    };
                     format!("EKS {v}: {}{cp}", groups.join(", "))
                 }
                 None => "-".into(),
             };
             let pg = match &si.database {
-                Some(DatabaseRole::Primary { instance_class, instances }) => {
+                Some(DatabaseRole::Primary {
+                    instance_class,
+                    instances,
+                }) => {
                     format!("primary {instances}× {instance_class}")
                 }
-                Some(DatabaseRole::Secondary { instance_class, instances }) => {
+                Some(DatabaseRole::Secondary {
+                    instance_class,
+                    instances,
+                }) => {
                     format!("secondary {instances}× {instance_class}")
                 }
-                Some(DatabaseRole::LogicalReplica { vm_size, volume_size_gb, via }) => {
+                Some(DatabaseRole::LogicalReplica {
+                    vm_size,
+                    volume_size_gb,
+                    via,
+                }) => {
                     format!("logical replica {vm_size}, {volume_size_gb} GB, via {via}")
                 }
                 None => "-".into(),
@@ -110,7 +139,12 @@ fn human(t: &ValidatedTopology, inv: &Inventory) -> String {
             let cass = si
                 .cassandra
                 .as_ref()
-                .map(|c| format!("{} nodes RF {}, {} Gi", c.nodes, c.replication_factor, c.storage_size_gi))
+                .map(|c| {
+                    format!(
+                        "{} nodes RF {}, {} Gi",
+                        c.nodes, c.replication_factor, c.storage_size_gi
+                    )
+                })
                 .unwrap_or_else(|| "-".into());
             let cache = si
                 .cache
@@ -127,7 +161,11 @@ fn human(t: &ValidatedTopology, inv: &Inventory) -> String {
                 (false, 0) => "-".into(),
                 (false, n) => format!("{n} fly machines"),
             };
-            let id = if si.global_monitoring { format!("{} (mon)", si.id) } else { si.id.clone() };
+            let id = if si.global_monitoring {
+                format!("{} (mon)", si.id)
+            } else {
+                si.id.clone()
+            };
             vec![id, place, network, k8s, pg, cass, cache, serves]
         }),
     ));
@@ -149,16 +187,32 @@ fn human(t: &ValidatedTopology, inv: &Inventory) -> String {
         .collect();
     if !subnet_rows.is_empty() {
         s.push_str("\nSubnets\n");
-        s.push_str(&table(["site", "zone", "public", "private", "database"], subnet_rows));
+        s.push_str(&table(
+            ["site", "zone", "public", "private", "database"],
+            subnet_rows,
+        ));
     }
 
     if let Some(k) = &t.kubernetes {
-        s.push_str(&format!("\nNode groups (each of {} EKS clusters)\n", k.sites.len()));
+        s.push_str(&format!(
+            "\nNode groups (each of {} EKS clusters)\n",
+            k.sites.len()
+        ));
         let mut rows = vec![group_row("on-demand", &k.on_demand)];
         if let Some(spot) = &k.spot {
             rows.push(group_row("spot", spot));
         }
-        s.push_str(&table(["group", "instance types", "min", "desired", "max", "disk GiB"], rows));
+        s.push_str(&table(
+            [
+                "group",
+                "instance types",
+                "min",
+                "desired",
+                "max",
+                "disk GiB",
+            ],
+            rows,
+        ));
         s.push_str(&format!(
             "CPU scaling: HPA at {} % CPU adds up to {} pods per {} s; the cluster autoscaler adds nodes within min..max\n",
             k.scaling.cpu_target_percent, k.scaling.step, k.scaling.cooldown_seconds
@@ -169,24 +223,36 @@ fn human(t: &ValidatedTopology, inv: &Inventory) -> String {
     let rows = vec![
         vec!["VPC subnets".to_string(), tot.subnets.to_string()],
         vec!["NAT gateways".into(), tot.nat_gateways.to_string()],
-        vec!["VPC peering connections".into(), tot.peering_connections.to_string()],
+        vec![
+            "VPC peering connections".into(),
+            tot.peering_connections.to_string(),
+        ],
         vec!["EKS clusters".into(), tot.eks_clusters.to_string()],
         vec![
             "EKS nodes (min / desired / max)".into(),
-            format!("{} / {} / {}", tot.nodes_min, tot.nodes_desired, tot.nodes_max),
+            format!(
+                "{} / {} / {}",
+                tot.nodes_min, tot.nodes_desired, tot.nodes_max
+            ),
         ],
         vec![
             "Aurora clusters / instances".into(),
             format!("{} / {}", tot.aurora_clusters, tot.aurora_instances),
         ],
-        vec!["PostgreSQL logical replicas".into(), tot.logical_replicas.to_string()],
+        vec![
+            "PostgreSQL logical replicas".into(),
+            tot.logical_replicas.to_string(),
+        ],
         vec![
             "Cassandra datacenters / nodes".into(),
             format!("{} / {}", tot.cassandra_datacenters, tot.cassandra_nodes),
         ],
         vec!["ElastiCache nodes".into(), tot.cache_nodes.to_string()],
         vec!["load balancers".into(), tot.load_balancers.to_string()],
-        vec!["Fly.io application machines".into(), tot.fly_machines.to_string()],
+        vec![
+            "Fly.io application machines".into(),
+            tot.fly_machines.to_string(),
+        ],
     ];
     s.push_str(&table(["", "count"], rows));
     s

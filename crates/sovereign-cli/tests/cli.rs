@@ -1,0 +1,303 @@
+//! The `sovereign` binary end to end: exit codes, formats, files, hostile input.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+const TODAY: &str = "2026-11-26";
+
+fn sovereign() -> Command {
+    let mut c = Command::cargo_bin("sovereign").unwrap();
+    c.env("SOVEREIGN_TODAY", TODAY).env_remove("NO_COLOR");
+    c
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    repo()
+        .join("tests/corpus/invalid")
+        .join(format!("{name}.toml"))
+}
+
+/// Output with temporary directories replaced, for snapshots.
+fn normalise(text: &str, dir: &Path) -> String {
+    text.replace(&dir.display().to_string(), "[TMP]")
+}
+
+#[test]
+fn check_default_is_clean_with_warnings() {
+    sovereign()
+        .arg("check")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("warning[SOV021]"))
+        .stderr(predicate::str::contains("1 warning in `<default>`"));
+}
+
+#[test]
+fn check_errors_exit_1() {
+    sovereign()
+        .args(["check"])
+        .arg(fixture("overlapping_cidrs"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[SOV043]"))
+        .stdout(predicate::str::contains("-->"));
+}
+
+#[test]
+fn missing_file_exits_2() {
+    sovereign()
+        .args(["check", "/nonexistent/sovereign.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "cannot read `/nonexistent/sovereign.toml`",
+        ));
+}
+
+#[test]
+fn directory_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    sovereign()
+        .arg("check")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a directory"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    sovereign().arg("frobnicate").assert().code(2);
+    sovereign()
+        .args(["check", "--format", "xml"])
+        .assert()
+        .code(2);
+    sovereign().arg("--help").assert().code(0);
+    sovereign().arg("--version").assert().code(0);
+}
+
+#[test]
+fn check_json_shape() {
+    let out = sovereign()
+        .args(["check", "--format", "json"])
+        .arg(fixture("rf_exceeds_nodes"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["errors"], 1);
+    assert_eq!(v["warnings"], 1);
+    let d = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["severity"] == "error")
+        .unwrap();
+    assert_eq!(d["code"], "SOV070");
+    assert_eq!(d["name"], "rf_exceeds_nodes");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["primary"]["start"]["line"], 15);
+    assert_eq!(d["primary"]["start"]["column"], 22);
+    assert_eq!(d["secondary"][0]["message"], "2 nodes");
+    assert!(d["help"][0].as_str().unwrap().contains("raise `nodes`"));
+}
+
+#[test]
+fn check_reads_stdin() {
+    let text = std::fs::read_to_string(fixture("cidr_host_bits")).unwrap();
+    sovereign()
+        .args(["check", "-"])
+        .write_stdin(text)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("<stdin>:7:12"));
+}
+
+#[test]
+fn colour_follows_flags() {
+    let esc = predicate::str::contains("\u{1b}[");
+    sovereign()
+        .args(["check", "--color", "always"])
+        .assert()
+        .stdout(esc.clone());
+    sovereign()
+        .args(["check"])
+        .assert()
+        .stdout(esc.clone().not());
+    sovereign()
+        .args(["check", "--color", "auto"])
+        .env("NO_COLOR", "1")
+        .assert()
+        .stdout(esc.not());
+}
+
+#[test]
+fn explain_by_code_and_name() {
+    sovereign()
+        .args(["explain", "SOV043"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("# SOV043 overlapping_cidrs"));
+    sovereign()
+        .args(["explain", "sov071"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("LOCAL_QUORUM"));
+    sovereign()
+        .args(["explain", "overlaping_cidrs"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "did you mean `overlapping_cidrs`?",
+        ));
+    let list = sovereign()
+        .arg("explain")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let list = String::from_utf8(list).unwrap();
+    for rule in sovereign_check::all_rules() {
+        assert!(
+            list.contains(rule.code),
+            "{} missing from the list",
+            rule.code
+        );
+    }
+}
+
+#[test]
+fn init_writes_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sovereign.toml");
+    sovereign().arg("init").arg(&path).assert().code(0);
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(written, sovereign_spec::Template::GlobalSovereign.text());
+    let refused = sovereign()
+        .arg("init")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert_eq!(
+        normalise(&String::from_utf8(refused).unwrap(), dir.path()),
+        "error: `[TMP]/sovereign.toml` already exists; pass --force to replace it\n"
+    );
+    sovereign()
+        .args(["init", "--force", "--template", "minimal"])
+        .arg(&path)
+        .assert()
+        .code(0);
+    sovereign().arg("check").arg(&path).assert().code(0);
+    sovereign()
+        .args(["init", "--template", "minimal", "-"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("[project]"));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary files are left behind");
+}
+
+#[test]
+fn plan_default_and_json() {
+    let out = sovereign()
+        .arg("plan")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains(
+            "global-sovereign (production): 6 sites in 5 AWS regions and 2 Fly.io regions"
+        )
+    );
+    assert!(out.contains("10.5.32.0/24"));
+    let json = sovereign()
+        .args(["plan", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(v["inventory"]["totals"]["eks_clusters"], 5);
+    assert_eq!(v["inventory"]["totals"]["nat_gateways"], 14);
+    assert_eq!(v["warnings"][0]["code"], "SOV021");
+}
+
+#[test]
+fn plan_refuses_invalid_topology() {
+    sovereign()
+        .arg("plan")
+        .arg(fixture("rf_exceeds_nodes"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot plan: 1 error"));
+}
+
+/// Runs `check` on bytes and returns the exit code, which must never be a panic (101).
+fn check_bytes(bytes: &[u8]) -> i32 {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input.toml");
+    std::fs::write(&path, bytes).unwrap();
+    let out = sovereign().arg("check").arg(&path).output().unwrap();
+    let code = out.status.code().expect("killed by a signal");
+    assert!(
+        code == 0 || code == 1 || code == 2,
+        "exit {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    code
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    assert_eq!(check_bytes(b""), 1);
+    assert_eq!(check_bytes(b"\xff\xfe\x00garbage\x00\x01\x02"), 1);
+    let mut not_utf8 = b"[project]\nname = \"caf".to_vec();
+    not_utf8.extend([0xe9, b'"', b'\n']);
+    assert_eq!(check_bytes(&not_utf8), 1);
+    let deep = format!("a = {}{}", "[".repeat(20_000), "]".repeat(20_000));
+    assert_eq!(check_bytes(deep.as_bytes()), 1);
+    let deep_tables = format!("[{}]\n", vec!["t"; 5_000].join("."));
+    assert_eq!(check_bytes(deep_tables.as_bytes()), 1);
+    let inline = format!("a = {}{}", "{ b = ".repeat(5_000), "}".repeat(5_000));
+    assert_eq!(check_bytes(inline.as_bytes()), 1);
+    let mut big = String::from(sovereign_spec::Template::GlobalSovereign.text());
+    while big.len() < 10 * 1024 * 1024 {
+        big.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    assert_eq!(check_bytes(big.as_bytes()), 0);
+    let many_keys: String = (0..200_000).map(|i| format!("k{i} = {i}\n")).collect();
+    assert_eq!(check_bytes(many_keys.as_bytes()), 1);
+}
+
+#[test]
+fn non_utf8_is_reported_at_the_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"[project]\nname = \"caf\xe9\"\n").unwrap();
+    sovereign()
+        .arg("check")
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "error[SOV001]: the file is not valid UTF-8 (byte 21)",
+        ))
+        .stdout(predicate::str::contains("latin1.toml:2:12"));
+}

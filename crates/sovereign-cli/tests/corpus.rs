@@ -1,0 +1,82 @@
+//! The fixture corpus: every file in `tests/corpus/invalid/` is named after the rule it
+//! triggers; its rendered findings (colour off) are a snapshot. Every rule has a file, and every
+//! example topology in `examples/` checks without errors.
+
+use std::path::{Path, PathBuf};
+
+use sovereign_catalog::{Catalog, Date};
+use sovereign_cli::diagnostics::{render_human, summary};
+use sovereign_spec::Source;
+
+const TODAY: Date = Date::new(2026, 11, 26);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn rendered(name: &str, text: &str) -> (String, sovereign_check::Report) {
+    let report = sovereign_check::check_text(text, Catalog::builtin(), TODAY);
+    let source = Source::new(name, text);
+    let mut out = render_human(&source, &report.diagnostics, false);
+    out.push_str(&summary(&source, &report.diagnostics));
+    out.push('\n');
+    (out, report)
+}
+
+fn settings(dir: &str) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(root().join("tests/corpus/snapshots").join(dir));
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s
+}
+
+#[test]
+fn invalid_corpus() {
+    let files = toml_files(&root().join("tests/corpus/invalid"));
+    let mut covered = Vec::new();
+    for path in &files {
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(path).unwrap();
+        let (out, report) = rendered(&format!("{stem}.toml"), &text);
+        assert!(
+            report.diagnostics.iter().any(|d| d.name == stem),
+            "{stem}.toml does not trigger rule `{stem}`:\n{out}"
+        );
+        covered.extend(report.diagnostics.iter().map(|d| d.name));
+        settings("invalid").bind(|| insta::assert_snapshot!(stem, out));
+    }
+    for rule in sovereign_check::all_rules() {
+        if rule.code == "SOV999" {
+            continue;
+        }
+        assert!(
+            files.iter().any(|f| f.file_stem().unwrap() == rule.name),
+            "rule {} `{}` has no fixture in tests/corpus/invalid/",
+            rule.code,
+            rule.name
+        );
+    }
+}
+
+#[test]
+fn examples_have_no_errors() {
+    for path in toml_files(&root().join("examples")) {
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (out, report) = rendered(&format!("examples/{stem}.toml"), &text);
+        assert_eq!(report.errors(), 0, "{stem}:\n{out}");
+        assert!(report.validated.is_some());
+        settings("examples").bind(|| insta::assert_snapshot!(stem, out));
+    }
+}
