@@ -107,6 +107,8 @@ pub struct ScalingV {
 #[derive(Clone, Debug, Serialize)]
 pub struct KubernetesV {
     pub version: String,
+    /// The version is past standard support today: the cluster needs paid extended support.
+    pub extended_support: bool,
     pub sites: Vec<String>,
     pub public_access_cidrs: Vec<String>,
     pub on_demand: NodeGroupV,
@@ -366,6 +368,10 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
     } else {
         Some(KubernetesV {
             version: k.version.value.clone(),
+            extended_support: cx
+                .catalog
+                .eks_version(&k.version)
+                .is_some_and(|v| v.phase(cx.today) == sovereign_catalog::SupportPhase::Extended),
             sites: owned(&eks),
             public_access_cidrs: k
                 .public_access_cidrs

@@ -61,6 +61,8 @@ pub enum Command {
     Explain(commands::explain::Args),
     /// Show what a topology deploys, per site, with totals.
     Plan(commands::plan::Args),
+    /// Write the Terraform tree, Helm charts and values, monitoring files and the Fly.io plan.
+    Render(commands::render::Args),
 }
 
 /// Parses the arguments, runs the command, returns the exit code.
@@ -72,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args, &out),
         Command::Explain(args) => commands::explain::run(args, &out),
         Command::Plan(args) => commands::plan::run(args, &out),
+        Command::Render(args) => commands::render::run(args, &out),
     };
     match result {
         Ok(code) => code.into(),

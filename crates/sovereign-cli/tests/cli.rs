@@ -301,3 +301,135 @@ fn non_utf8_is_reported_at_the_byte() {
         ))
         .stdout(predicate::str::contains("latin1.toml:2:12"));
 }
+
+#[test]
+fn committed_terraform_tree_is_current() {
+    sovereign()
+        .args(["render", "--check", "--out"])
+        .arg(repo().join("terraform"))
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("matches the rendered tree"));
+}
+
+#[test]
+fn render_writes_checks_and_keeps_user_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tf");
+    let minimal = repo().join("examples/minimal.toml");
+    sovereign()
+        .args(["-q", "render"])
+        .arg(&minimal)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    assert!(out.join("main.tf").is_file());
+    assert!(out.join("modules/region/main.tf").is_file());
+    sovereign()
+        .args(["render", "--check"])
+        .arg(&minimal)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+
+    // The user's files next to the rendered ones: local state, provider cache, variables.
+    std::fs::write(out.join("bootstrap/terraform.tfstate"), "{\"version\": 4}").unwrap();
+    std::fs::create_dir_all(out.join(".terraform/providers")).unwrap();
+    std::fs::write(out.join(".terraform/providers/x"), "cache").unwrap();
+    std::fs::write(out.join("fly.auto.tfvars.json"), "{}").unwrap();
+    // A generated file changed by hand, and one the next render no longer produces.
+    std::fs::write(out.join("vpc.tf"), "# edited\n").unwrap();
+    let manifest = std::fs::read_to_string(out.join(".sovereign-render")).unwrap();
+    std::fs::write(out.join("stale.tf"), "# old\n").unwrap();
+    std::fs::write(
+        out.join(".sovereign-render"),
+        format!("{manifest}stale.tf\n"),
+    )
+    .unwrap();
+
+    let check = sovereign()
+        .args(["render", "--check", "--format", "json"])
+        .arg(&minimal)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&check).unwrap();
+    assert_eq!(
+        v["changed"],
+        serde_json::json!([".sovereign-render", "vpc.tf"])
+    );
+    assert_eq!(v["removed"], serde_json::json!(["stale.tf"]));
+
+    sovereign()
+        .args(["-q", "render"])
+        .arg(&minimal)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    sovereign()
+        .args(["render", "--check"])
+        .arg(&minimal)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    assert!(!out.join("stale.tf").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("bootstrap/terraform.tfstate")).unwrap(),
+        "{\"version\": 4}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join(".terraform/providers/x")).unwrap(),
+        "cache"
+    );
+    assert!(out.join("fly.auto.tfvars.json").exists());
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec!["tf".to_string()],
+        "no temporary directories are left"
+    );
+}
+
+#[test]
+fn render_refuses_invalid_topology_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tf");
+    sovereign()
+        .arg("render")
+        .arg(fixture("overlapping_cidrs"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot render"));
+    assert!(!out.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn render_marks_scripts_executable() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tf");
+    sovereign()
+        .args(["-q", "render", "--out"])
+        .arg(&out)
+        .assert()
+        .code(0);
+    let mode = std::fs::metadata(out.join("fly/deploy.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o111, 0o111);
+}

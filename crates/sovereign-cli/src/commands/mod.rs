@@ -4,6 +4,7 @@ pub mod check;
 pub mod explain;
 pub mod init;
 pub mod plan;
+pub mod render;
 
 use std::path::Path;
 

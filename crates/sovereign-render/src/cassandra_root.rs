@@ -1,0 +1,174 @@
+//! `cassandra/`: the K8ssandraCluster (on the control-plane cluster) and the application keyspace,
+//! applied after every site root.
+
+use serde_json::json;
+
+use crate::global::{AWS_PROVIDER, HELM_PROVIDER, aws_provider, tags_locals, terraform_block};
+use crate::hcl::{Block, Expr, File, map, raw, s};
+use crate::site_root::{cluster_access, helm_provider, remote_state, to_yaml};
+use crate::{Ctx, RenderError, Tree};
+
+pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
+    let t = cx.t;
+    let Some(c) = &t.cassandra else { return Ok(()) };
+    let cp = t.site(&c.control_plane).ok_or_else(|| {
+        RenderError(format!(
+            "control-plane site `{}` is missing",
+            c.control_plane
+        ))
+    })?;
+    let first_dc = c
+        .datacenters
+        .first()
+        .and_then(|d| t.site(&d.site))
+        .ok_or_else(|| RenderError("Cassandra has no datacenter".into()))?;
+    let name = cx.cassandra_cluster_name();
+
+    let mut f = File::new(&cx.header(&format!(
+        "Cassandra root: the K8ssandraCluster `{name}` on the control plane ({}) with one datacenter per\nsite, and the keyspace `{}` with NetworkTopologyStrategy. Apply after every site root: it reads\nthe service account tokens the data-plane sites created.",
+        cp.id, c.keyspace
+    )));
+    f.add(terraform_block(
+        cx,
+        &[("aws", AWS_PROVIDER), ("helm", HELM_PROVIDER)],
+        Some(&cx.state_key("cassandra")),
+    ));
+    f.add(aws_provider(cx.region(cp)));
+    f.add(tags_locals(cx));
+    let remote: Vec<&str> = c
+        .datacenters
+        .iter()
+        .map(|d| d.site.as_str())
+        .filter(|s| *s != cp.id)
+        .collect();
+    for site in &remote {
+        f.add(remote_state(
+            cx,
+            &format!("site_{site}"),
+            &format!("sites/{site}"),
+        ));
+    }
+    let (data, conn) = cluster_access("control_plane", cx.region(cp), &cx.eks_name(&cp.id));
+    for d in data {
+        f.add(d);
+    }
+    f.add(helm_provider(&conn, None));
+    if first_dc.id != cp.id {
+        let (data, conn) =
+            cluster_access("keyspace", cx.region(first_dc), &cx.eks_name(&first_dc.id));
+        for d in data {
+            f.add(d);
+        }
+        f.add(helm_provider(&conn, Some("keyspace")));
+    }
+    tree.add("cassandra/main.tf", f.render());
+
+    let mut k = File::new(&cx.header(
+        "The cluster definition and the keyspace, from Sovereign's local charts (values in values/).",
+    ));
+    let mut set = Vec::new();
+    let mut sensitive = Vec::new();
+    for (i, site) in remote.iter().enumerate() {
+        let access =
+            format!("data.terraform_remote_state.site_{site}.outputs.control_plane_access");
+        set.push(map([
+            ("name", s(format!("clientConfigs[{i}].server"))),
+            ("value", raw(format!("{access}.server"))),
+        ]));
+        set.push(map([
+            ("name", s(format!("clientConfigs[{i}].caData"))),
+            ("value", raw(format!("{access}.ca_data"))),
+        ]));
+        sensitive.push(map([
+            ("name", s(format!("clientConfigs[{i}].token"))),
+            ("value", raw(format!("{access}.token"))),
+        ]));
+    }
+    let mut cluster = Block::new("resource", &["helm_release", "cluster"])
+        .attr("name", s("k8ssandra-cluster"))
+        .attr("namespace", s("k8ssandra"))
+        .attr("chart", raw("\"${path.root}/../charts/k8ssandra-cluster\""))
+        .attr(
+            "values",
+            raw("[file(\"${path.root}/values/k8ssandra-cluster.yaml\")]"),
+        )
+        .attr("wait", Expr::Bool(true))
+        .attr("timeout", Expr::Int(1800));
+    if !set.is_empty() {
+        cluster = cluster
+            .attr("set", Expr::List(set))
+            .attr("set_sensitive", Expr::List(sensitive));
+    }
+    k.add(cluster);
+    let mut ks = Block::new("resource", &["helm_release", "keyspace"]);
+    if first_dc.id != cp.id {
+        ks = ks.attr("provider", raw("helm.keyspace"));
+    }
+    k.add(
+        ks.attr(
+            "name",
+            s(format!("{}-keyspace", c.keyspace.replace('_', "-"))),
+        )
+        .attr("namespace", s("k8ssandra"))
+        .attr(
+            "chart",
+            raw("\"${path.root}/../charts/cassandra-keyspace\""),
+        )
+        .attr(
+            "values",
+            raw("[file(\"${path.root}/values/keyspace.yaml\")]"),
+        )
+        .attr("wait", Expr::Bool(true))
+        .attr("wait_for_jobs", Expr::Bool(true))
+        .attr("timeout", Expr::Int(3600))
+        .attr("depends_on", raw("[helm_release.cluster]")),
+    );
+    tree.add("cassandra/cassandra.tf", k.render());
+
+    let datacenters: Vec<serde_json::Value> = c
+        .datacenters
+        .iter()
+        .map(|d| {
+            json!({
+                "name": d.site,
+                "k8sContext": if d.site == cp.id { String::new() } else { d.site.clone() },
+                "size": d.nodes,
+                "storage": format!("{}Gi", d.storage_size_gi),
+            })
+        })
+        .collect();
+    let client_configs: Vec<serde_json::Value> =
+        remote.iter().map(|s| json!({ "name": s })).collect();
+    tree.add(
+        "cassandra/values/k8ssandra-cluster.yaml",
+        to_yaml(
+            &cx.header("Values of charts/k8ssandra-cluster. Servers, CAs and tokens of remote clusters are set by cassandra.tf."),
+            &json!({
+                "clusterName": name,
+                "serverVersion": c.version,
+                "storageClass": c.storage_class,
+                "datacenters": datacenters,
+                "clientConfigs": client_configs,
+            }),
+        )?,
+    );
+    let replication: serde_json::Map<String, serde_json::Value> = c
+        .datacenters
+        .iter()
+        .map(|d| (d.site.clone(), json!(d.replication_factor)))
+        .collect();
+    tree.add(
+        "cassandra/values/keyspace.yaml",
+        to_yaml(
+            &cx.header("Values of charts/cassandra-keyspace: the keyspace and its replication factor per datacenter."),
+            &json!({
+                "clusterName": name,
+                "datacenter": first_dc.id,
+                "keyspace": c.keyspace,
+                "serverVersion": c.version,
+                "replication": replication,
+            }),
+        )?,
+    );
+    Ok(())
+}

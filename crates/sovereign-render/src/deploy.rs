@@ -1,0 +1,84 @@
+//! The order in which a rendered tree is applied, with the exact commands.
+
+use serde::Serialize;
+use sovereign_check::ValidatedTopology;
+
+/// One step of the deployment.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Step {
+    pub name: String,
+    /// What the step creates and why it comes here.
+    pub why: String,
+    pub commands: Vec<String>,
+}
+
+fn tf(dir: &str) -> Vec<String> {
+    vec![
+        format!("terraform -chdir={dir} init"),
+        format!("terraform -chdir={dir} apply"),
+    ]
+}
+
+/// The steps for a tree rendered into `dir` (as the user will type it, e.g. `terraform`).
+pub fn steps(t: &ValidatedTopology, dir: &str) -> Vec<Step> {
+    let mut out = vec![Step {
+        name: "bootstrap".into(),
+        why: format!(
+            "the S3 bucket `{}` in {} that holds every other state (local state; keep bootstrap/terraform.tfstate safe)",
+            t.state.bucket, t.state.region
+        ),
+        commands: tf(&format!("{dir}/bootstrap")),
+    }];
+    let fly_app =
+        t.application.is_some() && t.sites.iter().any(|s| s.serves && s.fly_region.is_some());
+    let fly_pg = t
+        .postgres
+        .as_ref()
+        .is_some_and(|p| !p.logical_replicas.is_empty());
+    if fly_app {
+        out.push(Step {
+            name: "fly apps".into(),
+            why: "create the Fly.io apps and their addresses; writes fly.auto.tfvars.json so DNS can point at them".into(),
+            commands: vec![format!("{dir}/fly/deploy.sh apps")],
+        });
+    }
+    out.push(Step {
+        name: "global".into(),
+        why: "networks, peering mesh, EKS clusters and node groups, the Aurora global database, caches, load balancers, DNS, budgets, Fly.io link gateways".into(),
+        commands: tf(dir),
+    });
+    let mut sites: Vec<&str> = t.eks_sites().map(|s| s.id.as_str()).collect();
+    // The global monitoring site first: the others remote-write to it.
+    if let Some(g) = &t.monitoring.global_site {
+        sites.sort_by_key(|s| *s != g.as_str());
+    }
+    for s in sites {
+        out.push(Step {
+            name: format!("site {s}"),
+            why: format!("workloads of {s}'s cluster: operators, monitoring, autoscaler, the application (own state: a failure here blocks no other site)"),
+            commands: tf(&format!("{dir}/sites/{s}")),
+        });
+    }
+    if t.cassandra.is_some() {
+        out.push(Step {
+            name: "cassandra".into(),
+            why: "the K8ssandraCluster on the control plane (it needs every site's operator and service account) and the keyspace".into(),
+            commands: tf(&format!("{dir}/cassandra")),
+        });
+    }
+    if fly_app || fly_pg {
+        let mut commands = Vec::new();
+        if fly_app {
+            commands.push(format!("{dir}/fly/deploy.sh machines"));
+        }
+        if fly_pg {
+            commands.push(format!("{dir}/fly/deploy.sh postgres"));
+        }
+        out.push(Step {
+            name: "fly machines".into(),
+            why: "the application's machines in every Fly.io site; PostgreSQL logical replicas: WireGuard peer, schema copy, subscription".into(),
+            commands,
+        });
+    }
+    out
+}

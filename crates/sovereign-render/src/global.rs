@@ -1,0 +1,1625 @@
+//! The global root: every AWS resource of every site, in one state (the seed's file names).
+
+use sovereign_check::{AuroraRole, SiteV};
+use sovereign_spec::{NatMode, RedisMode, Routing, names};
+
+use crate::hcl::{Block, Expr, File, int, map, raw, s, strs};
+use crate::{Ctx, RenderError, Tree};
+
+pub(crate) const AWS_PROVIDER: (&str, &str) = ("hashicorp/aws", "~> 6.25");
+pub(crate) const HELM_PROVIDER: (&str, &str) = ("hashicorp/helm", "~> 3.1");
+pub(crate) const K8S_PROVIDER: (&str, &str) = ("hashicorp/kubernetes", "~> 2.38");
+pub(crate) const REQUIRED_VERSION: &str = ">= 1.10.0";
+
+fn module(label: &str, source: &str) -> Block {
+    Block::new("module", &[label]).attr("source", s(source))
+}
+
+pub(crate) fn site_tags(site: &str) -> Expr {
+    map([("sovereign:site", s(site))])
+}
+
+fn refs(items: impl IntoIterator<Item = String>) -> Expr {
+    Expr::List(items.into_iter().map(Expr::Raw).collect())
+}
+
+/// `terraform { required_version, required_providers, backend "s3" }`.
+pub(crate) fn terraform_block(
+    cx: &Ctx,
+    providers: &[(&str, (&str, &str))],
+    state_key: Option<&str>,
+) -> Block {
+    let mut rp = Block::new("required_providers", &[]);
+    for (name, (source, version)) in providers {
+        rp = rp.attr(
+            name,
+            map([("source", s(*source)), ("version", s(*version))]),
+        );
+    }
+    let mut b = Block::new("terraform", &[])
+        .attr("required_version", s(REQUIRED_VERSION))
+        .block(rp);
+    if let Some(key) = state_key {
+        b = b.block(
+            Block::new("backend", &["s3"])
+                .attr("bucket", s(&cx.t.state.bucket))
+                .attr("key", s(key))
+                .attr("region", s(&cx.t.state.region))
+                .attr("encrypt", Expr::Bool(true))
+                .attr("use_lockfile", Expr::Bool(true)),
+        );
+    }
+    b
+}
+
+pub(crate) fn aws_provider(region: &str) -> Block {
+    Block::new("provider", &["aws"])
+        .attr("region", s(region))
+        .block(Block::new("default_tags", &[]).attr("tags", raw("local.tags")))
+}
+
+pub(crate) fn tags_locals(cx: &Ctx) -> Block {
+    let mut tags: Vec<(String, Expr)> =
+        cx.t.project
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), s(v)))
+            .collect();
+    tags.push(("sovereign:project".into(), s(cx.project())));
+    tags.push(("sovereign:environment".into(), s(&cx.t.project.environment)));
+    Block::new("locals", &[]).attr("tags", Expr::Map(tags))
+}
+
+/// The Route 53 latency region of a site: its AWS region, or the AWS region whose latency stands
+/// for its Fly.io region.
+pub(crate) fn latency_region(cx: &Ctx, s: &SiteV) -> Option<String> {
+    if let Some(a) = &s.aws {
+        return Some(a.region.clone());
+    }
+    let fly = s.fly_region.as_ref()?;
+    cx.catalog
+        .fly_region(fly)?
+        .latency_proxy
+        .as_ref()
+        .map(|p| p.region.clone())
+}
+
+/// Route 53 continent code of an AWS region, for geolocation routing.
+pub(crate) fn continent(region: &str) -> &'static str {
+    match region {
+        r if r.starts_with("eu-") => "EU",
+        r if r.starts_with("us-") || r.starts_with("ca-") || r.starts_with("mx-") => "NA",
+        r if r.starts_with("sa-") => "SA",
+        r if r.starts_with("af-") => "AF",
+        "ap-southeast-2" | "ap-southeast-4" | "ap-southeast-6" => "OC",
+        _ => "AS",
+    }
+}
+
+pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
+    let t = cx.t;
+    let primary_region = t.state.region.clone();
+
+    // main.tf
+    let mut main = File::new(&cx.header(
+        "Global root: every AWS resource of every site. Regional resources set `region` themselves\n(hashicorp/aws 6.x), so one provider serves all regions.",
+    ));
+    main.add(terraform_block(
+        cx,
+        &[("aws", AWS_PROVIDER)],
+        Some(&cx.state_key("global")),
+    ));
+    main.add(aws_provider(&primary_region));
+    main.add(tags_locals(cx));
+    tree.add("main.tf", main.render());
+
+    // variables.tf
+    let mut vars = File::new(
+        &cx.header("Inputs of the global root; every other value comes from the topology."),
+    );
+    vars.add(
+        Block::new("variable", &["admin_principal_arns"])
+            .attr("type", raw("list(string)"))
+            .attr("description", s("IAM roles or users given cluster-admin on every EKS cluster, besides the identity that applies."))
+            .attr("default", Expr::List(vec![])),
+    );
+    vars.add(
+        Block::new("variable", &["fly_ipv4"])
+            .attr("type", raw("string"))
+            .attr("description", s("IPv4 address of the Fly.io application; `fly/deploy.sh apps` writes it to fly.auto.tfvars.json. Empty: no DNS records for Fly.io sites yet."))
+            .attr("default", s("")),
+    );
+    vars.add(
+        Block::new("variable", &["fly_ipv6"])
+            .attr("type", raw("string"))
+            .attr(
+                "description",
+                s("IPv6 address of the Fly.io application, written by `fly/deploy.sh apps`."),
+            )
+            .attr("default", s("")),
+    );
+    tree.add("variables.tf", vars.render());
+
+    vpc(cx, tree);
+    kubernetes(cx, tree);
+    secrets(cx, tree);
+    rds(cx, tree)?;
+    redis(cx, tree)?;
+    edge(cx, tree);
+    dns(cx, tree);
+    monitoring(cx, tree);
+    budgets(cx, tree);
+    fly_links(cx, tree);
+    outputs(cx, tree);
+    Ok(())
+}
+
+fn vpc(cx: &Ctx, tree: &mut Tree) {
+    let t = cx.t;
+    let mut f = File::new(&cx.header(
+        "Network: one VPC per AWS site with public, private and database subnets in every zone, and\nthe peering mesh between them with routes both ways.",
+    ));
+    for site in t.aws_sites() {
+        let a = site.aws.as_ref().expect("aws site");
+        let zones = Expr::List(
+            a.subnets
+                .zones
+                .iter()
+                .map(|z| {
+                    map([
+                        ("az_id", s(&z.az)),
+                        ("public", s(z.public.to_string())),
+                        ("private", s(z.private.to_string())),
+                        ("database", s(z.database.to_string())),
+                    ])
+                })
+                .collect(),
+        );
+        let mut m = module(&format!("network_{}", site.id), "./modules/region")
+            .attr("name", s(cx.prefix(&site.id)))
+            .attr("region", s(&a.region))
+            .attr("vpc_cidr", s(a.vpc_cidr.to_string()))
+            .attr(
+                "single_nat_gateway",
+                Expr::Bool(t.network.nat_gateways == NatMode::Single),
+            )
+            .attr(
+                "flow_log_retention_days",
+                int(t.network.flow_log_retention_days),
+            );
+        if site.eks {
+            m = m.attr("cluster_name", s(cx.eks_name(&site.id)));
+        }
+        f.add(m.attr("zones", zones).attr("tags", site_tags(&site.id)));
+    }
+    for (a, b) in t.peering_pairs() {
+        let side = |x: &SiteV| {
+            let aws = x.aws.as_ref().expect("aws site");
+            map([
+                ("region", s(&aws.region)),
+                ("vpc_id", raw(format!("module.network_{}.vpc_id", x.id))),
+                ("cidr", s(aws.vpc_cidr.to_string())),
+                (
+                    "route_table_ids",
+                    raw(format!(
+                        "concat(module.network_{0}.private_route_table_ids, [module.network_{0}.database_route_table_id])",
+                        x.id
+                    )),
+                ),
+            ])
+        };
+        f.add(
+            module(&format!("peering_{}_{}", a.id, b.id), "./modules/peering")
+                .attr("name", s(format!("{}-{}-{}", cx.project(), a.id, b.id)))
+                .attr("requester", side(a))
+                .attr("accepter", side(b))
+                .attr(
+                    "tags",
+                    map([("sovereign:peering", s(format!("{}-{}", a.id, b.id)))]),
+                ),
+        );
+    }
+    tree.add("vpc.tf", f.render());
+}
+
+fn kubernetes(cx: &Ctx, tree: &mut Tree) {
+    let Some(k) = &cx.t.kubernetes else { return };
+    let mut f = File::new(&cx.header(
+        "Kubernetes: one EKS cluster per site with its ON_DEMAND managed node group. Spot groups are in\nspot.tf; the cluster autoscaler and the application's autoscaler run from the site roots.",
+    ));
+    let mut spot = File::new(&cx.header(
+        "Spot capacity: a SPOT managed node group per cluster, spread over interchangeable instance\ntypes; EKS drains Spot nodes when AWS reclaims them.",
+    ));
+    let mesh = cx.mesh_eks_sites();
+    for site in cx.t.eks_sites() {
+        let a = site.aws.as_ref().expect("eks site has aws");
+        let peers: Vec<String> = mesh
+            .iter()
+            .filter(|o| o.id != site.id && a.peering)
+            .flat_map(|o| cx.private_cidrs(o))
+            .collect();
+        let mut groups = vec![format!("module.nodes_{}.node_group_name", site.id)];
+        if k.spot.is_some() {
+            groups.push(format!("module.spot_{}.node_group_name", site.id));
+        }
+        f.add(
+            module(&format!("eks_{}", site.id), "./modules/eks")
+                .attr("name", s(cx.eks_name(&site.id)))
+                .attr("region", s(&a.region))
+                .attr("kubernetes_version", s(&k.version))
+                .attr("extended_support", Expr::Bool(k.extended_support))
+                .attr(
+                    "subnet_ids",
+                    raw(format!("module.network_{}.private_subnet_ids", site.id)),
+                )
+                .attr(
+                    "public_access_cidrs",
+                    strs(k.public_access_cidrs.iter().cloned()),
+                )
+                .attr(
+                    "kms_key_arn",
+                    raw(format!("module.network_{}.kms_key_arn", site.id)),
+                )
+                .attr("admin_principal_arns", raw("var.admin_principal_arns"))
+                .attr("peer_cidrs", strs(peers))
+                .attr("node_group_names", refs(groups))
+                .attr("tags", site_tags(&site.id)),
+        );
+        let group = |label: &str, name: &str, capacity: &str, g: &sovereign_check::NodeGroupV| {
+            module(&format!("{label}_{}", site.id), "./modules/node-group")
+                .attr("name", s(name))
+                .attr("region", s(&a.region))
+                .attr(
+                    "cluster_name",
+                    raw(format!("module.eks_{}.cluster_name", site.id)),
+                )
+                .attr(
+                    "node_role_arn",
+                    raw(format!("module.eks_{}.node_role_arn", site.id)),
+                )
+                .attr(
+                    "subnet_ids",
+                    raw(format!("module.network_{}.private_subnet_ids", site.id)),
+                )
+                .attr("capacity_type", s(capacity))
+                .attr("instance_types", strs(g.instance_types.iter().cloned()))
+                .attr("min_size", int(g.min_size))
+                .attr("desired_size", int(g.desired_size))
+                .attr("max_size", int(g.max_size))
+                .attr("disk_size_gib", int(g.disk_size_gib))
+                .attr(
+                    "kms_key_arn",
+                    raw(format!("module.network_{}.kms_key_arn", site.id)),
+                )
+                .attr("tags", site_tags(&site.id))
+        };
+        f.add(group("nodes", "on-demand", "ON_DEMAND", &k.on_demand));
+        if let Some(g) = &k.spot {
+            spot.add(group("spot", "spot", "SPOT", g));
+        }
+    }
+    tree.add("kubernetes.tf", f.render());
+    if !spot.is_empty() {
+        tree.add("spot.tf", spot.render());
+    }
+}
+
+/// Secrets Manager names, shared with the site roots.
+pub(crate) fn postgres_secret_name(cx: &Ctx) -> String {
+    format!("{}/postgres/master", cx.project())
+}
+
+pub(crate) fn redis_secret_name(cx: &Ctx) -> String {
+    format!("{}/redis/auth", cx.project())
+}
+
+fn secrets(cx: &Ctx, tree: &mut Tree) {
+    let t = cx.t;
+    let mut f = File::new(&cx.header(
+        "Credentials: generated once by AWS (Secrets Manager), kept in Secrets Manager with a replica in\nevery region that reads them, never written in this tree. `ignore_changes` keeps the first value.",
+    ));
+    let mut any = false;
+    let mut secret = |label: &str,
+                      name: String,
+                      home: &SiteV,
+                      readers: Vec<&SiteV>,
+                      value: &str,
+                      what: &str| {
+        let region = cx.region(home);
+        f.add(
+            Block::new("data", &["aws_secretsmanager_random_password", label])
+                .attr("region", s(region))
+                .attr("password_length", int(40))
+                .attr("exclude_punctuation", Expr::Bool(true)),
+        );
+        let mut sec = Block::new("resource", &["aws_secretsmanager_secret", label])
+            .comment("checkov:skip=CKV2_AWS_57:rotating this secret needs a rotation function that also updates the running cluster; rotate with `aws secretsmanager put-secret-value` and re-apply instead")
+            .attr("region", s(region))
+            .attr("name", s(&name))
+            .attr("description", s(what))
+            .attr("kms_key_id", raw(format!("module.network_{}.kms_key_arn", home.id)))
+            .attr("recovery_window_in_days", int(30));
+        for r in readers.iter().filter(|r| r.id != home.id) {
+            sec = sec.block(
+                Block::new("replica", &[])
+                    .attr("region", s(cx.region(r)))
+                    .attr(
+                        "kms_key_id",
+                        raw(format!("module.network_{}.kms_key_arn", r.id)),
+                    ),
+            );
+        }
+        f.add(sec);
+        f.add(
+            Block::new("resource", &["aws_secretsmanager_secret_version", label])
+                .attr("region", s(region))
+                .attr(
+                    "secret_id",
+                    raw(format!("aws_secretsmanager_secret.{label}.id")),
+                )
+                .attr("secret_string", raw(value))
+                .block(Block::new("lifecycle", &[]).attr("ignore_changes", raw("[secret_string]"))),
+        );
+    };
+    if let Some(pg) = &t.postgres
+        && let Some(primary) = t.site(&pg.primary)
+    {
+        let readers: Vec<&SiteV> = t
+            .sites
+            .iter()
+            .filter(|x| x.aurora.is_some() || x.eks)
+            .filter(|x| x.aws.is_some())
+            .collect();
+        secret(
+            "postgres",
+            postgres_secret_name(cx),
+            primary,
+            readers,
+            &format!(
+                "jsonencode({{ username = \"{}\", password = data.aws_secretsmanager_random_password.postgres.random_password }})",
+                pg.master_username
+            ),
+            "Master user of the Aurora global database (JSON: username, password)",
+        );
+        any = true;
+    }
+    if let Some(r) = &t.redis
+        && let Some(home) = r.sites.first().and_then(|id| t.site(id))
+    {
+        let readers: Vec<&SiteV> = t.sites.iter().filter(|x| x.redis).collect();
+        secret(
+            "redis",
+            redis_secret_name(cx),
+            home,
+            readers,
+            "data.aws_secretsmanager_random_password.redis.random_password",
+            "AUTH token of the ElastiCache groups",
+        );
+        any = true;
+    }
+    if any {
+        tree.add("secrets.tf", f.render());
+    }
+}
+
+fn rds(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
+    let t = cx.t;
+    let Some(pg) = &t.postgres else { return Ok(()) };
+    let primary = t
+        .site(&pg.primary)
+        .ok_or_else(|| RenderError(format!("primary site `{}` is missing", pg.primary)))?;
+    let mut f = File::new(&cx.header(
+        "PostgreSQL: an Aurora global database, one member cluster per region with its own instances.\nCredentials only on the primary, from Secrets Manager. Logical replicas on Fly.io are in fly.tf.",
+    ));
+    f.add(
+        Block::new("resource", &["aws_rds_global_cluster", "this"])
+            .attr("region", s(cx.region(primary)))
+            .attr(
+                "global_cluster_identifier",
+                s(names::rds_global_cluster(cx.project())),
+            )
+            .attr("engine", s("aurora-postgresql"))
+            .attr("engine_version", s(&pg.engine_version))
+            .attr("database_name", s(&pg.database_name))
+            .attr("storage_encrypted", Expr::Bool(true))
+            .attr("deletion_protection", Expr::Bool(pg.deletion_protection)),
+    );
+    let mut allowed: Vec<String> = cx
+        .mesh_eks_sites()
+        .iter()
+        .flat_map(|x| cx.private_cidrs(x))
+        .collect();
+    for r in &pg.logical_replicas {
+        if let Some(via) = t.site(&r.via) {
+            for c in cx.private_cidrs(via) {
+                if !allowed.contains(&c) {
+                    allowed.push(c);
+                }
+            }
+        }
+    }
+    for member in pg.members() {
+        let site = t
+            .site(member)
+            .ok_or_else(|| RenderError(format!("Aurora member `{member}` is missing")))?;
+        let is_primary = site.aurora == Some(AuroraRole::Primary);
+        let own: Vec<String> = cx.private_cidrs(site);
+        let mut cidrs = allowed.clone();
+        if !site.aws.as_ref().is_some_and(|a| a.peering) {
+            cidrs = own;
+        }
+        let mut m = module(&format!("database_{}", site.id), "./modules/database")
+            .attr("name", s(names::rds_cluster(cx.project(), &site.id)))
+            .attr("region", s(cx.region(site)))
+            .attr("role", s(if is_primary { "primary" } else { "secondary" }))
+            .attr(
+                "global_cluster_identifier",
+                raw("aws_rds_global_cluster.this.id"),
+            )
+            .attr("engine_version", s(&pg.engine_version))
+            .attr("instance_class", s(&pg.instance_class))
+            .attr(
+                "instance_count",
+                int(pg.instances.get(member).copied().unwrap_or(1)),
+            );
+        if is_primary {
+            m = m
+                .attr("database_name", s(&pg.database_name))
+                .attr("master_username", raw("jsondecode(aws_secretsmanager_secret_version.postgres.secret_string).username"))
+                .attr("master_password", raw("jsondecode(aws_secretsmanager_secret_version.postgres.secret_string).password"))
+                .attr("logical_replication", Expr::Bool(!pg.logical_replicas.is_empty()));
+        }
+        m = m
+            .attr("vpc_id", raw(format!("module.network_{}.vpc_id", site.id)))
+            .attr(
+                "subnet_ids",
+                raw(format!("module.network_{}.database_subnet_ids", site.id)),
+            )
+            .attr("allowed_cidrs", strs(cidrs))
+            .attr(
+                "kms_key_arn",
+                raw(format!("module.network_{}.kms_key_arn", site.id)),
+            )
+            .attr("backup_retention_days", int(pg.backup_retention_days))
+            .attr("deletion_protection", Expr::Bool(pg.deletion_protection))
+            .attr("tags", site_tags(&site.id));
+        if !is_primary {
+            m = m.attr(
+                "depends_on",
+                raw(format!("[module.database_{}]", primary.id)),
+            );
+        }
+        f.add(m);
+    }
+    tree.add("rds.tf", f.render());
+    Ok(())
+}
+
+fn redis(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
+    let t = cx.t;
+    let Some(r) = &t.redis else { return Ok(()) };
+    let global = r.mode == RedisMode::Global;
+    let mut f = File::new(&cx.header(if global {
+        "Cache: an ElastiCache global datastore: the primary replication group, the global group, and\nsecondaries that replicate from it (at most two other regions)."
+    } else {
+        "Cache: an independent ElastiCache replication group per site (Multi-AZ, encrypted, AUTH).\nThe application treats each cache as local."
+    }));
+    let primary = r.primary.clone().unwrap_or_default();
+    for id in &r.sites {
+        let site = t
+            .site(id)
+            .ok_or_else(|| RenderError(format!("cache site `{id}` is missing")))?;
+        let mut m = module(&format!("cache_{id}"), "./modules/cache")
+            .attr("name", s(names::elasticache_group(cx.project(), id)))
+            .attr("region", s(cx.region(site)))
+            .attr("engine_version", s(&r.engine_version))
+            .attr("node_type", s(&r.node_type))
+            .attr("replicas", int(r.replicas_per_site))
+            .attr("maxmemory_policy", s(&r.maxmemory_policy));
+        if global && *id != primary {
+            m = m.attr(
+                "global_replication_group_id",
+                raw("aws_elasticache_global_replication_group.this.global_replication_group_id"),
+            );
+        }
+        m = m
+            .attr(
+                "auth_token",
+                raw("aws_secretsmanager_secret_version.redis.secret_string"),
+            )
+            .attr("vpc_id", raw(format!("module.network_{id}.vpc_id")))
+            .attr(
+                "subnet_ids",
+                raw(format!("module.network_{id}.private_subnet_ids")),
+            )
+            .attr("allowed_cidrs", strs(cx.private_cidrs(site)))
+            .attr(
+                "kms_key_arn",
+                raw(format!("module.network_{id}.kms_key_arn")),
+            )
+            .attr("tags", site_tags(id));
+        f.add(m);
+    }
+    if global {
+        let p = t
+            .site(&primary)
+            .ok_or_else(|| RenderError("global cache primary is missing".into()))?;
+        f.add(
+            Block::new(
+                "resource",
+                &["aws_elasticache_global_replication_group", "this"],
+            )
+            .attr("region", s(cx.region(p)))
+            .attr("global_replication_group_id_suffix", s(cx.project()))
+            .attr(
+                "global_replication_group_description",
+                s(format!("{} cache", cx.project())),
+            )
+            .attr(
+                "primary_replication_group_id",
+                raw(format!("module.cache_{primary}.replication_group_id")),
+            ),
+        );
+    }
+    tree.add("redis.tf", f.render());
+    Ok(())
+}
+
+/// Sites with a public load balancer: serving EKS sites, when DNS (and so TLS) is configured.
+pub(crate) fn edge_sites<'a>(cx: &'a Ctx) -> Vec<&'a SiteV> {
+    if cx.t.dns.is_none() || cx.t.application.is_none() {
+        return Vec::new();
+    }
+    cx.t.sites.iter().filter(|s| s.serves && s.eks).collect()
+}
+
+/// Serving sites reached through Fly.io: serving, with a Fly region, without EKS.
+pub(crate) fn fly_serving_sites<'a>(cx: &'a Ctx) -> Vec<&'a SiteV> {
+    if cx.t.application.is_none() {
+        return Vec::new();
+    }
+    cx.t.sites
+        .iter()
+        .filter(|s| s.serves && !s.eks && s.fly_region.is_some())
+        .collect()
+}
+
+fn edge(cx: &Ctx, tree: &mut Tree) {
+    let (Some(app), Some(dns)) = (&cx.t.application, &cx.t.dns) else {
+        return;
+    };
+    let sites = edge_sites(cx);
+    if sites.is_empty() {
+        return;
+    }
+    let mut f = File::new(&cx.header(
+        "Traffic: an Application Load Balancer per serving site, with TLS, WAF and access logs; the\napplication's pods are bound to its target group from the site root.",
+    ));
+    for site in sites {
+        let a = site.aws.as_ref().expect("edge site has aws");
+        f.add(
+            module(&format!("edge_{}", site.id), "./modules/edge")
+                .attr("name", s(names::load_balancer(cx.project(), &site.id)))
+                .attr("region", s(&a.region))
+                .attr("vpc_id", raw(format!("module.network_{}.vpc_id", site.id)))
+                .attr("vpc_cidr", s(a.vpc_cidr.to_string()))
+                .attr(
+                    "public_subnet_ids",
+                    raw(format!("module.network_{}.public_subnet_ids", site.id)),
+                )
+                .attr(
+                    "target_security_group_id",
+                    raw(format!("module.eks_{}.cluster_security_group_id", site.id)),
+                )
+                .attr("app_port", int(app.port))
+                .attr("health_path", s(&app.health_path))
+                .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+                .attr(
+                    "domain_names",
+                    strs([dns.api_fqdn(), cx.site_fqdn(&site.id).unwrap_or_default()]),
+                )
+                .attr(
+                    "log_bucket_name",
+                    s(names::log_bucket(cx.project(), &site.id)),
+                )
+                .attr(
+                    "kms_key_arn",
+                    raw(format!("module.network_{}.kms_key_arn", site.id)),
+                )
+                .attr("tags", site_tags(&site.id)),
+        );
+    }
+    tree.add("loadbalancer.tf", f.render());
+}
+
+fn dns(cx: &Ctx, tree: &mut Tree) {
+    let t = cx.t;
+    let Some(d) = &t.dns else { return };
+    let mut f = File::new(&cx.header(&format!(
+        "DNS: the public zone (DNSSEC-signed, queries logged), {} records for the API name with a\nhealth check per site so a failed site drops out, a name per site, and the private zone for\ninternal names.",
+        match d.routing {
+            Routing::Latency => "latency",
+            Routing::Geolocation => "geolocation",
+        }
+    )));
+    f.add(
+        Block::new("resource", &["aws_route53_zone", "public"])
+            .attr("name", s(&d.zone))
+            .attr(
+                "comment",
+                s(format!("{} ({})", cx.project(), t.project.environment)),
+            ),
+    );
+    // DNSSEC: an asymmetric key in us-east-1, as Route 53 requires.
+    f.add(Block::new("data", &["aws_caller_identity", "current"]));
+    f.add(
+        Block::new("resource", &["aws_kms_key", "dnssec"])
+            .attr("region", s("us-east-1"))
+            .attr("description", s(format!("DNSSEC signing key of {}", d.zone)))
+            .attr("customer_master_key_spec", s("ECC_NIST_P256"))
+            .attr("key_usage", s("SIGN_VERIFY"))
+            .attr("deletion_window_in_days", int(30))
+            .attr(
+                "policy",
+                raw(r#"jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "Route53DNSSEC"
+        Effect    = "Allow"
+        Principal = { Service = "dnssec-route53.amazonaws.com" }
+        Action    = ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+      },
+      {
+        Sid       = "Route53DNSSECGrant"
+        Effect    = "Allow"
+        Principal = { Service = "dnssec-route53.amazonaws.com" }
+        Action    = "kms:CreateGrant"
+        Resource  = "*"
+        Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
+      },
+    ]
+  })"#),
+            )
+            .comment("checkov:skip=CKV_AWS_7:rotation is not available for asymmetric keys; Route 53 DNSSEC requires an ECC_NIST_P256 signing key"),
+    );
+    f.add(
+        Block::new("resource", &["aws_route53_key_signing_key", "this"])
+            .attr("hosted_zone_id", raw("aws_route53_zone.public.id"))
+            .attr("key_management_service_arn", raw("aws_kms_key.dnssec.arn"))
+            .attr("name", s("sovereign")),
+    );
+    f.add(
+        Block::new("resource", &["aws_route53_hosted_zone_dnssec", "this"]).attr(
+            "hosted_zone_id",
+            raw("aws_route53_key_signing_key.this.hosted_zone_id"),
+        ),
+    );
+    // Query logging: log groups for Route 53 live in us-east-1.
+    f.add(
+        Block::new("resource", &["aws_kms_key", "dns_logs"])
+            .attr("region", s("us-east-1"))
+            .attr("description", s(format!("query logs of {}", d.zone)))
+            .attr("enable_key_rotation", Expr::Bool(true))
+            .attr("deletion_window_in_days", int(30))
+            .attr(
+                "policy",
+                raw(r#"jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudWatchLogs"
+        Effect    = "Allow"
+        Principal = { Service = "logs.us-east-1.amazonaws.com" }
+        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+        Resource  = "*"
+      },
+    ]
+  })"#),
+            ),
+    );
+    f.add(
+        Block::new("resource", &["aws_cloudwatch_log_group", "dns_queries"])
+            .attr("region", s("us-east-1"))
+            .attr("name", s(format!("/aws/route53/{}", d.zone)))
+            .attr("retention_in_days", int(365))
+            .attr("kms_key_id", raw("aws_kms_key.dns_logs.arn")),
+    );
+    f.add(
+        Block::new(
+            "resource",
+            &["aws_cloudwatch_log_resource_policy", "dns_queries"],
+        )
+        .attr("region", s("us-east-1"))
+        .attr(
+            "policy_name",
+            s(format!("{}-route53-query-logs", cx.project())),
+        )
+        .attr(
+            "policy_document",
+            raw(r#"jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "route53.amazonaws.com" }
+      Action    = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource  = "${aws_cloudwatch_log_group.dns_queries.arn}:*"
+    }]
+  })"#),
+        ),
+    );
+    f.add(
+        Block::new("resource", &["aws_route53_query_log", "this"])
+            .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+            .attr(
+                "cloudwatch_log_group_arn",
+                raw("aws_cloudwatch_log_group.dns_queries.arn"),
+            )
+            .attr(
+                "depends_on",
+                raw("[aws_cloudwatch_log_resource_policy.dns_queries]"),
+            ),
+    );
+
+    let api = d.api_fqdn();
+    let mut taken_continents: Vec<&str> = Vec::new();
+    let routing = |b: Block, region: &str, taken: &mut Vec<&'static str>| -> Option<Block> {
+        match d.routing {
+            Routing::Latency => {
+                Some(b.block(Block::new("latency_routing_policy", &[]).attr("region", s(region))))
+            }
+            Routing::Geolocation => {
+                let c = continent(region);
+                if taken.contains(&c) {
+                    return None;
+                }
+                taken.push(c);
+                Some(b.block(Block::new("geolocation_routing_policy", &[]).attr("continent", s(c))))
+            }
+        }
+    };
+    let mut default_target: Option<String> = None;
+    for site in edge_sites(cx) {
+        let fqdn = cx.site_fqdn(&site.id).unwrap_or_default();
+        let with_check = site.health_check;
+        if with_check {
+            f.add(
+                Block::new("resource", &["aws_route53_health_check", &site.id])
+                    .attr("fqdn", s(&fqdn))
+                    .attr("type", s("HTTPS"))
+                    .attr("port", int(443))
+                    .attr(
+                        "resource_path",
+                        s(cx.t
+                            .application
+                            .as_ref()
+                            .map(|a| a.health_path.clone())
+                            .unwrap_or_default()),
+                    )
+                    .attr("request_interval", int(d.health_check_interval_seconds))
+                    .attr("failure_threshold", int(d.health_check_failure_threshold))
+                    .attr("measure_latency", Expr::Bool(true))
+                    .attr(
+                        "tags",
+                        map([
+                            ("Name", s(format!("{}-{}", cx.project(), site.id))),
+                            ("sovereign:site", s(&site.id)),
+                        ]),
+                    ),
+            );
+        }
+        let alias = || {
+            Block::new("alias", &[])
+                .attr("name", raw(format!("module.edge_{}.dns_name", site.id)))
+                .attr("zone_id", raw(format!("module.edge_{}.zone_id", site.id)))
+                .attr("evaluate_target_health", Expr::Bool(true))
+        };
+        f.add(
+            Block::new(
+                "resource",
+                &["aws_route53_record", &format!("site_{}", site.id)],
+            )
+            .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+            .attr("name", s(&fqdn))
+            .attr("type", s("A"))
+            .block(alias()),
+        );
+        let region = cx.region(site).to_string();
+        let mut rec = Block::new(
+            "resource",
+            &["aws_route53_record", &format!("api_{}", site.id)],
+        )
+        .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+        .attr("name", s(&api))
+        .attr("type", s("A"))
+        .attr("set_identifier", s(&site.id));
+        if with_check {
+            rec = rec.attr(
+                "health_check_id",
+                raw(format!("aws_route53_health_check.{}.id", site.id)),
+            );
+        }
+        if let Some(rec) = routing(rec.block(alias()), &region, &mut taken_continents) {
+            f.add(rec);
+        }
+        if default_target.is_none() || site.aurora == Some(AuroraRole::Primary) {
+            default_target = Some(site.id.clone());
+        }
+    }
+    let app_name =
+        cx.t.application
+            .as_ref()
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
+    for site in fly_serving_sites(cx) {
+        let fqdn = cx.site_fqdn(&site.id).unwrap_or_default();
+        let Some(region) = latency_region(cx, site) else {
+            continue;
+        };
+        f.add(
+            Block::new("resource", &["aws_route53_health_check", &site.id])
+                .comment(
+                    "Fly.io site: created once `fly/deploy.sh apps` has written the app's address.",
+                )
+                .attr("count", raw("var.fly_ipv4 == \"\" ? 0 : 1"))
+                .attr(
+                    "fqdn",
+                    s(format!("{}.fly.dev", fly_app_name(cx, &app_name))),
+                )
+                .attr("type", s("HTTPS"))
+                .attr("port", int(443))
+                .attr(
+                    "resource_path",
+                    s(cx.t
+                        .application
+                        .as_ref()
+                        .map(|a| a.health_path.clone())
+                        .unwrap_or_default()),
+                )
+                .attr("request_interval", int(d.health_check_interval_seconds))
+                .attr("failure_threshold", int(d.health_check_failure_threshold))
+                .attr(
+                    "tags",
+                    map([
+                        ("Name", s(format!("{}-{}", cx.project(), site.id))),
+                        ("sovereign:site", s(&site.id)),
+                    ]),
+                ),
+        );
+        f.add(
+            Block::new("resource", &["aws_route53_record", &format!("site_{}", site.id)])
+                .comment("checkov:skip=CKV2_AWS_23:points at the Fly.io application's anycast address; Fly.io is outside AWS")
+                .attr("count", raw("var.fly_ipv4 == \"\" ? 0 : 1"))
+                .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+                .attr("name", s(&fqdn))
+                .attr("type", s("A"))
+                .attr("ttl", int(d.ttl_seconds))
+                .attr("records", raw("[var.fly_ipv4]")),
+        );
+        let rec = Block::new("resource", &["aws_route53_record", &format!("api_{}", site.id)])
+            .comment("checkov:skip=CKV2_AWS_23:points at the Fly.io application's anycast address; Fly.io is outside AWS")
+            .attr("count", raw("var.fly_ipv4 == \"\" ? 0 : 1"))
+            .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+            .attr("name", s(&api))
+            .attr("type", s("A"))
+            .attr("ttl", int(d.ttl_seconds))
+            .attr("records", raw("[var.fly_ipv4]"))
+            .attr("set_identifier", s(&site.id))
+            .attr("health_check_id", raw(format!("aws_route53_health_check.{}[0].id", site.id)));
+        if let Some(rec) = routing(rec, &region, &mut taken_continents) {
+            f.add(rec);
+        }
+    }
+    if d.routing == Routing::Geolocation
+        && let Some(target) = default_target
+    {
+        f.add(
+            Block::new("resource", &["aws_route53_record", "api_default"])
+                .comment("Geolocation needs a default for places no continent record covers.")
+                .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+                .attr("name", s(&api))
+                .attr("type", s("A"))
+                .attr("set_identifier", s("default"))
+                .block(Block::new("geolocation_routing_policy", &[]).attr("country", s("*")))
+                .block(
+                    Block::new("alias", &[])
+                        .attr("name", raw(format!("module.edge_{target}.dns_name")))
+                        .attr("zone_id", raw(format!("module.edge_{target}.zone_id")))
+                        .attr("evaluate_target_health", Expr::Bool(true)),
+                ),
+        );
+    }
+
+    // The private zone every VPC resolves internal names in.
+    let mut zone = Block::new("resource", &["aws_route53_zone", "internal"])
+        .attr("name", s(cx.internal_zone()))
+        .attr(
+            "comment",
+            s("internal names of the sites (global Prometheus)"),
+        );
+    for site in t.aws_sites() {
+        zone = zone.block(
+            Block::new("vpc", &[])
+                .attr("vpc_id", raw(format!("module.network_{}.vpc_id", site.id)))
+                .attr("vpc_region", s(cx.region(site))),
+        );
+    }
+    if t.aws_sites().next().is_some() {
+        f.add(zone);
+    }
+    tree.add("dns.tf", f.render());
+}
+
+pub(crate) fn fly_app_name(cx: &Ctx, app: &str) -> String {
+    format!("{}-{app}", cx.project())
+}
+
+fn monitoring(cx: &Ctx, tree: &mut Tree) {
+    let t = cx.t;
+    let mut f = File::new(&cx.header(
+        "Monitoring, AWS side: the internal load balancer every site's Prometheus remote-writes to, its\nprivate DNS name, and CloudWatch alarms on Aurora replication lag with email notifications.",
+    ));
+    let mut any = false;
+    if let Some(gs) = t.monitoring.global_site.as_ref().and_then(|id| t.site(id))
+        && t.aws_sites().next().is_some()
+    {
+        let a = gs.aws.as_ref().expect("monitoring site has aws");
+        let sources: Vec<String> = cx
+            .mesh_eks_sites()
+            .iter()
+            .flat_map(|x| cx.private_cidrs(x))
+            .collect();
+        let region = a.region.clone();
+        f.add(
+            Block::new("resource", &["aws_security_group", "prometheus"])
+                .attr("region", s(&region))
+                .attr("name_prefix", s(format!("{}-prometheus-", cx.project())))
+                .attr(
+                    "description",
+                    s("global Prometheus remote-write receiver: the sites' private ranges"),
+                )
+                .attr("vpc_id", raw(format!("module.network_{}.vpc_id", gs.id)))
+                .attr("tags", site_tags(&gs.id))
+                .block(
+                    Block::new("lifecycle", &[]).attr("create_before_destroy", Expr::Bool(true)),
+                ),
+        );
+        f.add(
+            Block::new(
+                "resource",
+                &["aws_vpc_security_group_ingress_rule", "prometheus"],
+            )
+            .attr(
+                "for_each",
+                Expr::Raw(format!("toset({})", list_text(&sources))),
+            )
+            .attr("region", s(&region))
+            .attr("security_group_id", raw("aws_security_group.prometheus.id"))
+            .attr("description", raw("\"remote write from ${each.value}\""))
+            .attr("cidr_ipv4", raw("each.value"))
+            .attr("ip_protocol", s("tcp"))
+            .attr("from_port", int(9090))
+            .attr("to_port", int(9090)),
+        );
+        f.add(
+            Block::new(
+                "resource",
+                &["aws_vpc_security_group_egress_rule", "prometheus"],
+            )
+            .attr("region", s(&region))
+            .attr("security_group_id", raw("aws_security_group.prometheus.id"))
+            .attr("description", s("to the Prometheus pods"))
+            .attr("cidr_ipv4", s(a.vpc_cidr.to_string()))
+            .attr("ip_protocol", s("tcp"))
+            .attr("from_port", int(9090))
+            .attr("to_port", int(9090)),
+        );
+        f.add(
+            Block::new(
+                "resource",
+                &["aws_vpc_security_group_ingress_rule", "prometheus_pods"],
+            )
+            .attr("region", s(&region))
+            .attr(
+                "security_group_id",
+                raw(format!("module.eks_{}.cluster_security_group_id", gs.id)),
+            )
+            .attr(
+                "description",
+                s("Prometheus from its internal load balancer"),
+            )
+            .attr(
+                "referenced_security_group_id",
+                raw("aws_security_group.prometheus.id"),
+            )
+            .attr("ip_protocol", s("tcp"))
+            .attr("from_port", int(9090))
+            .attr("to_port", int(9090)),
+        );
+        f.add(
+            Block::new("resource", &["aws_lb", "prometheus"])
+                .comment("checkov:skip=CKV_AWS_91:network load balancers log only TLS listeners; this one forwards plain TCP inside the peering mesh")
+                .attr("region", s(&region))
+                .attr("name", s(format!("{}-prom", truncate(cx.project(), 27))))
+                .attr("load_balancer_type", s("network"))
+                .attr("internal", Expr::Bool(true))
+                .attr("subnets", raw(format!("module.network_{}.private_subnet_ids", gs.id)))
+                .attr("security_groups", raw("[aws_security_group.prometheus.id]"))
+                .attr("enable_deletion_protection", Expr::Bool(true))
+                .attr("enable_cross_zone_load_balancing", Expr::Bool(true))
+                .attr("tags", site_tags(&gs.id)),
+        );
+        f.add(
+            Block::new("resource", &["aws_lb_target_group", "prometheus"])
+                .attr("region", s(&region))
+                .attr("name_prefix", s("prom-"))
+                .attr("target_type", s("ip"))
+                .attr("protocol", s("TCP"))
+                .attr("port", int(9090))
+                .attr("vpc_id", raw(format!("module.network_{}.vpc_id", gs.id)))
+                .attr("tags", site_tags(&gs.id))
+                .block(
+                    Block::new("health_check", &[])
+                        .attr("protocol", s("HTTP"))
+                        .attr("path", s("/-/ready"))
+                        .attr("port", s("traffic-port")),
+                )
+                .block(
+                    Block::new("lifecycle", &[]).attr("create_before_destroy", Expr::Bool(true)),
+                ),
+        );
+        f.add(
+            Block::new("resource", &["aws_lb_listener", "prometheus"])
+                .comment("checkov:skip=CKV_AWS_2:remote write stays on the VPC peering mesh, which AWS encrypts between regions; Prometheus speaks plain HTTP to its receiver")
+                .attr("region", s(&region))
+                .attr("load_balancer_arn", raw("aws_lb.prometheus.arn"))
+                .attr("port", int(9090))
+                .attr("protocol", s("TCP"))
+                .block(
+                    Block::new("default_action", &[])
+                        .attr("type", s("forward"))
+                        .attr("target_group_arn", raw("aws_lb_target_group.prometheus.arn")),
+                ),
+        );
+        f.add(
+            Block::new("resource", &["aws_route53_record", "prometheus"])
+                .attr("zone_id", raw("aws_route53_zone.internal.zone_id"))
+                .attr("name", s(format!("prometheus.{}", cx.internal_zone())))
+                .attr("type", s("A"))
+                .block(
+                    Block::new("alias", &[])
+                        .attr("name", raw("aws_lb.prometheus.dns_name"))
+                        .attr("zone_id", raw("aws_lb.prometheus.zone_id"))
+                        .attr("evaluate_target_health", Expr::Bool(false)),
+                ),
+        );
+        any = true;
+    }
+    if let Some(pg) = &t.postgres {
+        let recipients = t
+            .budgets
+            .as_ref()
+            .map(|b| b.recipients.clone())
+            .unwrap_or_default();
+        for sec in &pg.secondaries {
+            let Some(site) = t.site(sec) else { continue };
+            let region = cx.region(site).to_string();
+            f.add(
+                Block::new("resource", &["aws_sns_topic", &format!("alerts_{sec}")])
+                    .attr("region", s(&region))
+                    .attr("name", s(format!("{}-alerts", cx.project())))
+                    .attr(
+                        "kms_master_key_id",
+                        raw(format!("module.network_{sec}.kms_key_arn")),
+                    )
+                    .attr("tags", site_tags(sec)),
+            );
+            for (i, email) in recipients.iter().enumerate() {
+                f.add(
+                    Block::new(
+                        "resource",
+                        &[
+                            "aws_sns_topic_subscription",
+                            &format!("alerts_{sec}_{}", i + 1),
+                        ],
+                    )
+                    .attr("region", s(&region))
+                    .attr("topic_arn", raw(format!("aws_sns_topic.alerts_{sec}.arn")))
+                    .attr("protocol", s("email"))
+                    .attr("endpoint", s(email)),
+                );
+            }
+            f.add(
+                Block::new(
+                    "resource",
+                    &[
+                        "aws_cloudwatch_metric_alarm",
+                        &format!("replication_lag_{sec}"),
+                    ],
+                )
+                .attr("region", s(&region))
+                .attr(
+                    "alarm_name",
+                    s(format!(
+                        "{}-aurora-replication-lag",
+                        names::rds_cluster(cx.project(), sec)
+                    )),
+                )
+                .attr(
+                    "alarm_description",
+                    s(format!(
+                        "Aurora global replication lag into {sec} above {} s",
+                        pg.max_lag_seconds
+                    )),
+                )
+                .attr("namespace", s("AWS/RDS"))
+                .attr("metric_name", s("AuroraGlobalDBReplicationLag"))
+                .attr(
+                    "dimensions",
+                    map([(
+                        "DBClusterIdentifier",
+                        raw(format!("module.database_{sec}.cluster_identifier")),
+                    )]),
+                )
+                .attr("statistic", s("Maximum"))
+                .attr("period", int(60))
+                .attr("evaluation_periods", int(3))
+                .attr("threshold", Expr::Num(pg.max_lag_seconds * 1000.0))
+                .attr("comparison_operator", s("GreaterThanThreshold"))
+                .attr("treat_missing_data", s("breaching"))
+                .attr(
+                    "alarm_actions",
+                    raw(format!("[aws_sns_topic.alerts_{sec}.arn]")),
+                )
+                .attr(
+                    "ok_actions",
+                    raw(format!("[aws_sns_topic.alerts_{sec}.arn]")),
+                )
+                .attr("tags", site_tags(sec)),
+            );
+            any = true;
+        }
+    }
+    if any {
+        tree.add("monitoring.tf", f.render());
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => s[..i].trim_end_matches('-'),
+        None => s,
+    }
+}
+
+fn list_text(items: &[String]) -> String {
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|i| crate::hcl::quote(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn budgets(cx: &Ctx, tree: &mut Tree) {
+    let t = cx.t;
+    let Some(b) = &t.budgets else { return };
+    let mut f = File::new(&cx.header(
+        "Cost: AWS Budgets for the whole deployment and per site (by the `sovereign:site` tag, which must\nbe activated as a cost allocation tag), email alerts at each threshold, actual and forecast.",
+    ));
+    let budget = |label: &str, name: String, amount: f64, site: Option<&str>| {
+        let mut blk = Block::new("resource", &["aws_budgets_budget", label])
+            .attr("name", s(name))
+            .attr("budget_type", s("COST"))
+            .attr("limit_amount", s(format!("{amount:.2}")))
+            .attr("limit_unit", s("USD"))
+            .attr("time_unit", s("MONTHLY"));
+        let mut filter = vec![format!("user:sovereign:project${}", cx.project())];
+        if let Some(site) = site {
+            filter = vec![format!("user:sovereign:site${site}")];
+        }
+        blk = blk.block(
+            Block::new("cost_filter", &[])
+                .attr("name", s("TagKeyValue"))
+                .attr("values", strs(filter)),
+        );
+        for th in &b.alert_thresholds_percent {
+            for kind in ["ACTUAL", "FORECASTED"] {
+                blk = blk.block(
+                    Block::new("notification", &[])
+                        .attr("comparison_operator", s("GREATER_THAN"))
+                        .attr("threshold", Expr::Num(*th))
+                        .attr("threshold_type", s("PERCENTAGE"))
+                        .attr("notification_type", s(kind))
+                        .attr(
+                            "subscriber_email_addresses",
+                            strs(b.recipients.iter().cloned()),
+                        ),
+                );
+            }
+        }
+        blk
+    };
+    f.add(budget(
+        "total",
+        format!("{}-total", cx.project()),
+        b.monthly_total_usd,
+        None,
+    ));
+    for (site, amount) in &b.per_site {
+        f.add(budget(
+            &format!("site_{site}"),
+            format!("{}-{site}", cx.project()),
+            *amount,
+            Some(site),
+        ));
+    }
+    tree.add("budgets.tf", f.render());
+}
+
+fn fly_links(cx: &Ctx, tree: &mut Tree) {
+    let t = cx.t;
+    let Some(pg) = &t.postgres else { return };
+    if pg.logical_replicas.is_empty() {
+        return;
+    }
+    let mut f = File::new(&cx.header(
+        "Fly.io: the private links PostgreSQL logical replicas on Fly Machines use to reach the Aurora\nwriter (a WireGuard peer of the Fly.io network in the `via` site's VPC). The Fly.io apps\nthemselves are deployed by fly/deploy.sh: Fly.io has no maintained Terraform provider.",
+    ));
+    for r in &pg.logical_replicas {
+        let Some(via) = t.site(&r.via) else { continue };
+        f.add(
+            module(&format!("fly_link_{}", r.site), "./modules/fly-link")
+                .attr("name", s(format!("{}-{}-link", cx.project(), r.site)))
+                .attr("region", s(cx.region(via)))
+                .attr("vpc_id", raw(format!("module.network_{}.vpc_id", via.id)))
+                .attr(
+                    "subnet_id",
+                    raw(format!("module.network_{}.private_subnet_ids[0]", via.id)),
+                )
+                .attr("upstream_host", raw("aws_rds_global_cluster.this.endpoint"))
+                .attr(
+                    "kms_key_arn",
+                    raw(format!("module.network_{}.kms_key_arn", via.id)),
+                )
+                .attr(
+                    "tags",
+                    map([
+                        ("sovereign:site", s(&r.site)),
+                        ("sovereign:via", s(&via.id)),
+                    ]),
+                ),
+        );
+    }
+    tree.add("fly.tf", f.render());
+}
+
+fn outputs(cx: &Ctx, tree: &mut Tree) {
+    let t = cx.t;
+    let mut f = File::new(&cx.header(
+        "Outputs: the shape `sovereign verify --outputs` reads (`terraform output -json`); the tree's\nREADME documents it.",
+    ));
+    let mut sites: Vec<(String, Expr)> = Vec::new();
+    let cassandra_name = cx.cassandra_cluster_name();
+    for site in &t.sites {
+        let id = &site.id;
+        let mut m: Vec<(String, Expr)> = vec![
+            (
+                "region".into(),
+                site.aws.as_ref().map_or(Expr::Null, |a| s(&a.region)),
+            ),
+            (
+                "fly_region".into(),
+                site.fly_region.as_ref().map_or(Expr::Null, s),
+            ),
+            (
+                "vpc_id".into(),
+                if site.aws.is_some() {
+                    raw(format!("module.network_{id}.vpc_id"))
+                } else {
+                    Expr::Null
+                },
+            ),
+            (
+                "kms_key_arn".into(),
+                if site.aws.is_some() {
+                    raw(format!("module.network_{id}.kms_key_arn"))
+                } else {
+                    Expr::Null
+                },
+            ),
+        ];
+        m.push((
+            "eks".into(),
+            if site.eks {
+                map([
+                    ("cluster_name", raw(format!("module.eks_{id}.cluster_name"))),
+                    ("endpoint", raw(format!("module.eks_{id}.cluster_endpoint"))),
+                ])
+            } else {
+                Expr::Null
+            },
+        ));
+        let pg = match (&t.postgres, site.aurora) {
+            (Some(pg), Some(role)) => map([
+                (
+                    "role",
+                    s(if role == AuroraRole::Primary {
+                        "primary"
+                    } else {
+                        "secondary"
+                    }),
+                ),
+                (
+                    "cluster_id",
+                    raw(format!("module.database_{id}.cluster_identifier")),
+                ),
+                (
+                    "writer_endpoint",
+                    raw(format!("module.database_{id}.writer_endpoint")),
+                ),
+                (
+                    "reader_endpoint",
+                    raw(format!("module.database_{id}.reader_endpoint")),
+                ),
+                ("port", raw(format!("module.database_{id}.port"))),
+                ("database", s(&pg.database_name)),
+            ]),
+            (Some(pg), None) if site.logical_replica => map([
+                ("role", s("logical_replica")),
+                ("host", s(format!("{}.internal", fly_pg_app(cx, id)))),
+                ("port", int(5432)),
+                ("database", s(&pg.database_name)),
+            ]),
+            _ => Expr::Null,
+        };
+        m.push(("postgres".into(), pg));
+        m.push((
+            "redis".into(),
+            if site.redis {
+                map([
+                    (
+                        "primary_endpoint",
+                        raw(format!("module.cache_{id}.primary_endpoint")),
+                    ),
+                    (
+                        "reader_endpoint",
+                        raw(format!("module.cache_{id}.reader_endpoint")),
+                    ),
+                    ("port", raw(format!("module.cache_{id}.port"))),
+                    ("tls", Expr::Bool(true)),
+                ])
+            } else {
+                Expr::Null
+            },
+        ));
+        m.push((
+            "cassandra".into(),
+            if site.cassandra_dc {
+                map([
+                    ("datacenter", s(id)),
+                    (
+                        "contact_points",
+                        strs([format!(
+                            "{cassandra_name}-{id}-service.k8ssandra.svc.cluster.local"
+                        )]),
+                    ),
+                    ("port", int(9042)),
+                ])
+            } else {
+                Expr::Null
+            },
+        ));
+        let lb = if edge_sites(cx).iter().any(|e| e.id == *id) {
+            map([
+                ("dns_name", raw(format!("module.edge_{id}.dns_name"))),
+                (
+                    "target_group_arn",
+                    raw(format!("module.edge_{id}.target_group_arn")),
+                ),
+                (
+                    "url",
+                    s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
+                ),
+                (
+                    "health_path",
+                    s(t.application
+                        .as_ref()
+                        .map(|a| a.health_path.clone())
+                        .unwrap_or_default()),
+                ),
+            ])
+        } else if fly_serving_sites(cx).iter().any(|e| e.id == *id) {
+            map([
+                (
+                    "dns_name",
+                    s(format!(
+                        "{}.fly.dev",
+                        fly_app_name(
+                            cx,
+                            &t.application
+                                .as_ref()
+                                .map(|a| a.name.clone())
+                                .unwrap_or_default()
+                        )
+                    )),
+                ),
+                ("target_group_arn", Expr::Null),
+                (
+                    "url",
+                    s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
+                ),
+                (
+                    "health_path",
+                    s(t.application
+                        .as_ref()
+                        .map(|a| a.health_path.clone())
+                        .unwrap_or_default()),
+                ),
+            ])
+        } else {
+            Expr::Null
+        };
+        m.push(("load_balancer".into(), lb));
+        sites.push((id.clone(), Expr::Map(m)));
+    }
+    f.add(
+        Block::new("output", &["sites"])
+            .attr("description", s("Per site: region, VPC, EKS cluster, PostgreSQL role and endpoints, cache, Cassandra contact points, load balancer."))
+            .attr("value", Expr::Map(sites)),
+    );
+    if let Some(pg) = &t.postgres {
+        let replicas: Vec<String> = pg
+            .secondaries
+            .iter()
+            .cloned()
+            .chain(pg.logical_replicas.iter().map(|r| r.site.clone()))
+            .collect();
+        f.add(
+            Block::new("output", &["postgres"])
+                .attr("description", s("The Aurora global database: identifiers, the primary site, the replicas verify expects, the lag threshold, where the credentials are."))
+                .attr(
+                    "value",
+                    map([
+                        ("global_cluster_id", raw("aws_rds_global_cluster.this.id")),
+                        ("global_writer_endpoint", raw("aws_rds_global_cluster.this.endpoint")),
+                        ("primary_site", s(&pg.primary)),
+                        ("engine_version", s(&pg.engine_version)),
+                        ("database", s(&pg.database_name)),
+                        ("expected_replicas", strs(replicas)),
+                        ("max_lag_seconds", Expr::Num(pg.max_lag_seconds)),
+                        ("backup_retention_days", int(pg.backup_retention_days)),
+                        ("credentials_secret", s(postgres_secret_name(cx))),
+                    ]),
+                ),
+        );
+    }
+    if let Some(r) = &t.redis {
+        f.add(
+            Block::new("output", &["redis"])
+                .attr("description", s("Cache mode, the role verify expects per site, the eviction policy, where the AUTH token is."))
+                .attr(
+                    "value",
+                    map([
+                        ("mode", s(match r.mode {
+                            RedisMode::Regional => "regional",
+                            RedisMode::Global => "global",
+                        })),
+                        ("primary_site", r.primary.as_ref().map_or(Expr::Null, s)),
+                        ("maxmemory_policy", s(&r.maxmemory_policy)),
+                        ("credentials_secret", s(redis_secret_name(cx))),
+                    ]),
+                ),
+        );
+    }
+    if let Some(c) = &t.cassandra {
+        f.add(
+            Block::new("output", &["cassandra"])
+                .attr("description", s("The Cassandra cluster: name, keyspace, nodes and replication factor per datacenter."))
+                .attr(
+                    "value",
+                    map([
+                        ("cluster_name", s(&cassandra_name)),
+                        ("keyspace", s(&c.keyspace)),
+                        (
+                            "datacenters",
+                            Expr::Map(
+                                c.datacenters
+                                    .iter()
+                                    .map(|d| {
+                                        (
+                                            d.site.clone(),
+                                            map([("nodes", int(d.nodes)), ("replication_factor", int(d.replication_factor))]),
+                                        )
+                                    })
+                                    .collect(),
+                            ),
+                        ),
+                    ]),
+                ),
+        );
+    }
+    f.add(
+        Block::new("output", &["monitoring"])
+            .attr("description", s("The global Prometheus every site remote-writes to, and the sites it should hear from."))
+            .attr(
+                "value",
+                map([
+                    ("global_site", t.monitoring.global_site.as_ref().map_or(Expr::Null, s)),
+                    ("prometheus_url", cx.prometheus_url().map_or(Expr::Null, s)),
+                    (
+                        "prometheus_target_group_arn",
+                        if t.monitoring.global_site.is_some() && t.aws_sites().next().is_some() {
+                            raw("aws_lb_target_group.prometheus.arn")
+                        } else {
+                            Expr::Null
+                        },
+                    ),
+                    ("sites", strs(t.eks_sites().map(|x| x.id.clone()))),
+                ]),
+            ),
+    );
+    if let Some(pg) = &t.postgres
+        && !pg.logical_replicas.is_empty()
+    {
+        f.add(
+            Block::new("output", &["fly_links"])
+                .attr("description", s("Per Fly.io logical replica: the secret fly/deploy.sh stores the WireGuard peer in, and the gateway's address."))
+                .attr(
+                    "value",
+                    Expr::Map(
+                        pg.logical_replicas
+                            .iter()
+                            .map(|r| {
+                                (
+                                    r.site.clone(),
+                                    map([
+                                        ("secret_arn", raw(format!("module.fly_link_{}.secret_arn", r.site))),
+                                        ("gateway_ip", raw(format!("module.fly_link_{}.private_ip", r.site))),
+                                    ]),
+                                )
+                            })
+                            .collect(),
+                    ),
+                ),
+        );
+    }
+    if let Some(d) = &t.dns {
+        f.add(
+            Block::new("output", &["dns"])
+                .attr("description", s("The public zone, its name servers (delegate to them), the API name and the sites it should resolve to."))
+                .attr(
+                    "value",
+                    map([
+                        ("zone_id", raw("aws_route53_zone.public.zone_id")),
+                        ("name_servers", raw("aws_route53_zone.public.name_servers")),
+                        ("api_name", s(d.api_fqdn())),
+                        ("sites", strs(edge_sites(cx).iter().chain(fly_serving_sites(cx).iter()).map(|x| x.id.clone()))),
+                    ]),
+                ),
+        );
+    }
+    tree.add("outputs.tf", f.render());
+}
+
+pub(crate) fn fly_pg_app(cx: &Ctx, site: &str) -> String {
+    format!("{}-pg-{site}", cx.project())
+}

@@ -1,0 +1,424 @@
+//! `monitoring/`: Prometheus alert rules and Grafana dashboards, and each site's
+//! kube-prometheus-stack values. The rules are plain rule files (`promtool check rules` accepts
+//! them); the dashboards are Grafana dashboard JSON models.
+
+use serde_json::{Value, json};
+use sovereign_check::SiteV;
+
+use crate::site_root::to_yaml;
+use crate::{Ctx, RenderError, Tree};
+
+/// The metric each part of the data tier exposes, as the exporters name it.
+pub const PG_LAG_EXPR: &str = "pg_replication_lag";
+
+pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
+    tree.add("monitoring/rules/sovereign.rules.yml", rules(cx)?);
+    for (name, dashboard) in dashboards(cx) {
+        let text = serde_json::to_string_pretty(&dashboard)
+            .map_err(|e| RenderError(format!("cannot write dashboard {name}: {e}")))?;
+        tree.add(
+            format!("monitoring/dashboards/{name}.json"),
+            format!("{text}\n"),
+        );
+    }
+    Ok(())
+}
+
+fn alert(
+    name: &str,
+    expr: &str,
+    for_: &str,
+    severity: &str,
+    summary: &str,
+    description: &str,
+) -> Value {
+    json!({
+        "alert": name,
+        "expr": expr,
+        "for": for_,
+        "labels": { "severity": severity },
+        "annotations": { "summary": summary, "description": description },
+    })
+}
+
+/// The alert rules: replica lag and replica down, Cassandra nodes down per datacenter, Redis,
+/// sites that stop reporting to the global Prometheus, and cost against the budget.
+pub(crate) fn rules_value(cx: &Ctx) -> Value {
+    let t = cx.t;
+    let mut groups = Vec::new();
+    if let Some(pg) = &t.postgres {
+        groups.push(json!({
+            "name": "sovereign.postgres",
+            "rules": [
+                alert(
+                    "SovereignPostgresReplicaLag",
+                    &format!("max by (site) ({PG_LAG_EXPR}) > {}", pg.max_lag_seconds),
+                    "2m",
+                    "warning",
+                    "PostgreSQL replica in {{ $labels.site }} is {{ $value | humanizeDuration }} behind",
+                    &format!("Replication lag above the topology's max_lag_seconds ({} s) for 2 minutes; reads there are stale and the RPO of a failover to this site grows.", pg.max_lag_seconds),
+                ),
+                alert(
+                    "SovereignPostgresReplicaDown",
+                    "pg_up == 0",
+                    "1m",
+                    "critical",
+                    "PostgreSQL in {{ $labels.site }} does not answer its exporter",
+                    "The exporter cannot connect: the replica (or the primary) of this site is down or unreachable.",
+                ),
+            ],
+        }));
+    }
+    if let Some(c) = &t.cassandra {
+        let dcs: Vec<String> = c.datacenters.iter().map(|d| d.site.clone()).collect();
+        groups.push(json!({
+            "name": "sovereign.cassandra",
+            "rules": [
+                alert(
+                    "SovereignCassandraNodeDown",
+                    "sum by (site, statefulset) (kube_statefulset_replicas{namespace=\"k8ssandra\"} - kube_statefulset_status_replicas_ready{namespace=\"k8ssandra\"}) > 0",
+                    "5m",
+                    "critical",
+                    "{{ $value }} Cassandra node(s) not ready in {{ $labels.site }} ({{ $labels.statefulset }})",
+                    &format!("Datacenters {}: with replication factor 3 a datacenter keeps LOCAL_QUORUM through one node loss, not two.", dcs.join(", ")),
+                ),
+            ],
+        }));
+    }
+    if t.redis.is_some() {
+        groups.push(json!({
+            "name": "sovereign.redis",
+            "rules": [
+                alert(
+                    "SovereignRedisDown",
+                    "redis_up == 0",
+                    "1m",
+                    "critical",
+                    "Redis in {{ $labels.site }} does not answer its exporter",
+                    "The cache of this site is down or unreachable; the application falls back to the database.",
+                ),
+                alert(
+                    "SovereignRedisMemoryHigh",
+                    "redis_memory_used_bytes / redis_memory_max_bytes > 0.9 and redis_memory_max_bytes > 0",
+                    "15m",
+                    "warning",
+                    "Redis in {{ $labels.site }} uses {{ $value | humanizePercentage }} of its memory",
+                    "Evictions follow the maxmemory policy; consider a larger node type.",
+                ),
+            ],
+        }));
+    }
+    let sites: Vec<&SiteV> = t.eks_sites().collect();
+    if !sites.is_empty() {
+        let rules: Vec<Value> = sites
+            .iter()
+            .map(|s| {
+                alert(
+                    &format!("SovereignSiteSilent{}", camel(&s.id)),
+                    &format!("absent(up{{site=\"{}\"}})", s.id),
+                    "10m",
+                    "critical",
+                    &format!("No metrics from site {} for 10 minutes", s.id),
+                    &format!("The global Prometheus hears nothing from {} ({}): its Prometheus, its remote write or the site itself is down.", s.id, s.name),
+                )
+            })
+            .collect();
+        groups.push(json!({ "name": "sovereign.sites", "rules": rules }));
+    }
+    if let Some(b) = &t.budgets {
+        let mut rules = vec![json!({
+            "record": "sovereign:monthly_budget_usd",
+            "expr": format!("vector({})", b.monthly_total_usd),
+        })];
+        for th in &b.alert_thresholds_percent {
+            rules.push(alert(
+                &format!("SovereignBudget{:.0}Percent", th),
+                &format!(
+                    "max(aws_billing_estimated_charges_maximum{{currency=\"USD\"}}) > {:.2}",
+                    b.monthly_total_usd * th / 100.0
+                ),
+                "1h",
+                if *th >= 100.0 { "critical" } else { "warning" },
+                &format!("Estimated charges passed {th} % of the ${:.0} monthly budget", b.monthly_total_usd),
+                "From the CloudWatch billing metric (yet-another-cloudwatch-exporter, us-east-1). AWS Budgets emails the same thresholds.",
+            ));
+        }
+        groups.push(json!({ "name": "sovereign.cost", "rules": rules }));
+    }
+    json!({ "groups": groups })
+}
+
+fn rules(cx: &Ctx) -> Result<String, RenderError> {
+    to_yaml(
+        &cx.header("Prometheus alert rules; `promtool check rules` accepts this file as it is."),
+        &rules_value(cx),
+    )
+}
+
+fn camel(id: &str) -> String {
+    let mut c = id.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn panel(
+    id: u32,
+    title: &str,
+    kind: &str,
+    exprs: &[(&str, &str)],
+    unit: &str,
+    x: u32,
+    y: u32,
+) -> Value {
+    let targets: Vec<Value> = exprs
+        .iter()
+        .enumerate()
+        .map(|(i, (expr, legend))| {
+            json!({
+                "refId": ((b'A' + i as u8) as char).to_string(),
+                "expr": expr,
+                "legendFormat": legend,
+                "datasource": { "type": "prometheus", "uid": "prometheus" },
+            })
+        })
+        .collect();
+    json!({
+        "id": id,
+        "type": kind,
+        "title": title,
+        "datasource": { "type": "prometheus", "uid": "prometheus" },
+        "gridPos": { "h": 8, "w": 12, "x": x, "y": y },
+        "fieldConfig": { "defaults": { "unit": unit }, "overrides": [] },
+        "options": {},
+        "targets": targets,
+    })
+}
+
+fn dashboard(uid: &str, title: &str, panels: Vec<Value>) -> Value {
+    json!({
+        "uid": uid,
+        "title": title,
+        "tags": ["sovereign"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": false,
+        "time": { "from": "now-6h", "to": "now" },
+        "refresh": "30s",
+        "templating": { "list": [] },
+        "annotations": { "list": [] },
+        "panels": panels,
+    })
+}
+
+/// The dashboards: replication lag per site, Cassandra per datacenter, Redis, nodes, cost.
+pub(crate) fn dashboards(cx: &Ctx) -> Vec<(String, Value)> {
+    let t = cx.t;
+    let mut out = Vec::new();
+    if let Some(pg) = &t.postgres {
+        out.push((
+            "replication".to_string(),
+            dashboard(
+                "sovereign-replication",
+                "Sovereign / PostgreSQL replication",
+                vec![
+                    panel(
+                        1,
+                        "Replication lag per site",
+                        "timeseries",
+                        &[
+                            (&format!("max by (site) ({PG_LAG_EXPR})"), "{{site}}"),
+                            (&format!("vector({})", pg.max_lag_seconds), "threshold"),
+                        ],
+                        "s",
+                        0,
+                        0,
+                    ),
+                    panel(
+                        2,
+                        "PostgreSQL up per site",
+                        "stat",
+                        &[("min by (site) (pg_up)", "{{site}}")],
+                        "none",
+                        12,
+                        0,
+                    ),
+                ],
+            ),
+        ));
+    }
+    if t.cassandra.is_some() {
+        out.push((
+            "cassandra".to_string(),
+            dashboard(
+                "sovereign-cassandra",
+                "Sovereign / Cassandra per datacenter",
+                vec![
+                    panel(1, "Ready nodes per datacenter", "timeseries", &[("sum by (site) (kube_statefulset_status_replicas_ready{namespace=\"k8ssandra\"})", "{{site}} ready"), ("sum by (site) (kube_statefulset_replicas{namespace=\"k8ssandra\"})", "{{site}} desired")], "none", 0, 0),
+                    panel(2, "Cassandra pod restarts", "timeseries", &[("sum by (site) (increase(kube_pod_container_status_restarts_total{namespace=\"k8ssandra\"}[1h]))", "{{site}}")], "none", 12, 0),
+                ],
+            ),
+        ));
+    }
+    if t.redis.is_some() {
+        out.push((
+            "redis".to_string(),
+            dashboard(
+                "sovereign-redis",
+                "Sovereign / Redis",
+                vec![
+                    panel(
+                        1,
+                        "Memory used",
+                        "timeseries",
+                        &[("max by (site) (redis_memory_used_bytes)", "{{site}}")],
+                        "bytes",
+                        0,
+                        0,
+                    ),
+                    panel(
+                        2,
+                        "Commands per second",
+                        "timeseries",
+                        &[(
+                            "sum by (site) (rate(redis_commands_processed_total[5m]))",
+                            "{{site}}",
+                        )],
+                        "ops",
+                        12,
+                        0,
+                    ),
+                    panel(
+                        3,
+                        "Connected clients",
+                        "timeseries",
+                        &[("sum by (site) (redis_connected_clients)", "{{site}}")],
+                        "none",
+                        0,
+                        8,
+                    ),
+                ],
+            ),
+        ));
+    }
+    out.push((
+        "nodes".to_string(),
+        dashboard(
+            "sovereign-nodes",
+            "Sovereign / Nodes",
+            vec![
+                panel(
+                    1,
+                    "Nodes per site and capacity type",
+                    "timeseries",
+                    &[(
+                        "count by (site, label_sovereign_dev_capacity) (kube_node_labels)",
+                        "{{site}} {{label_sovereign_dev_capacity}}",
+                    )],
+                    "none",
+                    0,
+                    0,
+                ),
+                panel(
+                    2,
+                    "CPU used per site",
+                    "timeseries",
+                    &[(
+                        "avg by (site) (1 - rate(node_cpu_seconds_total{mode=\"idle\"}[5m]))",
+                        "{{site}}",
+                    )],
+                    "percentunit",
+                    12,
+                    0,
+                ),
+            ],
+        ),
+    ));
+    if let Some(b) = &t.budgets {
+        out.push((
+            "cost".to_string(),
+            dashboard(
+                "sovereign-cost",
+                "Sovereign / Cost",
+                vec![panel(
+                    1,
+                    "Estimated charges against the budget",
+                    "timeseries",
+                    &[
+                        (
+                            "max(aws_billing_estimated_charges_maximum{currency=\"USD\"})",
+                            "estimated charges",
+                        ),
+                        (&format!("vector({})", b.monthly_total_usd), "budget"),
+                    ],
+                    "currencyUSD",
+                    0,
+                    0,
+                )],
+            ),
+        ));
+    }
+    out
+}
+
+/// kube-prometheus-stack values for one site.
+pub(crate) fn kps_values(cx: &Ctx, site: &SiteV) -> Result<String, RenderError> {
+    let t = cx.t;
+    let region = cx.region(site).to_string();
+    let mut prom = json!({
+        "externalLabels": {
+            "site": site.id,
+            "region": region,
+            "project": t.project.name,
+        },
+        "retention": format!("{}d", t.monitoring.retention_days),
+        "ruleSelectorNilUsesHelmValues": false,
+        "serviceMonitorSelectorNilUsesHelmValues": false,
+        "podMonitorSelectorNilUsesHelmValues": false,
+        "storageSpec": {
+            "volumeClaimTemplate": {
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": { "requests": { "storage": "100Gi" } },
+                },
+            },
+        },
+    });
+    let mut values = json!({
+        "fullnameOverride": "kube-prometheus-stack",
+        "commonLabels": { "sovereign.dev/site": site.id },
+    });
+    if site.monitoring_global {
+        prom["enableRemoteWriteReceiver"] = json!(true);
+        values["grafana"] = json!({
+            "enabled": true,
+            "defaultDashboardsEnabled": true,
+            "sidecar": { "dashboards": { "enabled": true, "label": "grafana_dashboard", "searchNamespace": "ALL" } },
+        });
+        values["alertmanager"] = json!({ "enabled": true });
+    } else {
+        if let Some(url) = cx.prometheus_url() {
+            prom["remoteWrite"] = json!([{ "url": format!("{url}/api/v1/write") }]);
+        }
+        values["grafana"] = json!({ "enabled": false });
+        values["alertmanager"] = json!({ "enabled": false });
+    }
+    values["prometheus"] = json!({
+        "prometheusSpec": prom,
+        "service": { "port": 9090 },
+    });
+    to_yaml(
+        &cx.header(&format!(
+            "kube-prometheus-stack values for {}: external labels naming the site{}.",
+            site.id,
+            if site.monitoring_global {
+                "; the global Prometheus receives every site's remote write; Grafana"
+            } else {
+                "; remote write to the global Prometheus"
+            }
+        )),
+        &values,
+    )
+}

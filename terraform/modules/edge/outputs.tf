@@ -1,0 +1,19 @@
+output "dns_name" {
+  description = "DNS name of the load balancer."
+  value       = aws_lb.this.dns_name
+}
+
+output "zone_id" {
+  description = "Route 53 zone of the load balancer, for alias records."
+  value       = aws_lb.this.zone_id
+}
+
+output "arn" {
+  description = "ARN of the load balancer."
+  value       = aws_lb.this.arn
+}
+
+output "target_group_arn" {
+  description = "IP target group the load balancer controller binds the application's pods to."
+  value       = aws_lb_target_group.app.arn
+}

@@ -1,0 +1,78 @@
+# One managed node group. Volumes are encrypted gp3 and instance metadata requires IMDSv2 with a
+# hop limit of 1, so pods cannot borrow the node's role: they get their own through Pod Identity.
+
+resource "aws_launch_template" "this" {
+  region                 = var.region
+  name_prefix            = "${var.cluster_name}-${var.name}-"
+  update_default_version = true
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+
+    ebs {
+      volume_size           = var.disk_size_gib
+      volume_type           = "gp3"
+      encrypted             = true
+      kms_key_id            = var.kms_key_arn
+      delete_on_termination = true
+    }
+  }
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
+  monitoring {
+    enabled = true
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(var.tags, { Name = "${var.cluster_name}-${var.name}" })
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags          = var.tags
+  }
+
+  tags = var.tags
+}
+
+resource "aws_eks_node_group" "this" {
+  region          = var.region
+  cluster_name    = var.cluster_name
+  node_group_name = var.name
+  node_role_arn   = var.node_role_arn
+  subnet_ids      = var.subnet_ids
+  capacity_type   = var.capacity_type
+  instance_types  = var.instance_types
+
+  labels = {
+    "sovereign.dev/capacity" = lower(var.capacity_type)
+  }
+
+  launch_template {
+    id      = aws_launch_template.this.id
+    version = aws_launch_template.this.latest_version
+  }
+
+  scaling_config {
+    min_size     = var.min_size
+    desired_size = var.desired_size
+    max_size     = var.max_size
+  }
+
+  update_config {
+    max_unavailable_percentage = 33
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    # The cluster autoscaler moves the desired size between min and max.
+    ignore_changes = [scaling_config[0].desired_size]
+  }
+}

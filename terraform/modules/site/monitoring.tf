@@ -1,0 +1,158 @@
+# kube-prometheus-stack on every cluster: Prometheus with external labels naming the site,
+# remote-writing to the global Prometheus; the alert rules Sovereign renders; the PostgreSQL
+# and Redis exporters for the site's Aurora and cache. On the global site: the remote-write
+# receiver behind an internal load balancer, and Grafana with Sovereign's dashboards.
+
+resource "helm_release" "kube_prometheus_stack" {
+  name       = "kube-prometheus-stack"
+  namespace  = kubernetes_namespace_v1.this["monitoring"].metadata[0].name
+  repository = "https://prometheus-community.github.io/helm-charts"
+  chart      = "kube-prometheus-stack"
+  version    = var.chart_versions.kube_prometheus_stack
+  wait       = true
+  timeout    = 900
+
+  values = [
+    var.monitoring.values,
+    yamlencode({ additionalPrometheusRulesMap = { sovereign = yamldecode(var.monitoring.rules) } }),
+  ]
+}
+
+resource "kubernetes_config_map_v1" "dashboards" {
+  for_each = var.monitoring.global ? var.monitoring.dashboards : {}
+
+  metadata {
+    name      = "sovereign-dashboard-${each.key}"
+    namespace = kubernetes_namespace_v1.this["monitoring"].metadata[0].name
+    labels = {
+      grafana_dashboard = "1"
+    }
+  }
+
+  data = {
+    "${each.key}.json" = each.value
+  }
+}
+
+resource "helm_release" "prometheus_binding" {
+  count = var.monitoring.prometheus_target_group_arn == "" ? 0 : 1
+
+  name      = "prometheus-remote-write"
+  namespace = kubernetes_namespace_v1.this["monitoring"].metadata[0].name
+  chart     = "${var.charts_dir}/target-group-binding"
+
+  values = [yamlencode({
+    name           = "prometheus-remote-write"
+    serviceName    = "kube-prometheus-stack-prometheus"
+    servicePort    = 9090
+    targetGroupArn = var.monitoring.prometheus_target_group_arn
+  })]
+
+  depends_on = [helm_release.kube_prometheus_stack, helm_release.lb_controller]
+}
+
+data "aws_secretsmanager_secret_version" "postgres" {
+  count = var.postgres == null ? 0 : 1
+
+  region    = var.region
+  secret_id = var.postgres.secret_arn
+}
+
+resource "kubernetes_secret_v1" "postgres_exporter" {
+  count = var.postgres == null ? 0 : 1
+
+  metadata {
+    name      = "postgres-exporter"
+    namespace = kubernetes_namespace_v1.this["monitoring"].metadata[0].name
+  }
+
+  data = {
+    DATA_SOURCE_USER = jsondecode(data.aws_secretsmanager_secret_version.postgres[0].secret_string).username
+    DATA_SOURCE_PASS = jsondecode(data.aws_secretsmanager_secret_version.postgres[0].secret_string).password
+  }
+}
+
+resource "helm_release" "postgres_exporter" {
+  count = var.postgres == null ? 0 : 1
+
+  name       = "postgres-exporter"
+  namespace  = kubernetes_namespace_v1.this["monitoring"].metadata[0].name
+  repository = "https://prometheus-community.github.io/helm-charts"
+  chart      = "prometheus-postgres-exporter"
+  version    = var.chart_versions.postgres_exporter
+
+  values = [yamlencode({
+    serviceMonitor = {
+      enabled = true
+      labels = {
+        release = "kube-prometheus-stack"
+      }
+    }
+    config = {
+      datasource = {
+        host     = var.postgres.endpoint
+        database = var.postgres.database
+        sslmode  = "require"
+        userSecret = {
+          name = kubernetes_secret_v1.postgres_exporter[0].metadata[0].name
+          key  = "DATA_SOURCE_USER"
+        }
+        passwordSecret = {
+          name = kubernetes_secret_v1.postgres_exporter[0].metadata[0].name
+          key  = "DATA_SOURCE_PASS"
+        }
+      }
+    }
+  })]
+
+  depends_on = [helm_release.kube_prometheus_stack]
+}
+
+data "aws_secretsmanager_secret_version" "redis" {
+  count = var.redis == null ? 0 : 1
+
+  region    = var.region
+  secret_id = var.redis.secret_arn
+}
+
+resource "kubernetes_secret_v1" "redis_exporter" {
+  count = var.redis == null ? 0 : 1
+
+  metadata {
+    name      = "redis-exporter"
+    namespace = kubernetes_namespace_v1.this["monitoring"].metadata[0].name
+  }
+
+  data = {
+    password = data.aws_secretsmanager_secret_version.redis[0].secret_string
+  }
+}
+
+resource "helm_release" "redis_exporter" {
+  count = var.redis == null ? 0 : 1
+
+  name       = "redis-exporter"
+  namespace  = kubernetes_namespace_v1.this["monitoring"].metadata[0].name
+  repository = "https://prometheus-community.github.io/helm-charts"
+  chart      = "prometheus-redis-exporter"
+  version    = var.chart_versions.redis_exporter
+
+  values = [yamlencode({
+    redisAddress = "rediss://${var.redis.endpoint}:6379"
+    auth = {
+      enabled = true
+      secret = {
+        name = kubernetes_secret_v1.redis_exporter[0].metadata[0].name
+        key  = "password"
+      }
+    }
+    serviceMonitor = {
+      enabled = true
+      labels = {
+        release = "kube-prometheus-stack"
+      }
+    }
+  })]
+
+  depends_on = [helm_release.kube_prometheus_stack]
+}
