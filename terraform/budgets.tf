@@ -5,7 +5,7 @@
 resource "aws_budgets_budget" "total" {
   name         = "global-sovereign-total"
   budget_type  = "COST"
-  limit_amount = "95000.00"
+  limit_amount = "31000.00"
   limit_unit   = "USD"
   time_unit    = "MONTHLY"
 
@@ -50,7 +50,7 @@ resource "aws_budgets_budget" "total" {
 resource "aws_budgets_budget" "site_ams" {
   name         = "global-sovereign-ams"
   budget_type  = "COST"
-  limit_amount = "27000.00"
+  limit_amount = "7000.00"
   limit_unit   = "USD"
   time_unit    = "MONTHLY"
 
@@ -95,7 +95,7 @@ resource "aws_budgets_budget" "site_ams" {
 resource "aws_budgets_budget" "site_iad" {
   name         = "global-sovereign-iad"
   budget_type  = "COST"
-  limit_amount = "16000.00"
+  limit_amount = "5000.00"
   limit_unit   = "USD"
   time_unit    = "MONTHLY"
 
@@ -140,7 +140,7 @@ resource "aws_budgets_budget" "site_iad" {
 resource "aws_budgets_budget" "site_jnb" {
   name         = "global-sovereign-jnb"
   budget_type  = "COST"
-  limit_amount = "1500.00"
+  limit_amount = "400.00"
   limit_unit   = "USD"
   time_unit    = "MONTHLY"
 
@@ -185,7 +185,7 @@ resource "aws_budgets_budget" "site_jnb" {
 resource "aws_budgets_budget" "site_sfo" {
   name         = "global-sovereign-sfo"
   budget_type  = "COST"
-  limit_amount = "16000.00"
+  limit_amount = "5500.00"
   limit_unit   = "USD"
   time_unit    = "MONTHLY"
 
@@ -230,7 +230,7 @@ resource "aws_budgets_budget" "site_sfo" {
 resource "aws_budgets_budget" "site_sin" {
   name         = "global-sovereign-sin"
   budget_type  = "COST"
-  limit_amount = "16000.00"
+  limit_amount = "6000.00"
   limit_unit   = "USD"
   time_unit    = "MONTHLY"
 
@@ -275,7 +275,7 @@ resource "aws_budgets_budget" "site_sin" {
 resource "aws_budgets_budget" "site_syd" {
   name         = "global-sovereign-syd"
   budget_type  = "COST"
-  limit_amount = "17000.00"
+  limit_amount = "6500.00"
   limit_unit   = "USD"
   time_unit    = "MONTHLY"
 

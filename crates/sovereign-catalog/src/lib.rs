@@ -17,7 +17,9 @@ use serde::Deserialize;
 pub use date::Date;
 
 /// How far a fact can be trusted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Read in the cited source.
@@ -318,6 +320,7 @@ pub struct Prices {
     pub aurora_storage_gb_month: PriceList,
     pub aurora_io_million: PriceList,
     pub transfer_out_gb: PriceList,
+    pub internet_egress_gb: PriceList,
     pub global: GlobalPrices,
 }
 

@@ -61,6 +61,8 @@ pub enum Command {
     Explain(commands::explain::Args),
     /// Show what a topology deploys, per site, with totals.
     Plan(commands::plan::Args),
+    /// Estimate the monthly cost per site and component, against the budgets.
+    Cost(commands::cost::Args),
     /// Write the Terraform tree, Helm charts and values, monitoring files and the Fly.io plan.
     Render(commands::render::Args),
 }
@@ -74,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args, &out),
         Command::Explain(args) => commands::explain::run(args, &out),
         Command::Plan(args) => commands::plan::run(args, &out),
+        Command::Cost(args) => commands::cost::run(args, &out),
         Command::Render(args) => commands::render::run(args, &out),
     };
     match result {

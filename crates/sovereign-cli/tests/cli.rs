@@ -433,3 +433,127 @@ fn render_marks_scripts_executable() {
         .mode();
     assert_eq!(mode & 0o111, 0o111);
 }
+
+fn snapshot_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(repo().join("tests/snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s
+}
+
+#[test]
+fn plan_human_output() {
+    let out = sovereign()
+        .args(["-q", "plan"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    snapshot_settings()
+        .bind(|| insta::assert_snapshot!("plan_default", String::from_utf8(out).unwrap()));
+    let lose = sovereign()
+        .args(["plan", "--lose", "ams,iad"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    snapshot_settings()
+        .bind(|| insta::assert_snapshot!("plan_lose_ams_iad", String::from_utf8(lose).unwrap()));
+    sovereign()
+        .args(["plan", "--lose", "nowhere"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--lose: no site `nowhere`"));
+}
+
+#[test]
+fn cost_human_output_and_exit_codes() {
+    let out = sovereign()
+        .args(["-q", "cost"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    snapshot_settings()
+        .bind(|| insta::assert_snapshot!("cost_default", String::from_utf8(out).unwrap()));
+    // A budget below the estimate: exit 1, or 0 with --budget-warn-only.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    let text = sovereign_spec::Template::Minimal
+        .text()
+        .replace("monthly_total_usd = 6000", "monthly_total_usd = 100");
+    std::fs::write(&path, text).unwrap();
+    sovereign()
+        .arg("cost")
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("total budget exceeded"));
+    sovereign()
+        .args(["cost", "--budget-warn-only"])
+        .arg(&path)
+        .assert()
+        .code(0);
+    // An instance class without a price: exit 1, naming it.
+    let text = sovereign_spec::Template::Minimal
+        .text()
+        .replace("db.r6g.large", "db.r8g.large");
+    std::fs::write(&path, text).unwrap();
+    sovereign()
+        .arg("cost")
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "no price for aurora_instances `db.r8g.large` in eu-west-1",
+        ));
+}
+
+/// The documented JSON shape of `plan --format json` (README, "plan JSON").
+#[test]
+fn plan_json_shape() {
+    let json = sovereign()
+        .args(["plan", "--format", "json", "--lose", "ams"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&json).unwrap();
+    for key in [
+        "file",
+        "project",
+        "warnings",
+        "inventory",
+        "cost",
+        "latency",
+        "survivability",
+        "scenario",
+        "deploy",
+    ] {
+        assert!(v.get(key).is_some(), "missing `{key}`");
+    }
+    assert_eq!(v["cost"]["currency"], "USD");
+    let lines: i64 = v["cost"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["monthly_cents"].as_i64().unwrap())
+        .sum();
+    assert_eq!(lines, v["cost"]["total_cents"].as_i64().unwrap());
+    assert_eq!(
+        v["scenario"]["loss"],
+        serde_json::json!({"kind": "site", "site": "ams"})
+    );
+    assert_eq!(v["scenario"]["postgres"]["status"], "failover");
+    assert_eq!(v["scenario"]["postgres"]["primary"], "iad");
+    assert_eq!(v["survivability"]["sites"].as_array().unwrap().len(), 6);
+    assert_eq!(v["survivability"]["pairs"].as_array().unwrap().len(), 15);
+    assert_eq!(v["survivability"]["zones"].as_array().unwrap().len(), 14);
+    assert_eq!(v["deploy"][0]["name"], "bootstrap");
+    assert_eq!(v["latency"][0]["site"], "ams");
+}

@@ -8,6 +8,18 @@ use crate::hcl::{Block, Expr, File, map, raw, s};
 use crate::site_root::{cluster_access, helm_provider, remote_state, to_yaml};
 use crate::{Ctx, RenderError, Tree};
 
+/// One rack per availability zone of the site (by zone id), at most one per node.
+pub(crate) fn cassandra_racks(
+    t: &sovereign_check::ValidatedTopology,
+    site: &str,
+    nodes: u32,
+) -> Vec<String> {
+    t.site(site)
+        .and_then(|s| s.aws.as_ref())
+        .map(|a| a.azs.iter().take(nodes as usize).cloned().collect())
+        .unwrap_or_default()
+}
+
 pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let t = cx.t;
     let Some(c) = &t.cassandra else { return Ok(()) };
@@ -134,6 +146,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
                 "k8sContext": if d.site == cp.id { String::new() } else { d.site.clone() },
                 "size": d.nodes,
                 "storage": format!("{}Gi", d.storage_size_gi),
+                "racks": cassandra_racks(t, &d.site, d.nodes),
             })
         })
         .collect();

@@ -1,3 +1,4 @@
 //! Analyses over a validated topology that `plan`, `cost` and `render` share.
 
 pub mod inventory;
+pub mod survivability;

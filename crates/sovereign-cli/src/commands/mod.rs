@@ -1,6 +1,7 @@
 //! One file per subcommand: its arguments and a `run` that calls one library operation.
 
 pub mod check;
+pub mod cost;
 pub mod explain;
 pub mod init;
 pub mod plan;

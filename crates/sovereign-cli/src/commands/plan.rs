@@ -3,6 +3,11 @@ use std::path::PathBuf;
 use serde::Serialize;
 use sovereign_check::ValidatedTopology;
 use sovereign_check::analysis::inventory::{DatabaseRole, Inventory, inventory};
+use sovereign_check::analysis::survivability::{
+    self, Loss, Scenario, SiteLatency, Survivability, WriteStatus,
+};
+use sovereign_cost::CostReport;
+use sovereign_render::deploy::Step;
 
 use crate::Format;
 use crate::diagnostics::{JsonDiagnostic, json_report, render_human, summary};
@@ -17,15 +22,24 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Show the loss of these sites (comma-separated) in detail.
+    #[arg(long, value_name = "SITE[,SITE]", value_delimiter = ',')]
+    pub lose: Vec<String>,
 }
 
-/// The JSON document `sovereign plan --format json` prints.
+/// The JSON document `sovereign plan --format json` prints (documented in the README).
 #[derive(Serialize)]
 pub struct PlanJson<'a> {
     pub file: String,
     pub project: &'a sovereign_check::ProjectV,
     pub warnings: Vec<JsonDiagnostic>,
     pub inventory: Inventory,
+    pub cost: CostReport,
+    pub latency: Vec<SiteLatency>,
+    pub survivability: Survivability,
+    /// The `--lose` scenario, when asked for.
+    pub scenario: Option<Scenario>,
+    pub deploy: Vec<Step>,
 }
 
 pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
@@ -36,7 +50,36 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
         out.error(&format!("cannot plan: {}", summary(&loaded.source, diags)));
         return Ok(Exit::Findings);
     };
+    let catalog = sovereign_catalog::Catalog::builtin();
+    let scenario = if args.lose.is_empty() {
+        None
+    } else {
+        for s in &args.lose {
+            if topology.site(s).is_none() {
+                let ids: Vec<&str> = topology.sites.iter().map(|s| s.id.as_str()).collect();
+                return Err(CliError::usage(format!(
+                    "--lose: no site `{s}`; sites: {}",
+                    ids.join(", ")
+                )));
+            }
+        }
+        let a = survivability::assumptions(topology, catalog);
+        let loss = if args.lose.len() == 1 {
+            Loss::Site {
+                site: args.lose[0].clone(),
+            }
+        } else {
+            Loss::Sites {
+                sites: args.lose.clone(),
+            }
+        };
+        Some(survivability::scenario(topology, catalog, &a, loss))
+    };
     let inv = inventory(topology);
+    let cost = sovereign_cost::estimate(topology, catalog);
+    let latency = survivability::latency(topology, catalog);
+    let surv = survivability::analyse(topology, catalog);
+    let deploy = sovereign_render::deploy::steps(topology, "terraform");
     match args.format {
         Format::Json => {
             let doc = PlanJson {
@@ -44,6 +87,11 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
                 project: &topology.project,
                 warnings: json_report(&loaded.source, diags).diagnostics,
                 inventory: inv,
+                cost,
+                latency,
+                survivability: surv,
+                scenario,
+                deploy,
             };
             out.print(&format!("{}\n", crate::commands::to_json(&doc)?));
         }
@@ -51,10 +99,302 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
             if !diags.is_empty() && !out.quiet {
                 out.eprint(&render_human(&loaded.source, diags, out.color_stderr));
             }
-            out.print(&human(topology, &inv));
+            if let Some(sc) = &scenario {
+                out.print(&scenario_detail(sc, &surv));
+            } else {
+                let mut text = human(topology, &inv);
+                text.push_str(&cost_summary(topology, &cost));
+                text.push_str(&latency_table(&latency));
+                text.push_str(&survivability_tables(&surv));
+                text.push_str(&deploy_order(&deploy));
+                out.print(&text);
+            }
         }
     }
     Ok(Exit::Ok)
+}
+
+fn cost_summary(t: &ValidatedTopology, cost: &CostReport) -> String {
+    let mut s = String::from("\nCost\n");
+    let full = crate::commands::cost::human(&t.project.name, cost, false);
+    // Drop the title line: the plan has its own.
+    s.push_str(
+        full.split_once("\n\n")
+            .map(|(_, rest)| rest)
+            .unwrap_or(&full),
+    );
+    s.push_str("`sovereign cost` lists every line with its price source.\n");
+    s
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.0}"))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn latency_table(lat: &[SiteLatency]) -> String {
+    if lat.is_empty() {
+        return String::new();
+    }
+    let mut s =
+        String::from("\nLatency (round trip in ms, from the catalog's inter-region matrix)\n");
+    s.push_str(&table(
+        [
+            "site",
+            "reads from",
+            "read RTT",
+            "writes to",
+            "write RTT",
+            "facts",
+        ],
+        lat.iter().map(|l| {
+            vec![
+                l.site.clone(),
+                match (&l.read_from, l.read_local) {
+                    (Some(r), true) => format!("{r} (local)"),
+                    (Some(r), false) => r.clone(),
+                    (None, _) => "none".into(),
+                },
+                ms(l.read_rtt_ms),
+                l.write_to.clone().unwrap_or_else(|| "-".into()),
+                ms(l.write_rtt_ms),
+                l.status
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+            ]
+        }),
+    ));
+    s
+}
+
+fn writes_cell(sc: &Scenario) -> String {
+    let Some(w) = &sc.postgres else {
+        return "-".into();
+    };
+    match w.status {
+        WriteStatus::Unaffected => "unaffected".into(),
+        WriteStatus::InRegionFailover => "in-region failover".into(),
+        WriteStatus::AtRisk => "at risk (1 instance)".into(),
+        WriteStatus::Lost => "LOST".into(),
+        WriteStatus::Failover => format!(
+            "→ {}, RTO {} s, RPO ≈{} s",
+            w.primary.clone().unwrap_or_default(),
+            w.rto_seconds
+                .map(|v| format!("{v:.0}"))
+                .unwrap_or_else(|| "?".into()),
+            w.rpo_seconds
+                .map(|v| format!("{v:.1}"))
+                .unwrap_or_else(|| "?".into())
+        ),
+    }
+}
+
+fn reads_cell(sc: &Scenario) -> String {
+    let moved: Vec<String> = sc
+        .reads
+        .iter()
+        .filter(|r| !r.local || r.at_risk)
+        .map(|r| match (&r.served_by, r.at_risk) {
+            (_, true) if r.local => format!("{} at risk", r.site),
+            (Some(b), _) => format!(
+                "{}→{} {}",
+                r.site,
+                b,
+                r.rtt_ms.map(|v| format!("{v:.0}ms")).unwrap_or_default()
+            ),
+            (None, _) => format!("{} none", r.site),
+        })
+        .collect();
+    if moved.is_empty() {
+        "all local".into()
+    } else {
+        moved.join(", ")
+    }
+}
+
+fn cassandra_cell(sc: &Scenario) -> String {
+    if sc.cassandra.is_empty() && sc.cassandra_lost.is_empty() {
+        return "-".into();
+    }
+    let yn = |b: bool| if b { "ok" } else { "no" };
+    let mut parts: Vec<String> = sc
+        .cassandra
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}/{}/{}",
+                d.dc,
+                yn(d.local_quorum.ok),
+                yn(d.quorum.ok),
+                yn(d.each_quorum.ok)
+            )
+        })
+        .collect();
+    for l in &sc.cassandra_lost {
+        parts.push(format!("{l} lost"));
+    }
+    parts.join(", ")
+}
+
+fn redis_cell(sc: &Scenario) -> String {
+    if sc.redis.is_empty() {
+        return "-".into();
+    }
+    let up = sc.redis.iter().filter(|c| c.available).count();
+    let special: Vec<&str> = sc
+        .redis
+        .iter()
+        .filter(|c| c.available && c.detail != "unaffected")
+        .map(|c| c.site.as_str())
+        .collect();
+    let mut s = format!("{up}/{} up", sc.redis.len());
+    if !special.is_empty() {
+        s.push_str(&format!(" (failover: {})", special.join(", ")));
+    }
+    s
+}
+
+fn dns_cell(sc: &Scenario) -> String {
+    match &sc.dns {
+        Some(d) if d.api_answers => d.answering_sites.join(", "),
+        Some(_) => "NOTHING".into(),
+        None => "-".into(),
+    }
+}
+
+fn survivability_tables(s: &Survivability) -> String {
+    let a = &s.assumptions;
+    let mut out = format!(
+        "\nSurvivability (RTO = detection {:.0} s + Aurora promotion {:.0} s + DNS TTL {:.0} s; RPO ≈ lag {:.0} s + one-way latency;\nCassandra per datacenter: LOCAL_QUORUM/QUORUM/EACH_QUORUM)\n\nOne site lost\n",
+        a.detection_seconds, a.promotion_seconds, a.dns_ttl_seconds, a.typical_lag_seconds
+    );
+    let rows = |list: &[Scenario]| -> Vec<Vec<String>> {
+        list.iter()
+            .map(|sc| {
+                vec![
+                    sc.loss.label(),
+                    writes_cell(sc),
+                    reads_cell(sc),
+                    cassandra_cell(sc),
+                    redis_cell(sc),
+                    dns_cell(sc),
+                ]
+            })
+            .collect()
+    };
+    let headers = [
+        "lost",
+        "postgres writes",
+        "reads moved",
+        "cassandra",
+        "redis",
+        "api answers from",
+    ];
+    out.push_str(&table(headers, rows(&s.sites)));
+    out.push_str("\nOne zone lost\n");
+    out.push_str(&table(headers, rows(&s.zones)));
+    out.push_str("\nTwo sites lost\n");
+    out.push_str(&table(headers, rows(&s.pairs)));
+    out
+}
+
+fn scenario_detail(sc: &Scenario, s: &Survivability) -> String {
+    let a = &s.assumptions;
+    let mut out = format!("Losing {}\n\n", sc.loss.label());
+    if let Some(w) = &sc.postgres {
+        out.push_str(&format!(
+            "PostgreSQL writes: {}\n  {}\n",
+            writes_cell(sc),
+            w.detail
+        ));
+    }
+    if !sc.reads.is_empty() {
+        out.push_str("PostgreSQL reads:\n");
+        for r in &sc.reads {
+            let from = match (&r.served_by, r.local) {
+                (Some(b), true) => format!("local ({b})"),
+                (Some(b), false) => format!("from {b}, {} ms", ms(r.rtt_ms)),
+                (None, _) => "no copy left".into(),
+            };
+            out.push_str(&format!(
+                "  {:<6} {from}{}\n",
+                r.site,
+                if r.at_risk { " (at risk)" } else { "" }
+            ));
+        }
+    }
+    if !sc.cassandra.is_empty() || !sc.cassandra_lost.is_empty() {
+        out.push_str("Cassandra (coordinator datacenter: level, why):\n");
+        for l in &sc.cassandra_lost {
+            out.push_str(&format!("  {l}: lost\n"));
+        }
+        for d in &sc.cassandra {
+            let yn = |b: bool| if b { "succeeds" } else { "fails" };
+            out.push_str(&format!(
+                "  {}: LOCAL_QUORUM {} ({})\n",
+                d.dc,
+                yn(d.local_quorum.ok),
+                d.local_quorum.why
+            ));
+            out.push_str(&format!(
+                "  {}: QUORUM {} ({})\n",
+                d.dc,
+                yn(d.quorum.ok),
+                d.quorum.why
+            ));
+            out.push_str(&format!(
+                "  {}: EACH_QUORUM {} ({})\n",
+                d.dc,
+                yn(d.each_quorum.ok),
+                d.each_quorum.why
+            ));
+        }
+    }
+    if !sc.redis.is_empty() {
+        out.push_str("Redis:\n");
+        for c in &sc.redis {
+            out.push_str(&format!("  {:<6} {}\n", c.site, c.detail));
+        }
+    }
+    if let Some(d) = &sc.dns {
+        out.push_str(&format!(
+            "DNS: the API name {} from {}; site names that stop answering: {}\n",
+            if d.api_answers {
+                "answers"
+            } else {
+                "does NOT answer"
+            },
+            if d.answering_sites.is_empty() {
+                "nowhere".into()
+            } else {
+                d.answering_sites.join(", ")
+            },
+            if d.lost_site_names.is_empty() {
+                "none".into()
+            } else {
+                d.lost_site_names.join(", ")
+            }
+        ));
+    }
+    for n in &sc.notes {
+        out.push_str(&format!("Note: {n}\n"));
+    }
+    out.push_str(&format!(
+        "\nAssumptions: detection {:.0} s (health checks), Aurora promotion {:.0} s ({}), DNS TTL {:.0} s, typical replication lag {:.0} s ({})\n",
+        a.detection_seconds, a.promotion_seconds, a.promotion_source, a.dns_ttl_seconds, a.typical_lag_seconds, a.lag_source
+    ));
+    out
+}
+
+fn deploy_order(steps: &[Step]) -> String {
+    let mut s = String::from("\nDeployment order\n");
+    for (i, st) in steps.iter().enumerate() {
+        s.push_str(&format!("{:>2}. {}: {}\n", i + 1, st.name, st.why));
+        for c in &st.commands {
+            s.push_str(&format!("      {c}\n"));
+        }
+    }
+    s
 }
 
 fn human(t: &ValidatedTopology, inv: &Inventory) -> String {
