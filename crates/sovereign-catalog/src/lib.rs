@@ -371,7 +371,15 @@ pub struct AuroraLimits {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct VpcLimits {
+    pub peering_connections_default: Limit<u32>,
+    pub peering_connections_max: Limit<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
+    pub vpc: VpcLimits,
     pub aurora_global: AuroraGlobalLimits,
     pub elasticache_global: ElastiCacheGlobalLimits,
     pub route53: Route53Limits,

@@ -18,7 +18,13 @@ use crate::exit::Exit;
 
 /// Sovereign: one topology file to a checked, costed, rehearsed multi-region deployment.
 #[derive(Parser, Debug)]
-#[command(name = "sovereign", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "sovereign",
+    version,
+    about = "One topology file to a checked, rendered, costed and rehearsed multi-region deployment",
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -80,3 +80,86 @@ fn examples_have_no_errors() {
         settings("examples").bind(|| insta::assert_snapshot!(stem, out));
     }
 }
+
+/// The README documents every rule and every key of the topology format.
+#[test]
+fn readme_documents_rules_and_keys() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for rule in sovereign_check::all_rules() {
+        if rule.code == "SOV999" {
+            continue;
+        }
+        assert!(
+            readme.contains(&format!(
+                "| {} | {} | {} |",
+                rule.code,
+                rule.severity.as_str(),
+                rule.name
+            )),
+            "README's rule table lacks {} {}",
+            rule.code,
+            rule.name
+        );
+    }
+    // Every key the parser reads: the string literals passed to the table readers.
+    let parser =
+        std::fs::read_to_string(root().join("crates/sovereign-spec/src/parse.rs")).unwrap();
+    let mut keys = Vec::new();
+    for part in parser.split("(cx, \"").skip(1) {
+        if let Some(end) = part.find('"') {
+            keys.push(&part[..end]);
+        }
+    }
+    assert!(keys.len() > 60, "found only {} keys", keys.len());
+    for k in keys {
+        let documented = [
+            format!("`{k}`"),
+            format!("[{k}]"),
+            format!("[[{k}]]"),
+            format!(".{k}]"),
+        ]
+        .iter()
+        .any(|form| readme.contains(form.as_str()));
+        assert!(documented, "README's topology reference lacks `{k}`");
+    }
+}
+
+/// Every checkov skip in the rendered default is listed, with its reason, in terraform/README.md.
+#[test]
+fn checkov_skips_are_listed() {
+    let tree_readme = std::fs::read_to_string(root().join("terraform/README.md")).unwrap();
+    let mut found = 0;
+    for dir in ["terraform/modules", "terraform"] {
+        let mut stack = vec![root().join(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    if dir == "terraform/modules" {
+                        stack.push(p);
+                    }
+                    continue;
+                }
+                if p.extension().is_none_or(|e| e != "tf") {
+                    continue;
+                }
+                for line in std::fs::read_to_string(&p).unwrap().lines() {
+                    if let Some(rest) = line.trim().strip_prefix("# checkov:skip=") {
+                        let (check, reason) = rest.split_once(':').unwrap();
+                        assert!(
+                            reason.trim().len() > 20,
+                            "{}: {check} has no real reason",
+                            p.display()
+                        );
+                        assert!(
+                            tree_readme.contains(check),
+                            "{check} is not listed in terraform/README.md"
+                        );
+                        found += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(found > 10);
+}

@@ -61,6 +61,7 @@ rules![
     node_group_bounds,
     opt_in_region,
     overlapping_cidrs,
+    peering_mesh_size,
     postgres_roles,
     postgres_version,
     public_endpoint_open,
