@@ -1,14 +1,63 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The data tier of a topology on one machine, with the real engines.
+//!
+//! This crate starts, for every site, what the data tier runs there: PostgreSQL (the primary,
+//! a physical streaming standby for each Aurora secondary, a logical subscriber for each
+//! logical replica), Redis, Prometheus with the exporters and Sovereign's alert rules, Apache
+//! Cassandra datacenters when Java and the server are available, and a user-space latency
+//! proxy between sites. It writes the outputs file `sovereign verify` reads, in the shape
+//! `terraform output -json` has for the rendered tree, and runs failover and restore drills.
+//!
+//! [`engines`] and [`process`] are the building blocks; tests of other crates use them to start
+//! real servers too.
+
+pub mod engines;
+pub mod process;
+
+use std::fmt;
+
+/// What can go wrong in the lab.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{what} is not installed: {install}")]
+    Missing { what: String, install: String },
+    #[error("cannot start {what}: {detail}{}", if log.is_empty() { String::new() } else { format!("\n--- last lines of its log ---\n{log}") })]
+    Start {
+        what: String,
+        detail: String,
+        log: String,
+    },
+    #[error("{0}")]
+    Other(String),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl LabError {
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        LabError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl From<tokio_postgres::Error> for LabError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        LabError::Other(format!("PostgreSQL: {}", DbError(&e)))
+    }
+}
+
+/// A PostgreSQL error with the server's message when there is one.
+pub struct DbError<'a>(pub &'a tokio_postgres::Error);
+
+impl fmt::Display for DbError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_db_error() {
+            Some(db) => write!(f, "{}", db.message()),
+            None => write!(f, "{}", self.0),
+        }
     }
 }

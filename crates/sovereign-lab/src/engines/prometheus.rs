@@ -1,0 +1,179 @@
+//! Prometheus and the exporters from Debian's packages.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::redis::which;
+use crate::LabError;
+use crate::process::{self, Proc};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Prometheus {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub proc: Proc,
+}
+
+/// What one Prometheus scrapes and where it sends.
+#[derive(Clone, Debug, Default)]
+pub struct PromConfig {
+    /// External labels naming the site.
+    pub labels: Vec<(String, String)>,
+    /// (job, targets)
+    pub scrape: Vec<(String, Vec<String>)>,
+    /// Remote-write URLs.
+    pub remote_write: Vec<String>,
+    /// Rule files to load.
+    pub rule_files: Vec<PathBuf>,
+    /// Accept remote writes (the global Prometheus).
+    pub receiver: bool,
+}
+
+impl PromConfig {
+    pub fn yaml(&self) -> String {
+        let mut y = String::from("global:\n  scrape_interval: 2s\n  evaluation_interval: 2s\n");
+        if !self.labels.is_empty() {
+            y.push_str("  external_labels:\n");
+            for (k, v) in &self.labels {
+                y.push_str(&format!("    {k}: {v:?}\n"));
+            }
+        }
+        if !self.rule_files.is_empty() {
+            y.push_str("rule_files:\n");
+            for r in &self.rule_files {
+                y.push_str(&format!("  - {:?}\n", r.display().to_string()));
+            }
+        }
+        y.push_str("scrape_configs:\n");
+        for (job, targets) in &self.scrape {
+            y.push_str(&format!(
+                "  - job_name: {job:?}\n    static_configs:\n      - targets: [{}]\n",
+                targets
+                    .iter()
+                    .map(|t| format!("{t:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            if let Some((_, site)) = self.labels.iter().find(|(k, _)| k == "site") {
+                y.push_str(&format!("        labels:\n          site: {site:?}\n"));
+            }
+        }
+        if !self.remote_write.is_empty() {
+            y.push_str("remote_write:\n");
+            for u in &self.remote_write {
+                y.push_str(&format!(
+                    "  - url: {u:?}\n    queue_config:\n      batch_send_deadline: 1s\n"
+                ));
+            }
+        }
+        y
+    }
+}
+
+impl Prometheus {
+    pub fn start(
+        dir: &Path,
+        name: &str,
+        host: &str,
+        port: u16,
+        cfg: &PromConfig,
+    ) -> Result<Prometheus, LabError> {
+        let home = dir.join(name);
+        std::fs::create_dir_all(home.join("data"))
+            .map_err(|e| LabError::io(format!("cannot create {}", home.display()), e))?;
+        let conf = home.join("prometheus.yml");
+        std::fs::write(&conf, cfg.yaml())
+            .map_err(|e| LabError::io("cannot write prometheus.yml", e))?;
+        let bin = which("prometheus").ok_or_else(|| LabError::Missing {
+            what: "prometheus".into(),
+            install: "apt-get install prometheus".into(),
+        })?;
+        let mut c = Command::new(bin);
+        c.arg(format!("--config.file={}", conf.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                home.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={host}:{port}"))
+            .arg("--storage.tsdb.retention.time=1d");
+        if cfg.receiver {
+            c.arg("--web.enable-remote-write-receiver");
+        }
+        let log = home.join("prometheus.log");
+        let proc = process::spawn(&format!("prometheus {name}"), c, &log, vec![port])?;
+        process::wait_for_port(
+            host,
+            port,
+            Duration::from_secs(30),
+            &format!("Prometheus {name}"),
+            &log,
+        )?;
+        Ok(Prometheus {
+            name: name.into(),
+            host: host.into(),
+            port,
+            dir: home,
+            proc,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+
+    pub fn stop(&self) {
+        process::stop(self.proc.pid, Duration::from_secs(10));
+    }
+}
+
+/// `prometheus-postgres-exporter` for one PostgreSQL.
+pub fn postgres_exporter(
+    dir: &Path,
+    name: &str,
+    host: &str,
+    port: u16,
+    dsn: &str,
+) -> Result<Proc, LabError> {
+    let bin = which("prometheus-postgres-exporter").ok_or_else(|| LabError::Missing {
+        what: "prometheus-postgres-exporter".into(),
+        install: "apt-get install prometheus-postgres-exporter".into(),
+    })?;
+    let mut c = Command::new(bin);
+    c.env("DATA_SOURCE_NAME", dsn)
+        .arg(format!("--web.listen-address={host}:{port}"));
+    let log = dir.join(format!("{name}.log"));
+    let p = process::spawn(name, c, &log, vec![port])?;
+    process::wait_for_port(host, port, Duration::from_secs(20), name, &log)?;
+    Ok(p)
+}
+
+/// `prometheus-redis-exporter` for one Redis.
+pub fn redis_exporter(
+    dir: &Path,
+    name: &str,
+    host: &str,
+    port: u16,
+    redis: &str,
+    password_file: &Path,
+) -> Result<Proc, LabError> {
+    let bin = which("prometheus-redis-exporter").ok_or_else(|| LabError::Missing {
+        what: "prometheus-redis-exporter".into(),
+        install: "apt-get install prometheus-redis-exporter".into(),
+    })?;
+    let mut c = Command::new(bin);
+    c.arg("-redis.addr")
+        .arg(redis)
+        .arg("-redis.password-file")
+        .arg(password_file)
+        .arg("-web.listen-address")
+        .arg(format!("{host}:{port}"));
+    let log = dir.join(format!("{name}.log"));
+    let p = process::spawn(name, c, &log, vec![port])?;
+    process::wait_for_port(host, port, Duration::from_secs(20), name, &log)?;
+    Ok(p)
+}

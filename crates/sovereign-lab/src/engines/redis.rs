@@ -1,0 +1,122 @@
+//! Redis from Debian's `redis-server`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::LabError;
+use crate::process::{self, Proc};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Redis {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub password: String,
+    pub maxmemory_policy: String,
+    pub dir: PathBuf,
+    pub proc: Proc,
+}
+
+impl Redis {
+    pub fn start(
+        dir: &Path,
+        name: &str,
+        host: &str,
+        port: u16,
+        password: &str,
+        policy: &str,
+    ) -> Result<Redis, LabError> {
+        let home = dir.join(name);
+        std::fs::create_dir_all(&home)
+            .map_err(|e| LabError::io(format!("cannot create {}", home.display()), e))?;
+        let conf = home.join("redis.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "bind {host}\nport {port}\nprotected-mode yes\nrequirepass {password}\nmaxmemory 64mb\nmaxmemory-policy {policy}\nsave \"\"\nappendonly no\ndir {}\n",
+                home.display()
+            ),
+        )
+        .map_err(|e| LabError::io("cannot write redis.conf", e))?;
+        let bin = which("redis-server").ok_or_else(|| LabError::Missing {
+            what: "redis-server".into(),
+            install: "apt-get install redis-server".into(),
+        })?;
+        let mut c = Command::new(bin);
+        c.arg(&conf);
+        let log = home.join("redis.log");
+        let proc = process::spawn(&format!("redis {name}"), c, &log, vec![port])?;
+        process::wait_for_port(
+            host,
+            port,
+            Duration::from_secs(20),
+            &format!("Redis {name}"),
+            &log,
+        )?;
+        Ok(Redis {
+            name: name.into(),
+            host: host.into(),
+            port,
+            password: password.into(),
+            maxmemory_policy: policy.into(),
+            dir: home,
+            proc,
+        })
+    }
+
+    /// Makes this server a replica of `host:port` (same password).
+    pub fn replicate_from(&self, host: &str, port: u16) -> Result<(), LabError> {
+        self.command(&["CONFIG", "SET", "masterauth", &self.password])?;
+        self.command(&["REPLICAOF", host, &port.to_string()])
+            .map(|_| ())
+    }
+
+    /// Sends one command over RESP and returns the first reply line.
+    pub fn command(&self, args: &[&str]) -> Result<String, LabError> {
+        use std::io::{BufRead, BufReader, Write};
+        let err = |e: std::io::Error| LabError::io(format!("Redis {}", self.name), e);
+        let s = std::net::TcpStream::connect((self.host.as_str(), self.port)).map_err(err)?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(err)?;
+        let mut w = s.try_clone().map_err(err)?;
+        let mut msg = String::new();
+        for cmd in [vec!["AUTH", self.password.as_str()], args.to_vec()] {
+            msg.push_str(&format!("*{}\r\n", cmd.len()));
+            for a in cmd {
+                msg.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+            }
+        }
+        w.write_all(msg.as_bytes()).map_err(err)?;
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        for _ in 0..2 {
+            line.clear();
+            r.read_line(&mut line).map_err(err)?;
+            if line.starts_with('-') {
+                return Err(LabError::Other(format!(
+                    "Redis {}: {}",
+                    self.name,
+                    line.trim()
+                )));
+            }
+        }
+        Ok(line.trim().to_string())
+    }
+
+    pub fn stop(&self) {
+        process::stop(self.proc.pid, Duration::from_secs(10));
+    }
+}
+
+/// A program on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_string_lossy()
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}

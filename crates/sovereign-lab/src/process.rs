@@ -1,0 +1,242 @@
+//! Processes the lab starts: spawned detached (own session, so a terminal's Ctrl-C does not
+//! reach them), tracked by PID, stopped by PID.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::LabError;
+
+/// A process the lab started.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Proc {
+    pub name: String,
+    pub pid: u32,
+    /// Ports it listens on; `down` waits until they are free.
+    pub ports: Vec<u16>,
+    pub log: PathBuf,
+}
+
+/// A free TCP port on a loopback address: bound, read, released.
+pub fn free_port(ip: &str) -> Result<u16, LabError> {
+    let l =
+        TcpListener::bind((ip, 0)).map_err(|e| LabError::io(format!("no free port on {ip}"), e))?;
+    let port = l
+        .local_addr()
+        .map_err(|e| LabError::io("no local address", e))?
+        .port();
+    Ok(port)
+}
+
+/// Whether something accepts connections on the address.
+pub fn port_open(ip: &str, port: u16) -> bool {
+    let addr: SocketAddr = match format!("{ip}:{port}").parse() {
+        Ok(a) => a,
+        Err(_) => return false,
+    };
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// Whether a port can be bound (nobody listens on it).
+pub fn port_free(ip: &str, port: u16) -> bool {
+    TcpListener::bind((ip, port)).is_ok()
+}
+
+pub fn wait_for_port(
+    ip: &str,
+    port: u16,
+    timeout: Duration,
+    what: &str,
+    log: &Path,
+) -> Result<(), LabError> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if port_open(ip, port) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(LabError::Start {
+        what: what.to_string(),
+        detail: format!(
+            "nothing listens on {ip}:{port} after {} s",
+            timeout.as_secs()
+        ),
+        log: tail(log, 15),
+    })
+}
+
+/// The last lines of a log file, for error messages.
+pub fn tail(log: &Path, lines: usize) -> String {
+    match std::fs::read_to_string(log) {
+        Ok(t) => {
+            let v: Vec<&str> = t.lines().collect();
+            v[v.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(_) => String::new(),
+    }
+}
+
+pub fn is_root() -> bool {
+    // SAFETY-free: the effective uid is in /proc/self/status.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A command that runs as `user` when we are root (PostgreSQL refuses to run as root).
+pub fn command_as(user: Option<&str>, program: &Path) -> Command {
+    match user {
+        Some(u) if is_root() => {
+            let mut c = Command::new("runuser");
+            c.arg("-u").arg(u).arg("--").arg(program);
+            c
+        }
+        _ => Command::new(program),
+    }
+}
+
+/// Spawns a long-running program detached, with stdout and stderr to `log`.
+pub fn spawn(name: &str, mut cmd: Command, log: &Path, ports: Vec<u16>) -> Result<Proc, LabError> {
+    let out = std::fs::File::create(log)
+        .map_err(|e| LabError::io(format!("cannot create {}", log.display()), e))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| LabError::io("cannot clone log handle", e))?;
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let child = cmd.spawn().map_err(|e| LabError::Start {
+        what: name.to_string(),
+        detail: format!("cannot run {:?}: {e}", cmd.get_program()),
+        log: String::new(),
+    })?;
+    let pid = child.id();
+    // Tracked by PID from here on: `stop` and `lab down` end it; when this process exits first,
+    // init adopts it. (A child that dies before we exit stays a zombie until then; `alive`
+    // treats zombies as dead.)
+    std::mem::forget(child);
+    Ok(Proc {
+        name: name.to_string(),
+        pid,
+        ports,
+        log: log.to_path_buf(),
+    })
+}
+
+/// Runs a command to completion; an error carries its output.
+pub fn run(what: &str, mut cmd: Command) -> Result<String, LabError> {
+    let out = cmd.output().map_err(|e| LabError::Start {
+        what: what.to_string(),
+        detail: format!("cannot run {:?}: {e}", cmd.get_program()),
+        log: String::new(),
+    })?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        return Err(LabError::Start {
+            what: what.to_string(),
+            detail: format!("{:?} exited with {}", cmd.get_program(), out.status),
+            log: text
+                .lines()
+                .rev()
+                .take(15)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n"),
+        });
+    }
+    Ok(text)
+}
+
+/// Runs a command to completion and returns its standard output alone.
+pub fn run_stdout(what: &str, mut cmd: Command) -> Result<String, LabError> {
+    let out = cmd.output().map_err(|e| LabError::Start {
+        what: what.to_string(),
+        detail: format!("cannot run {:?}: {e}", cmd.get_program()),
+        log: String::new(),
+    })?;
+    if !out.status.success() {
+        return Err(LabError::Start {
+            what: what.to_string(),
+            detail: format!("{:?} exited with {}", cmd.get_program(), out.status),
+            log: String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .take(15)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n"),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn alive(pid: u32) -> bool {
+    // A zombie still has /proc/<pid>; its state is Z.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            s.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Stops a process: SIGTERM, then SIGKILL after `grace`.
+pub fn stop(pid: u32, grace: Duration) {
+    if !alive(pid) {
+        return;
+    }
+    signal(pid, "TERM");
+    let start = Instant::now();
+    while start.elapsed() < grace {
+        if !alive(pid) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(pid, "KILL");
+    let start = Instant::now();
+    while alive(pid) && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGKILL, no grace: what a crash looks like.
+pub fn kill9(pid: u32) {
+    signal(pid, "KILL");
+    let start = Instant::now();
+    while alive(pid) && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
