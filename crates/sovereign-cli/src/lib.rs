@@ -71,6 +71,8 @@ pub enum Command {
     Cost(commands::cost::Args),
     /// Write the Terraform tree, Helm charts and values, monitoring files and the Fly.io plan.
     Render(commands::render::Args),
+    /// Check a live deployment from its outputs: databases, caches, monitoring, load balancers, DNS.
+    Verify(commands::verify::Args),
 }
 
 /// Parses the arguments, runs the command, returns the exit code.
@@ -84,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(args, &out),
         Command::Cost(args) => commands::cost::run(args, &out),
         Command::Render(args) => commands::render::run(args, &out),
+        Command::Verify(args) => commands::verify::run(args, &out),
     };
     match result {
         Ok(code) => code.into(),

@@ -5,6 +5,10 @@ use std::fmt::Write;
 
 use sovereign_check::SiteV;
 
+/// The table `sovereign verify` writes probe rows to; created on the primary and on every
+/// logical replica (logical replication does not copy DDL). Verify creates the same table.
+pub const PROBE_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS public.sovereign_probe (id text PRIMARY KEY, site text NOT NULL, written_at timestamptz NOT NULL DEFAULT now());";
+
 use crate::global::{fly_app_name, fly_pg_app, postgres_secret_name};
 use crate::{Ctx, RenderError, Tree};
 
@@ -231,18 +235,20 @@ tf_output() {{ terraform -chdir="$tf_root" output -json "$1"; }}
             tree.add(
                 format!("fly/{dir}/publication.sql"),
                 format!(
-                    "-- {}\n-- Runs on the Aurora writer as the master user: the replication role and the publication\n-- every logical replica subscribes to. Safe to run again.\n\\set ON_ERROR_STOP on\nSELECT 'CREATE ROLE sovereign_replicator LOGIN'\n  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sovereign_replicator') \\gexec\nALTER ROLE sovereign_replicator WITH PASSWORD :'replicator_password';\nGRANT rds_replication TO sovereign_replicator;\nGRANT USAGE ON SCHEMA public TO sovereign_replicator;\nGRANT SELECT ON ALL TABLES IN SCHEMA public TO sovereign_replicator;\nSELECT 'CREATE PUBLICATION sovereign_all FOR ALL TABLES'\n  WHERE NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'sovereign_all') \\gexec\n",
-                    cx.header("").lines().next().unwrap_or_default()
+                    "-- {}\n-- Runs on the Aurora writer as the master user: the replication role and the publication\n-- every logical replica subscribes to. Safe to run again.\n\\set ON_ERROR_STOP on\nSELECT 'CREATE ROLE sovereign_replicator LOGIN'\n  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sovereign_replicator') \\gexec\nALTER ROLE sovereign_replicator WITH PASSWORD :'replicator_password';\nGRANT rds_replication TO sovereign_replicator;\nGRANT USAGE ON SCHEMA public TO sovereign_replicator;\n-- The table `sovereign verify` writes its probe rows to (postgres::write_propagation).\n{PROBE}\nGRANT SELECT ON ALL TABLES IN SCHEMA public TO sovereign_replicator;\nSELECT 'CREATE PUBLICATION sovereign_all FOR ALL TABLES'\n  WHERE NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'sovereign_all') \\gexec\n",
+                    cx.header("").lines().next().unwrap_or_default(),
+                    PROBE = PROBE_TABLE_DDL,
                 ),
             );
             tree.add(
                 format!("fly/{dir}/subscription.sql"),
                 format!(
-                    "-- {}\n-- Runs on the replica in {}: subscribes to the primary's publication through the link\n-- gateway (conninfo is passed with -v). Safe to run again.\n\\set ON_ERROR_STOP on\nSELECT format('CREATE SUBSCRIPTION sovereign_{} CONNECTION %L PUBLICATION sovereign_all WITH (copy_data = true)', :'conninfo')\n  WHERE NOT EXISTS (SELECT FROM pg_subscription WHERE subname = 'sovereign_{}') \\gexec\n",
+                    "-- {}\n-- Runs on the replica in {}: subscribes to the primary's publication through the link\n-- gateway (conninfo is passed with -v). Safe to run again.\n\\set ON_ERROR_STOP on\n-- Logical replication copies rows, not DDL: the probe table `sovereign verify` writes to.\n{PROBE}\nSELECT format('CREATE SUBSCRIPTION sovereign_{} CONNECTION %L PUBLICATION sovereign_all WITH (copy_data = true)', :'conninfo')\n  WHERE NOT EXISTS (SELECT FROM pg_subscription WHERE subname = 'sovereign_{}') \\gexec\n",
                     cx.header("").lines().next().unwrap_or_default(),
                     r.site,
                     r.site,
-                    r.site
+                    r.site,
+                    PROBE = PROBE_TABLE_DDL,
                 ),
             );
         }

@@ -6,6 +6,7 @@ pub mod explain;
 pub mod init;
 pub mod plan;
 pub mod render;
+pub mod verify;
 
 use std::path::Path;
 

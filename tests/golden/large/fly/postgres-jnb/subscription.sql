@@ -2,5 +2,7 @@
 -- Runs on the replica in jnb: subscribes to the primary's publication through the link
 -- gateway (conninfo is passed with -v). Safe to run again.
 \set ON_ERROR_STOP on
+-- Logical replication copies rows, not DDL: the probe table `sovereign verify` writes to.
+CREATE TABLE IF NOT EXISTS public.sovereign_probe (id text PRIMARY KEY, site text NOT NULL, written_at timestamptz NOT NULL DEFAULT now());
 SELECT format('CREATE SUBSCRIPTION sovereign_jnb CONNECTION %L PUBLICATION sovereign_all WITH (copy_data = true)', :'conninfo')
   WHERE NOT EXISTS (SELECT FROM pg_subscription WHERE subname = 'sovereign_jnb') \gexec

@@ -1,0 +1,116 @@
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sovereign_verify::{Options, Outputs, report};
+
+use crate::diagnostics::{render_human, summary};
+use crate::exit::{CliError, Exit};
+use crate::output::Output;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerifyFormat {
+    Human,
+    Json,
+    Junit,
+}
+
+/// Check a live deployment against its outputs: databases, caches, monitoring, load
+/// balancers, DNS. Credentials come from environment variables (SOVEREIGN_PG_USER and
+/// SOVEREIGN_PG_PASSWORD, SOVEREIGN_REDIS_PASSWORD, SOVEREIGN_CASSANDRA_USER and
+/// SOVEREIGN_CASSANDRA_PASSWORD) or from files the outputs name; never from arguments.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// What `terraform output -json` printed for the rendered tree (or `sovereign lab up` wrote).
+    #[arg(long, value_name = "FILE", required_unless_present = "list")]
+    pub outputs: Option<PathBuf>,
+    /// The topology: expectations (replicas, RF, eviction policy, sites) come from it instead
+    /// of the outputs, with a note where they disagree.
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// Only checks whose name matches (`postgres::*`, `*::reachable`); repeat or separate with commas.
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Seconds each check may take before it fails.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// A DNS resolver (`ip` or `ip:port`) for `dns::routing`; repeatable. Default: those in the
+    /// outputs, else the system resolver.
+    #[arg(long, value_name = "ADDR")]
+    pub resolver: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
+    pub format: VerifyFormat,
+    /// List the checks verify knows and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
+    if args.list {
+        out.print(&format!("{}\n", sovereign_verify::CHECKS.join("\n")));
+        return Ok(Exit::Ok);
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
+        return Err(CliError::usage(format!(
+            "--timeout {} is not a number of seconds between 0 and 3600",
+            args.timeout
+        )));
+    }
+    let Some(outputs_path) = args.outputs.clone() else {
+        return Err(CliError::usage("--outputs FILE is required"));
+    };
+    let mut outputs = Outputs::load(&outputs_path).map_err(|e| CliError::usage(e.to_string()))?;
+    if let Some(path) = &args.topology {
+        let loaded = crate::input::load(Some(path))?;
+        let diags = &loaded.report.diagnostics;
+        let Some(t) = &loaded.report.validated else {
+            out.eprint(&render_human(&loaded.source, diags, out.color_stderr));
+            return Err(CliError::usage(format!(
+                "cannot verify against `{}`: {}",
+                path.display(),
+                summary(&loaded.source, diags)
+            )));
+        };
+        for n in sovereign_verify::expect::apply(&mut outputs, t) {
+            out.status(&format!("note: {n}"));
+        }
+    }
+    let opts = Options {
+        only: args.only.clone(),
+        timeout: Duration::from_secs_f64(args.timeout),
+        resolvers: args.resolver.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::io("cannot start the async runtime", e))?;
+    out.status(&format!(
+        "verifying {} site(s) from `{}` (timeout {} s per check)…",
+        outputs.sites.len(),
+        outputs_path.display(),
+        args.timeout
+    ));
+    let start = Instant::now();
+    let results = rt
+        .block_on(sovereign_verify::verify(&outputs, &opts))
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let ms = start.elapsed().as_millis() as u64;
+    // Drop the runtime without waiting for stray connection tasks of failed checks.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    if results.is_empty() {
+        return Err(CliError::usage(
+            "no checks apply: the outputs name no databases, caches, monitoring, load balancers or DNS (or --only filtered them all)",
+        ));
+    }
+    match args.format {
+        VerifyFormat::Human => out.print(&report::human(&results, ms, out.color_stdout)),
+        VerifyFormat::Json => out.print(&format!("{}\n", report::json(&results, ms))),
+        VerifyFormat::Junit => out.print(&report::junit(&results, ms)),
+    }
+    Ok(if report::passed(&results) == results.len() {
+        Exit::Ok
+    } else {
+        Exit::Findings
+    })
+}

@@ -1,0 +1,196 @@
+//! `sovereign verify` end to end against a real Redis: exit codes, formats, credentials kept
+//! out of the output, usage errors.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{Value, json};
+use sovereign_lab::engines::redis::Redis;
+use sovereign_lab::process::free_port;
+
+const TOKEN: &str = "tok-5d1c0e";
+
+fn sovereign() -> Command {
+    let mut c = Command::cargo_bin("sovereign").unwrap();
+    for v in [
+        "SOVEREIGN_REDIS_PASSWORD",
+        "SOVEREIGN_PG_USER",
+        "SOVEREIGN_PG_PASSWORD",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+fn write(dir: &Path, v: &Value) -> std::path::PathBuf {
+    let p = dir.join("outputs.json");
+    std::fs::write(&p, serde_json::to_string(v).unwrap()).unwrap();
+    p
+}
+
+struct Stop(Redis);
+impl Drop for Stop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+#[test]
+fn verify_against_a_real_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port("127.0.0.1").unwrap();
+    let _redis =
+        Stop(Redis::start(dir.path(), "cache", "127.0.0.1", port, TOKEN, "allkeys-lru").unwrap());
+    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+    let mut v = json!({
+        "sites": {"ams": {"redis": {"primary_endpoint": "127.0.0.1", "port": port}}},
+        "redis": {"mode": "regional", "maxmemory_policy": "allkeys-lru", "credentials_file": "token"}
+    });
+    let outputs = write(dir.path(), &v);
+
+    // Healthy: exit 0, one line per check, a summary.
+    sovereign()
+        .args(["verify", "--outputs"])
+        .arg(&outputs)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("PASS  redis::reachable"))
+        .stdout(predicate::str::contains("3 checks: 3 passed, 0 failed"))
+        .stdout(predicate::str::contains(TOKEN).not());
+
+    // The token from the environment instead of the file; a wrong one fails, and is not shown.
+    let out = sovereign()
+        .args(["verify", "--format", "json", "--outputs"])
+        .arg(&outputs)
+        .env("SOVEREIGN_REDIS_PASSWORD", "not-the-token")
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains("not-the-token"));
+    let j: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(j["failed"], 3);
+    assert!(
+        j["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Password authentication failed"),
+        "{j}"
+    );
+
+    // A policy mismatch: exit 1, JUnit with one failure.
+    v["redis"]["maxmemory_policy"] = json!("noeviction");
+    let outputs = write(dir.path(), &v);
+    let out = sovereign()
+        .args(["verify", "--format", "junit", "--outputs"])
+        .arg(&outputs)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let xml = String::from_utf8(out).unwrap();
+    assert!(xml.starts_with("<?xml"));
+    assert!(
+        xml.contains(r#"<testsuite name="redis" tests="3" failures="1">"#),
+        "{xml}"
+    );
+    assert!(xml.contains("maxmemory-policy is `allkeys-lru`, the topology asks for `noeviction`"));
+
+    // --only narrows the run.
+    sovereign()
+        .args(["verify", "--only", "redis::reachable", "--outputs"])
+        .arg(&outputs)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("1 checks: 1 passed"));
+}
+
+#[test]
+fn verify_usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    sovereign()
+        .args(["verify", "--outputs", "/nonexistent/outputs.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read"));
+    std::fs::write(dir.path().join("x.json"), "{not json").unwrap();
+    sovereign()
+        .args(["verify", "--outputs"])
+        .arg(dir.path().join("x.json"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not JSON"));
+    std::fs::write(dir.path().join("y.json"), r#"{"vpc_ids": {"value": {}}}"#).unwrap();
+    sovereign()
+        .args(["verify", "--outputs"])
+        .arg(dir.path().join("y.json"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no `sites` output"));
+    let ok = write(
+        dir.path(),
+        &json!({"sites": {"ams": {"redis": {"primary_endpoint": "127.0.0.1", "port": 1}}}}),
+    );
+    sovereign()
+        .args(["verify", "--only", "nosuch::*", "--outputs"])
+        .arg(&ok)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("matches no check"));
+    sovereign()
+        .args(["verify", "--timeout", "0", "--outputs"])
+        .arg(&ok)
+        .assert()
+        .code(2);
+    sovereign().args(["verify"]).assert().code(2);
+    sovereign()
+        .args(["verify", "--list"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("dns::routing"));
+    // terraform's wrapped form ({"sensitive", "type", "value"}) is read the same as bare values.
+    let wrapped = json!({"sites": {"sensitive": false, "type": ["object", {}], "value": {"ams": {"redis": {"primary_endpoint": "127.0.0.1", "port": 1}}}}});
+    let p = write(dir.path(), &wrapped);
+    sovereign()
+        .args(["verify", "--timeout", "1", "--outputs"])
+        .arg(&p)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FAIL  redis::reachable"));
+}
+
+#[test]
+fn verify_takes_expectations_from_the_topology() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        &json!({"sites": {"dub": {"redis": {"primary_endpoint": "127.0.0.1", "port": 1}}}, "redis": {"maxmemory_policy": "noeviction"}}),
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/minimal.toml");
+    sovereign()
+        .args([
+            "verify",
+            "--timeout",
+            "1",
+            "--only",
+            "postgres::reachable,redis::*",
+            "--outputs",
+        ])
+        .arg(&p)
+        .arg("--topology")
+        .arg(&root)
+        .env("SOVEREIGN_PG_USER", "u")
+        .env("SOVEREIGN_PG_PASSWORD", "p")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "redis maxmemory policy: the outputs say \"noeviction\", the topology \"allkeys-lru\"",
+        ))
+        .stdout(predicate::str::contains(
+            "PostgreSQL is expected at dub, but the outputs give no endpoint there",
+        ));
+}

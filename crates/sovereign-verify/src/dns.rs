@@ -1,0 +1,134 @@
+//! `dns::routing`: the API name resolves, through each resolver, to the endpoints of the
+//! sites that serve it.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::{Resolver, TokioResolver};
+use serde_json::json;
+
+use crate::Outcome;
+
+/// `ip:port`, `[v6]:port` or a bare IP (port 53).
+pub fn parse_resolver(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    s.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("resolver `{s}` is not an address (`127.0.0.1:5353`, `8.8.8.8`)"))
+}
+
+fn resolver(addr: Option<SocketAddr>, timeout: Duration) -> Result<TokioResolver, String> {
+    let mut b = match addr {
+        Some(a) => {
+            let mut udp = ConnectionConfig::udp();
+            udp.port = a.port();
+            let mut tcp = ConnectionConfig::tcp();
+            tcp.port = a.port();
+            let ns = NameServerConfig::new(a.ip(), true, vec![udp, tcp]);
+            Resolver::builder_with_config(
+                ResolverConfig::from_name_servers(vec![ns]),
+                TokioRuntimeProvider::default(),
+            )
+        }
+        None => Resolver::builder_tokio()
+            .map_err(|e| format!("cannot read the system resolver configuration: {e}"))?,
+    };
+    let o = b.options_mut();
+    o.timeout = timeout;
+    o.attempts = 1;
+    o.cache_size = 0;
+    b.build()
+        .map_err(|e| format!("cannot build a resolver: {e}"))
+}
+
+async fn lookup(r: &TokioResolver, name: &str) -> Result<BTreeSet<IpAddr>, String> {
+    let fqdn = if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    };
+    match r.lookup_ip(fqdn.as_str()).await {
+        Ok(l) => Ok(l.iter().collect()),
+        Err(e) if e.is_nx_domain() => Err(format!("NXDOMAIN for {name}")),
+        Err(e) if e.is_no_records_found() => Err(format!("no A/AAAA records for {name}")),
+        Err(e) => Err(format!("lookup of {name} failed: {e}")),
+    }
+}
+
+/// A site's endpoint host: an IP is taken as is, a name is resolved with the same resolver.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub site: String,
+    pub host: String,
+}
+
+pub async fn routing(
+    api: String,
+    resolver_addr: Option<SocketAddr>,
+    endpoints: Vec<Endpoint>,
+    timeout: Duration,
+) -> Outcome {
+    let via = resolver_addr
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "the system resolver".into());
+    let r = match resolver(resolver_addr, timeout) {
+        Ok(r) => r,
+        Err(e) => return Outcome::fail(e),
+    };
+    let answers = match lookup(&r, &api).await {
+        Ok(a) if a.is_empty() => return Outcome::fail(format!("{via}: {api} has no addresses")),
+        Ok(a) => a,
+        Err(e) => return Outcome::fail(format!("{via}: {e}")),
+    };
+    let mut expected: Vec<(String, BTreeSet<IpAddr>)> = Vec::new();
+    let mut unresolved = Vec::new();
+    for e in &endpoints {
+        match e.host.parse::<IpAddr>() {
+            Ok(ip) => expected.push((e.site.clone(), [ip].into())),
+            Err(_) => match lookup(&r, &e.host).await {
+                Ok(ips) => expected.push((e.site.clone(), ips)),
+                Err(err) => unresolved.push(format!("{} ({err})", e.site)),
+            },
+        }
+    }
+    let mut sites = BTreeSet::new();
+    let mut stray = Vec::new();
+    for ip in &answers {
+        let owners: Vec<&str> = expected
+            .iter()
+            .filter(|(_, s)| s.contains(ip))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if owners.is_empty() {
+            stray.push(ip.to_string());
+        }
+        sites.extend(owners.into_iter().map(str::to_string));
+    }
+    let list = |v: &BTreeSet<IpAddr>| {
+        v.iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let data = json!({"resolver": via, "answers": answers.iter().map(|i| i.to_string()).collect::<Vec<_>>(), "sites": sites});
+    if !stray.is_empty() {
+        let note = if unresolved.is_empty() {
+            String::new()
+        } else {
+            format!(" (endpoints not resolved: {})", unresolved.join(", "))
+        };
+        return Outcome::fail(format!(
+            "{via}: {api} → {} includes {} which belong(s) to no serving site{note}",
+            list(&answers),
+            stray.join(", ")
+        ))
+        .with(data);
+    }
+    let sites_s = sites.iter().cloned().collect::<Vec<_>>().join(", ");
+    Outcome::pass(format!("{via}: {api} → {} ({sites_s})", list(&answers))).with(data)
+}

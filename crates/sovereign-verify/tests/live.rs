@@ -1,0 +1,521 @@
+//! Every check against real servers started here on free loopback ports: passing, then
+//! failing for the reasons the checks exist to catch.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sovereign_lab::engines::dnsmasq;
+use sovereign_lab::engines::pgbackrest::Stanza;
+use sovereign_lab::engines::postgres::{self as pglab, Pg};
+use sovereign_lab::engines::prometheus::{PromConfig, Prometheus};
+use sovereign_lab::engines::redis::Redis;
+use sovereign_lab::process::{self, free_port};
+use sovereign_verify::{CheckResult, Options, Outputs, Status, verify};
+
+const PW: &str = "lab-secret-9f3";
+
+fn tempdir() -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix("sovereign-verify-")
+        .tempdir()
+        .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    d
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn outputs(dir: &Path, v: serde_json::Value) -> Outputs {
+    let path = dir.join("outputs.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    Outputs::load(&path).unwrap()
+}
+
+async fn run(o: &Outputs, only: &[&str], timeout: f64) -> Vec<CheckResult> {
+    let opts = Options {
+        only: only.iter().map(|s| s.to_string()).collect(),
+        timeout: Duration::from_secs_f64(timeout),
+        resolvers: vec![],
+    };
+    verify(o, &opts).await.unwrap()
+}
+
+fn find<'a>(r: &'a [CheckResult], name: &str, site: &str) -> &'a CheckResult {
+    r.iter()
+        .find(|c| c.name == name && c.site.as_deref() == Some(site))
+        .unwrap_or_else(|| panic!("no {name} for {site} in {r:#?}"))
+}
+
+fn assert_pass(r: &[CheckResult], name: &str, site: &str) {
+    let c = find(r, name, site);
+    assert_eq!(c.status, Status::Pass, "{name} at {site}: {}", c.detail);
+}
+
+fn assert_fail(r: &[CheckResult], name: &str, site: &str, reason: &str) {
+    let c = find(r, name, site);
+    assert_eq!(
+        c.status,
+        Status::Fail,
+        "{name} at {site} should fail: {}",
+        c.detail
+    );
+    assert!(
+        c.detail.contains(reason),
+        "{name} at {site}: expected `{reason}` in `{}`",
+        c.detail
+    );
+}
+
+/// Retries a run until `ok` holds (replication and scrapes take a moment to settle).
+async fn settle(
+    o: &Outputs,
+    only: &[&str],
+    ok: impl Fn(&[CheckResult]) -> bool,
+) -> Vec<CheckResult> {
+    let start = Instant::now();
+    loop {
+        let r = run(o, only, 10.0).await;
+        if ok(&r) || start.elapsed() > Duration::from_secs(60) {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn all_pass(r: &[CheckResult]) -> bool {
+    r.iter().all(|c| c.status == Status::Pass)
+}
+
+/// Stops the servers even when an assertion fails.
+struct Cleanup(Vec<Box<dyn FnMut()>>);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for f in self.0.iter_mut().rev() {
+            f();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_checks() {
+    let dir = tempdir();
+    let mut cleanup = Cleanup(Vec::new());
+    let ip = "127.0.0.1";
+    let (p1, p2, p3) = (
+        free_port(ip).unwrap(),
+        free_port(ip).unwrap(),
+        free_port(ip).unwrap(),
+    );
+    let primary = Pg::init(dir.path(), "ams", ip, p1, PW).unwrap();
+    let stanza = Stanza::configure(&primary, dir.path(), "ams").unwrap();
+    primary.start().unwrap();
+    cleanup.0.push(Box::new({
+        let p = primary.clone();
+        move || p.stop()
+    }));
+    primary.create_database("app").unwrap();
+    stanza.create().unwrap();
+    stanza.backup("full").unwrap();
+    let standby = Pg::standby(&primary, dir.path(), "iad", ip, p2, (ip, p1)).unwrap();
+    standby.start().unwrap();
+    cleanup.0.push(Box::new({
+        let p = standby.clone();
+        move || p.stop()
+    }));
+    let sub = Pg::init(dir.path(), "jnb", ip, p3, PW).unwrap();
+    sub.start().unwrap();
+    cleanup.0.push(Box::new({
+        let p = sub.clone();
+        move || p.stop()
+    }));
+    let fly = repo().join("terraform/fly/postgres-jnb");
+    pglab::logical_replica(
+        &primary,
+        &sub,
+        "app",
+        &fly.join("publication.sql"),
+        &fly.join("subscription.sql"),
+        "repl-pw",
+        (ip, p1),
+    )
+    .unwrap();
+
+    std::fs::write(
+        dir.path().join("pg.json"),
+        json!({"username": "postgres", "password": PW}).to_string(),
+    )
+    .unwrap();
+    let closed = free_port(ip).unwrap();
+    let mut v = json!({
+        "sites": {
+            "ams": {"region": "eu-west-1", "postgres": {"role": "primary", "writer_endpoint": ip, "port": p1, "database": "app"}},
+            "iad": {"region": "us-east-1", "postgres": {"role": "secondary", "reader_endpoint": ip, "port": p2, "database": "app"}},
+            "jnb": {"postgres": {"role": "logical_replica", "host": ip, "port": p3, "database": "app"}}
+        },
+        "postgres": {
+            "primary_site": "ams", "database": "app", "expected_replicas": ["iad", "jnb"], "max_lag_seconds": 5.0,
+            "credentials_file": "pg.json", "sslmode": "disable",
+            "pgbackrest": {"stanza": "ams", "config": stanza.config, "user": stanza.user}
+        }
+    });
+    let o = outputs(dir.path(), v.clone());
+    let r = settle(&o, &["postgres::*"], all_pass).await;
+    for site in ["ams", "iad", "jnb"] {
+        assert_pass(&r, "postgres::reachable", site);
+    }
+    for site in ["iad", "jnb"] {
+        assert_pass(&r, "postgres::replication", site);
+        assert_pass(&r, "postgres::lag", site);
+        assert_pass(&r, "postgres::write_propagation", site);
+        let ms = find(&r, "postgres::write_propagation", site).data["propagation_ms"]
+            .as_f64()
+            .unwrap();
+        assert!((0.0..10_000.0).contains(&ms), "{ms}");
+    }
+    assert_pass(&r, "postgres::backups", "ams");
+    assert!(find(&r, "postgres::backups", "ams").detail.contains("full"));
+    // The password is never in a report.
+    let text = sovereign_verify::report::json(&r, 0)
+        + &sovereign_verify::report::human(&r, 0, false)
+        + &sovereign_verify::report::junit(&r, 0);
+    assert!(!text.contains(PW));
+
+    // A stuck standby: replay paused while the primary writes.
+    let (c, conn) = tokio_postgres::connect(&standby.conninfo("app"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c.batch_execute("SELECT pg_wal_replay_pause()")
+        .await
+        .unwrap();
+    let (pc, pconn) = tokio_postgres::connect(&primary.conninfo("app"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(pconn);
+    // (Into a table the logical replica has: a table it lacks would stop its apply worker.)
+    pc.batch_execute("INSERT INTO sovereign_probe (id, site) VALUES ('busy', 'ams')")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    v["postgres"]["max_lag_seconds"] = json!(1.0);
+    let o = outputs(dir.path(), v.clone());
+    let r = run(&o, &["postgres::lag", "postgres::write_propagation"], 3.0).await;
+    assert_fail(&r, "postgres::lag", "iad", "exceeds 1 s");
+    assert_fail(&r, "postgres::write_propagation", "iad", "never arrived");
+    assert_pass(&r, "postgres::write_propagation", "jnb");
+    c.batch_execute("SELECT pg_wal_replay_resume()")
+        .await
+        .unwrap();
+    v["postgres"]["max_lag_seconds"] = json!(5.0);
+
+    // A stopped standby and a site whose port nothing listens on.
+    standby.stop();
+    v["sites"]["syd"] =
+        json!({"postgres": {"role": "secondary", "reader_endpoint": ip, "port": closed}});
+    let o = outputs(dir.path(), v.clone());
+    let start = Instant::now();
+    let r = run(&o, &["postgres::*"], 3.0).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_fail(&r, "postgres::reachable", "iad", "cannot connect");
+    assert_fail(&r, "postgres::reachable", "syd", "cannot connect");
+    assert_fail(&r, "postgres::replication", "iad", "no standby named `iad`");
+    assert_pass(&r, "postgres::replication", "jnb");
+    assert_fail(&r, "postgres::write_propagation", "iad", "cannot connect");
+
+    // A subscription that is switched off.
+    let (sc, sconn) = tokio_postgres::connect(&sub.conninfo("app"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(sconn);
+    sc.batch_execute("ALTER SUBSCRIPTION sovereign_jnb DISABLE")
+        .await
+        .unwrap();
+    let r = run(&o, &["postgres::replication"], 3.0).await;
+    assert_fail(&r, "postgres::replication", "jnb", "`disabled`");
+
+    // Backups: a stanza pgBackRest does not know, and wrong credentials.
+    v["postgres"]["pgbackrest"]["stanza"] = json!("nope");
+    let o = outputs(dir.path(), v.clone());
+    let r = run(&o, &["postgres::backups"], 10.0).await;
+    assert_fail(&r, "postgres::backups", "ams", "pgbackrest check failed");
+    std::fs::write(
+        dir.path().join("pg.json"),
+        json!({"username": "postgres", "password": "wrong"}).to_string(),
+    )
+    .unwrap();
+    let r = run(&o, &["postgres::reachable"], 3.0).await;
+    assert_fail(
+        &r,
+        "postgres::reachable",
+        "ams",
+        "password authentication failed",
+    );
+    drop(cleanup);
+    assert!(process::port_free(ip, p1) && process::port_free(ip, p3));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_checks() {
+    let dir = tempdir();
+    let ip = "127.0.0.1";
+    let (p1, p2) = (free_port(ip).unwrap(), free_port(ip).unwrap());
+    let primary = Redis::start(dir.path(), "ams", ip, p1, PW, "allkeys-lru").unwrap();
+    let replica = Redis::start(dir.path(), "iad", ip, p2, PW, "volatile-lru").unwrap();
+    let _cleanup = Cleanup(vec![
+        Box::new({
+            let r = primary.clone();
+            move || r.stop()
+        }),
+        Box::new({
+            let r = replica.clone();
+            move || r.stop()
+        }),
+    ]);
+    replica.replicate_from(ip, p1).unwrap();
+    std::fs::write(dir.path().join("redis.token"), PW).unwrap();
+    let closed = free_port(ip).unwrap();
+    let v = json!({
+        "sites": {
+            "ams": {"redis": {"primary_endpoint": ip, "port": p1}},
+            "iad": {"redis": {"primary_endpoint": ip, "port": p2}}
+        },
+        "redis": {"mode": "global", "primary_site": "ams", "maxmemory_policy": "allkeys-lru", "credentials_file": "redis.token"}
+    });
+    let o = outputs(dir.path(), v.clone());
+    let r = settle(&o, &["redis::*"], |r| {
+        find(r, "redis::role", "iad").status == Status::Pass
+    })
+    .await;
+    assert_pass(&r, "redis::reachable", "ams");
+    assert_pass(&r, "redis::reachable", "iad");
+    assert_pass(&r, "redis::role", "ams");
+    assert_pass(&r, "redis::role", "iad");
+    assert!(find(&r, "redis::role", "iad").detail.contains("link up"));
+    assert_pass(&r, "redis::memory_policy", "ams");
+    assert_fail(&r, "redis::memory_policy", "iad", "`volatile-lru`");
+
+    // Regional mode: every site should be its own primary.
+    let mut w = v.clone();
+    w["redis"]["mode"] = json!("regional");
+    w["sites"]["syd"] = json!({"redis": {"primary_endpoint": ip, "port": closed}});
+    let o = outputs(dir.path(), w);
+    let r = run(&o, &["redis::*"], 3.0).await;
+    assert_fail(
+        &r,
+        "redis::role",
+        "iad",
+        "INFO reports role `slave`, the topology expects `master`",
+    );
+    assert_fail(&r, "redis::reachable", "syd", "cannot connect");
+
+    // The primary goes away: the replica's link is down.
+    primary.stop();
+    let o = outputs(dir.path(), v);
+    let r = settle(&o, &["redis::role"], |r| {
+        find(r, "redis::role", "iad").status == Status::Fail
+    })
+    .await;
+    assert_fail(&r, "redis::role", "iad", "link to it is `down`");
+    assert_fail(&r, "redis::role", "ams", "cannot connect");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_http_and_dns_checks() {
+    let dir = tempdir();
+    let ip = "127.0.0.1";
+    let rules = repo().join("terraform/monitoring/rules/sovereign.rules.yml");
+    let (gp, sp, dp) = (
+        free_port(ip).unwrap(),
+        free_port(ip).unwrap(),
+        free_port(ip).unwrap(),
+    );
+    let dead = free_port(ip).unwrap();
+    let global = Prometheus::start(
+        dir.path(),
+        "ams",
+        ip,
+        gp,
+        &PromConfig {
+            labels: vec![("site".into(), "ams".into())],
+            scrape: vec![("prometheus".into(), vec![format!("{ip}:{gp}")])],
+            rule_files: vec![rules],
+            receiver: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let site = Prometheus::start(
+        dir.path(),
+        "iad",
+        ip,
+        sp,
+        &PromConfig {
+            labels: vec![("site".into(), "iad".into())],
+            scrape: vec![
+                ("prometheus".into(), vec![format!("{ip}:{sp}")]),
+                ("app".into(), vec![format!("{ip}:{dead}")]),
+            ],
+            remote_write: vec![format!("http://{ip}:{gp}/api/v1/write")],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let zone = "lab.test";
+    let dns = dnsmasq::start(
+        &dir.path().join("dns"),
+        ip,
+        dp,
+        zone,
+        &[
+            ("api.lab.test".into(), ip.into()),
+            ("stray.lab.test".into(), "127.0.0.9".into()),
+        ],
+    )
+    .unwrap();
+    let _cleanup = Cleanup(vec![
+        Box::new({
+            let p = global.clone();
+            move || p.stop()
+        }),
+        Box::new({
+            let p = site.clone();
+            move || p.stop()
+        }),
+        Box::new(move || process::stop(dns.pid, Duration::from_secs(5))),
+    ]);
+    let v = json!({
+        "sites": {
+            "ams": {"load_balancer": {"url": global.url(), "health_path": "/-/healthy"}},
+            "iad": {"load_balancer": {"url": site.url(), "health_path": "/-/ready"}}
+        },
+        "monitoring": {"global_site": "ams", "prometheus_url": global.url(), "sites": ["ams", "iad"]},
+        "dns": {"api_name": "api.lab.test", "sites": ["ams", "iad"], "resolvers": [format!("{ip}:{dp}")]}
+    });
+    let o = outputs(dir.path(), v.clone());
+    let r = settle(&o, &["prometheus::*", "http::*", "dns::*"], |r| {
+        r.iter().all(|c| {
+            c.status == Status::Pass
+                || (c.name == "prometheus::targets_up" && c.detail.contains("down"))
+        }) && find(r, "prometheus::targets_up", "iad")
+            .detail
+            .contains("down")
+    })
+    .await;
+    assert_pass(&r, "prometheus::targets_up", "ams");
+    assert_fail(
+        &r,
+        "prometheus::targets_up",
+        "iad",
+        &format!("app {ip}:{dead}"),
+    );
+    assert_pass(&r, "prometheus::rules_loaded", "ams");
+    assert!(
+        find(&r, "prometheus::rules_loaded", "ams")
+            .detail
+            .contains("rule(s), all evaluating")
+    );
+    assert_pass(&r, "prometheus::remote_write", "ams");
+    assert_pass(&r, "prometheus::remote_write", "iad");
+    assert_pass(&r, "http::load_balancer", "ams");
+    assert_pass(&r, "http::load_balancer", "iad");
+    let resolver = format!("{ip}:{dp}");
+    assert_pass(&r, "dns::routing", &resolver);
+
+    // A site that never writes, rules that are not loaded (the site Prometheus has none),
+    // a health path that is not there, a name that does not exist, an answer no site owns.
+    let mut w = v.clone();
+    w["monitoring"]["sites"] = json!(["ams", "iad", "syd"]);
+    w["sites"]["iad"]["load_balancer"]["health_path"] = json!("/nope");
+    let o = outputs(dir.path(), w.clone());
+    let r = run(&o, &["prometheus::remote_write", "http::*"], 5.0).await;
+    assert_fail(
+        &r,
+        "prometheus::remote_write",
+        "syd",
+        "no series from this site",
+    );
+    assert_fail(&r, "http::load_balancer", "iad", "404");
+    w["monitoring"]["prometheus_url"] = json!(site.url());
+    w["dns"]["api_name"] = json!("missing.lab.test");
+    let o = outputs(dir.path(), w.clone());
+    let r = run(&o, &["prometheus::rules_loaded", "dns::*"], 5.0).await;
+    assert_fail(
+        &r,
+        "prometheus::rules_loaded",
+        "ams",
+        "no `sovereign.*` rule group",
+    );
+    assert_fail(&r, "dns::routing", &resolver, "NXDOMAIN");
+    w["dns"]["api_name"] = json!("stray.lab.test");
+    let o = outputs(dir.path(), w.clone());
+    let r = run(&o, &["dns::*"], 5.0).await;
+    assert_fail(
+        &r,
+        "dns::routing",
+        &resolver,
+        "127.0.0.9 which belong(s) to no serving site",
+    );
+
+    // Dead endpoints fail within the timeout, not later.
+    let closed = free_port(ip).unwrap();
+    w["monitoring"]["prometheus_url"] = json!(format!("http://{ip}:{closed}"));
+    w["sites"]["ams"]["load_balancer"]["url"] = json!(format!("http://{ip}:{closed}"));
+    w["dns"]["resolvers"] = json!([format!("{ip}:{closed}")]);
+    let o = outputs(dir.path(), w);
+    let start = Instant::now();
+    let r = run(&o, &["prometheus::*", "http::*", "dns::*"], 2.0).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_fail(&r, "prometheus::targets_up", "ams", "cannot reach");
+    assert_fail(&r, "http::load_balancer", "ams", "failed");
+    assert_eq!(
+        find(&r, "dns::routing", &format!("{ip}:{closed}")).status,
+        Status::Fail
+    );
+}
+
+/// A server that accepts connections and never answers: checks give up at the timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn silent_servers_time_out() {
+    let dir = tempdir();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::fs::write(
+        dir.path().join("pg.json"),
+        json!({"username": "u", "password": "p"}).to_string(),
+    )
+    .unwrap();
+    let v = json!({
+        "sites": {"ams": {
+            "postgres": {"role": "primary", "writer_endpoint": "127.0.0.1", "port": port},
+            "redis": {"primary_endpoint": "127.0.0.1", "port": port},
+            "load_balancer": {"url": format!("http://127.0.0.1:{port}"), "health_path": "/"}
+        }},
+        "postgres": {"primary_site": "ams", "credentials_file": "pg.json", "sslmode": "disable", "backup_retention_days": 7},
+        "redis": {"maxmemory_policy": "allkeys-lru"}
+    });
+    let o = outputs(dir.path(), v);
+    let start = Instant::now();
+    let r = run(&o, &["*::reachable", "http::*"], 1.5).await;
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(r.len() >= 3);
+    for c in &r {
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+    }
+    drop(listener);
+}
