@@ -12,6 +12,7 @@
 
 pub mod engines;
 pub mod process;
+pub mod proxy;
 
 use std::fmt;
 

@@ -46,6 +46,8 @@ async fn session(s: &Setup, timeout: Duration) -> Result<Session, String> {
 
 type Gossip = Vec<(IpAddr, Option<String>, Option<String>, Option<i32>)>;
 
+type GossipRow = (IpAddr, Option<String>, Option<String>, Option<String>, Option<i32>);
+
 async fn gossip(session: &Session) -> Result<Gossip, String> {
     let r = session
         .query_unpaged(
@@ -59,10 +61,12 @@ async fn gossip(session: &Session) -> Result<Gossip, String> {
     let rows = r
         .into_rows_result()
         .map_err(|e| format!("gossip_info: {e}"))?;
-    rows.rows::<(IpAddr, Option<String>, Option<String>, Option<i32>)>()
+    let rows: Vec<GossipRow> = rows
+        .rows::<GossipRow>()
         .map_err(|e| format!("gossip_info: {e}"))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("gossip_info: {e}"))
+        .map_err(|e| format!("gossip_info: {e}"))?;
+    Ok(rows.into_iter().map(|(a, dc, with_port, legacy, hb)| (a, dc, with_port.or(legacy), hb)).collect())
 }
 
 fn per_dc_fail(s: &Setup, reason: &str) -> Vec<(Option<String>, Outcome)> {

@@ -307,8 +307,9 @@ async fn walsenders(c: &Client) -> Result<Vec<(String, Seen)>, String> {
 async fn aurora(c: &Client) -> Result<Vec<(String, Seen)>, String> {
     let rows = c
         .query(
-            "SELECT aws_region, highest_lsn_written::text, durability_lag_in_msec::float8 / 1000.0 \
-             FROM aurora_global_db_status() WHERE NOT is_primary_region",
+            // One row per region, the primary's included (its lag is not meaningful); the
+            // caller matches rows to the secondaries' regions.
+            "SELECT aws_region::text, durability_lag_in_msec::float8 / 1000.0 FROM aurora_global_db_status()",
             &[],
         )
         .await

@@ -1,0 +1,344 @@
+//! The latency proxy: TCP forwarding with a one-way delay per direction, in user space (the
+//! kernel here has no `netem`).
+//!
+//! Each route listens on one loopback address and forwards every connection to its target.
+//! Bytes read on either side are stamped with the time they arrived and written to the other
+//! side no earlier than that time plus the route's delay, in order; bandwidth is not limited.
+//! A route can give a different delay per source address (`by_source`): Cassandra nodes reach
+//! one another through a proxy address, and the delay depends on which datacenter calls.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Route {
+    /// What the route is for, in status output (`pg iad→ams`).
+    pub name: String,
+    pub listen: SocketAddr,
+    pub target: SocketAddr,
+    /// One-way delay in milliseconds, applied in each direction.
+    pub delay_ms: f64,
+    /// One-way delay by the caller's address, overriding `delay_ms`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_source: BTreeMap<IpAddr, f64>,
+    /// Source addresses to bind outgoing connections to, by the caller's address: lets the
+    /// target see which node called (Cassandra's peers know each other by address).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bind_by_source: BTreeMap<IpAddr, IpAddr>,
+    /// Learn the caller from the protocol instead of the socket: Cassandra's internode
+    /// handshake names the calling node, while every node's socket comes from 127.0.0.1.
+    #[serde(default)]
+    pub sniff: Sniff,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sniff {
+    #[default]
+    None,
+    /// The first message on a Cassandra 4.0+ storage connection: magic (4 bytes), flags (4),
+    /// then the caller's broadcast address and port: a length byte (6 or 18), the address
+    /// bytes, the port (2 bytes).
+    CassandraInternode,
+}
+
+/// The caller's address from the start of a Cassandra internode connection, if it is one.
+pub fn cassandra_caller(first: &[u8]) -> Option<IpAddr> {
+    const MAGIC: [u8; 4] = [0xCA, 0x55, 0x2D, 0xFA];
+    if first.len() < 9 || first[..4] != MAGIC {
+        return None;
+    }
+    let len = first[8] as usize;
+    let bytes = first.get(9..9 + len)?;
+    match len {
+        6 => Some(IpAddr::from(<[u8; 4]>::try_from(&bytes[..4]).ok()?)),
+        18 => Some(IpAddr::from(<[u8; 16]>::try_from(&bytes[..16]).ok()?)),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ProxyConfig {
+    pub routes: Vec<Route>,
+}
+
+impl Route {
+    fn delay_for(&self, peer: IpAddr) -> Duration {
+        let ms = self.by_source.get(&peer).copied().unwrap_or(self.delay_ms);
+        Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+    }
+}
+
+/// Binds every route, then serves until the process ends. Binding happens before this returns
+/// its future's first poll completes, so a taken port is an error, not a hang.
+pub async fn serve(cfg: ProxyConfig) -> std::io::Result<()> {
+    let mut listeners = Vec::new();
+    for r in &cfg.routes {
+        let l = TcpListener::bind(r.listen)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("route {} cannot listen on {}: {e}", r.name, r.listen)))?;
+        listeners.push((l, r.clone()));
+    }
+    let mut tasks = Vec::new();
+    for (l, r) in listeners {
+        tasks.push(tokio::spawn(accept_loop(l, r)));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, route: Route) {
+    loop {
+        let (inbound, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let route = route.clone();
+        tokio::spawn(async move {
+            let mut inbound = inbound;
+            let mut head = Vec::new();
+            let caller = match route.sniff {
+                Sniff::None => peer.ip(),
+                Sniff::CassandraInternode => {
+                    // Read until the handshake's address is complete (25 bytes at most), or
+                    // the caller stops sending; a connection that is not a handshake keeps
+                    // the socket's address.
+                    let mut buf = [0u8; 64];
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    loop {
+                        if head.len() >= 9 && head.len() >= 9 + head[8] as usize {
+                            break;
+                        }
+                        match tokio::time::timeout_at(deadline, inbound.read(&mut buf)).await {
+                            Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
+                            _ => break,
+                        }
+                    }
+                    cassandra_caller(&head).unwrap_or(peer.ip())
+                }
+            };
+            let delay = route.delay_for(caller);
+            let outbound = match route.bind_by_source.get(&peer.ip()) {
+                Some(src) => {
+                    let sock = match route.target {
+                        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+                        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+                    };
+                    match sock.and_then(|s| s.bind(SocketAddr::new(*src, 0)).map(|_| s)) {
+                        Ok(s) => s.connect(route.target).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                None => TcpStream::connect(route.target).await,
+            };
+            let Ok(outbound) = outbound else {
+                // The target is down: the caller sees the connection close, as it would.
+                return;
+            };
+            let _ = inbound.set_nodelay(true);
+            let _ = outbound.set_nodelay(true);
+            let (ir, iw) = inbound.into_split();
+            let (or, ow) = outbound.into_split();
+            let a = tokio::spawn(pump(ir, ow, delay, head));
+            let b = tokio::spawn(pump(or, iw, delay, Vec::new()));
+            let _ = tokio::join!(a, b);
+        });
+    }
+}
+
+/// Copies `from` to `to`, each chunk released `delay` after it was read; EOF is passed on the
+/// same way (a half-close after the last chunk).
+async fn pump(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, delay: Duration, already: Vec<u8>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Option<Vec<u8>>)>();
+    if !already.is_empty() {
+        let _ = tx.send((Instant::now() + delay, Some(already)));
+    }
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match from.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send((Instant::now() + delay, None));
+                    return;
+                }
+                Ok(n) => {
+                    if tx.send((Instant::now() + delay, Some(buf[..n].to_vec()))).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    while let Some((due, chunk)) = rx.recv().await {
+        tokio::time::sleep_until(due).await;
+        match chunk {
+            Some(bytes) => {
+                if to.write_all(&bytes).await.is_err() {
+                    break;
+                }
+            }
+            None => {
+                let _ = to.shutdown().await;
+                break;
+            }
+        }
+    }
+    reader.abort();
+}
+
+/// Runs the proxy in this process (the hidden `sovereign lab proxy` command): reads the
+/// configuration, binds, serves forever.
+pub fn run_from_file(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let cfg: ProxyConfig = serde_json::from_str(&text).map_err(|e| format!("{} is not a proxy configuration: {e}", path.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(serve(cfg)).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn echo_server() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    loop {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => {
+                                if s.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn round_trip(addr: SocketAddr) -> Duration {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        let start = std::time::Instant::now();
+        s.write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        start.elapsed()
+    }
+
+    #[tokio::test]
+    async fn delays_each_direction_and_keeps_bytes_in_order() {
+        let target = echo_server().await;
+        let port = crate::process::free_port("127.0.0.1").unwrap();
+        let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let cfg = ProxyConfig {
+            routes: vec![Route {
+                name: "t".into(),
+                listen,
+                target,
+                delay_ms: 40.0,
+                by_source: BTreeMap::new(),
+                bind_by_source: BTreeMap::new(),
+                sniff: Sniff::None,
+            }],
+        };
+        tokio::spawn(serve(cfg));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let direct = round_trip(target).await;
+        let proxied = round_trip(listen).await;
+        // 40 ms each way: at least 80 ms, and not wildly more.
+        assert!(proxied >= Duration::from_millis(80), "{proxied:?}");
+        assert!(proxied < Duration::from_millis(80) + direct + Duration::from_millis(200), "{proxied:?}");
+        // Order and content survive many small writes.
+        let mut s = TcpStream::connect(listen).await.unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let send = data.clone();
+        let (mut r, mut w) = s.split();
+        let writer = async {
+            for chunk in send.chunks(997) {
+                w.write_all(chunk).await.unwrap();
+            }
+        };
+        let mut got = vec![0u8; data.len()];
+        let reader = r.read_exact(&mut got);
+        let (_, res) = tokio::join!(writer, reader);
+        res.unwrap();
+        assert_eq!(got, data);
+    }
+
+    #[tokio::test]
+    async fn delay_by_source_address() {
+        let target = echo_server().await;
+        let port = crate::process::free_port("127.0.0.1").unwrap();
+        let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut by_source = BTreeMap::new();
+        by_source.insert("127.0.0.1".parse().unwrap(), 0.0);
+        let cfg = ProxyConfig {
+            routes: vec![Route {
+                name: "t".into(),
+                listen,
+                target,
+                delay_ms: 500.0,
+                by_source,
+                bind_by_source: BTreeMap::new(),
+                sniff: Sniff::None,
+            }],
+        };
+        tokio::spawn(serve(cfg));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(round_trip(listen).await < Duration::from_millis(400));
+    }
+
+    #[test]
+    fn reads_the_caller_from_a_cassandra_handshake() {
+        // As Cassandra 5.0.8 sends it (seen by this proxy): version 12, 127.78.1.1:42103.
+        let mut m = vec![0xCA, 0x55, 0x2D, 0xFA, 0x0C, 0x0C, 0x0C, 0x11, 6, 127, 78, 1, 1, 0xA4, 0x77, 0x4C, 0x85, 0x5F, 0x91];
+        assert_eq!(cassandra_caller(&m), Some("127.78.1.1".parse().unwrap()));
+        m[0] = 0;
+        assert_eq!(cassandra_caller(&m), None);
+        assert_eq!(cassandra_caller(&[0xCA, 0x55, 0x2D, 0xFA, 0, 0, 0, 0, 16, 1]), None);
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_is_an_error() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listen = l.local_addr().unwrap();
+        let cfg = ProxyConfig {
+            routes: vec![Route {
+                name: "pg iad→ams".into(),
+                listen,
+                target: listen,
+                delay_ms: 1.0,
+                by_source: BTreeMap::new(),
+                bind_by_source: BTreeMap::new(),
+                sniff: Sniff::None,
+            }],
+        };
+        let e = serve(cfg).await.unwrap_err();
+        assert!(e.to_string().contains("pg iad→ams cannot listen"), "{e}");
+    }
+}
