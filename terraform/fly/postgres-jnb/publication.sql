@@ -10,5 +10,7 @@ GRANT USAGE ON SCHEMA public TO sovereign_replicator;
 -- The table `sovereign verify` writes its probe rows to (postgres::write_propagation).
 CREATE TABLE IF NOT EXISTS public.sovereign_probe (id text PRIMARY KEY, site text NOT NULL, written_at timestamptz NOT NULL DEFAULT now());
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO sovereign_replicator;
+-- Tables the master user creates later: the initial copy of a new table reads it as the replicator.
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO sovereign_replicator;
 SELECT 'CREATE PUBLICATION sovereign_all FOR ALL TABLES'
   WHERE NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'sovereign_all') \gexec
