@@ -46,12 +46,20 @@ async fn session(s: &Setup, timeout: Duration) -> Result<Session, String> {
 
 type Gossip = Vec<(IpAddr, Option<String>, Option<String>, Option<i32>)>;
 
-type GossipRow = (IpAddr, Option<String>, Option<String>, Option<String>, Option<i32>);
+type GossipRow = (
+    IpAddr,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+);
 
 async fn gossip(session: &Session) -> Result<Gossip, String> {
     let r = session
+        // Nodes of 4.0 and later announce STATUS_WITH_PORT; STATUS is the legacy field, which
+        // peers may not send at all.
         .query_unpaged(
-            "SELECT address, dc, status, heartbeat FROM system_views.gossip_info",
+            "SELECT address, dc, status_with_port, status, heartbeat FROM system_views.gossip_info",
             (),
         )
         .await
@@ -66,7 +74,10 @@ async fn gossip(session: &Session) -> Result<Gossip, String> {
         .map_err(|e| format!("gossip_info: {e}"))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("gossip_info: {e}"))?;
-    Ok(rows.into_iter().map(|(a, dc, with_port, legacy, hb)| (a, dc, with_port.or(legacy), hb)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(a, dc, with_port, legacy, hb)| (a, dc, with_port.or(legacy), hb))
+        .collect())
 }
 
 fn per_dc_fail(s: &Setup, reason: &str) -> Vec<(Option<String>, Outcome)> {

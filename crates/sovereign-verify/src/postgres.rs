@@ -450,9 +450,11 @@ async fn observe(
                 Some((_, s)) => {
                     let mut s = s.clone();
                     // The primary's replay_lag stands still while a standby is stuck (it is
-                    // only updated by the standby's replies); the standby knows how old its
-                    // last replayed commit is while WAL waits to be replayed.
-                    if let Some(t) = all.iter().find(|t| t.site == site)
+                    // only updated by the standby's replies); when WAL waits to be replayed,
+                    // the standby knows how old its last replayed commit is. (Only then: an
+                    // idle standby's receive and replay positions differ after a WAL switch.)
+                    if s.lag_bytes.unwrap_or(0) > 0
+                        && let Some(t) = all.iter().find(|t| t.site == site)
                         && let Ok(d) = standby_delay(t, creds, tls, timeout).await
                     {
                         s.lag_seconds = Some(s.lag_seconds.unwrap_or(0.0).max(d));
