@@ -7,6 +7,7 @@ pub mod commands;
 pub mod diagnostics;
 pub mod exit;
 pub mod input;
+pub mod linediff;
 pub mod output;
 pub mod table;
 
@@ -71,8 +72,10 @@ pub enum Command {
     Cost(commands::cost::Args),
     /// Write the Terraform tree, Helm charts and values, monitoring files and the Fly.io plan.
     Render(commands::render::Args),
-    /// Check a live deployment from its outputs: databases, caches, monitoring, load balancers, DNS.
+    /// Check a live deployment from its outputs: PostgreSQL, Redis, Cassandra, Prometheus, HTTP, DNS.
     Verify(commands::verify::Args),
+    /// Rehearse the data tier on this machine with the real engines; drill failover and restore.
+    Lab(commands::lab::Args),
 }
 
 /// Parses the arguments, runs the command, returns the exit code.
@@ -87,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Cost(args) => commands::cost::run(args, &out),
         Command::Render(args) => commands::render::run(args, &out),
         Command::Verify(args) => commands::verify::run(args, &out),
+        Command::Lab(args) => commands::lab::run(args, &out),
     };
     match result {
         Ok(code) => code.into(),

@@ -10,9 +10,16 @@
 //! [`engines`] and [`process`] are the building blocks; tests of other crates use them to start
 //! real servers too.
 
+pub mod down;
+pub mod drill;
 pub mod engines;
+pub mod load;
+pub mod outputs;
 pub mod process;
 pub mod proxy;
+pub mod state;
+pub mod topology_edit;
+pub mod up;
 
 use std::fmt;
 

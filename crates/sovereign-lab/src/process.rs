@@ -18,6 +18,11 @@ pub struct Proc {
     /// Ports it listens on; `down` waits until they are free.
     pub ports: Vec<u16>,
     pub log: PathBuf,
+    /// The site it serves and the address it listens on, for `lab status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// A free TCP port on a loopback address: bound, read, released.
@@ -66,6 +71,38 @@ pub fn wait_for_port(
             timeout.as_secs()
         ),
         log: tail(log, 15),
+    })
+}
+
+/// Waits until the process listens on `ip:port`; fails at once when it exits first.
+pub fn wait_listening(
+    p: &Proc,
+    ip: &str,
+    port: u16,
+    timeout: Duration,
+    what: &str,
+) -> Result<(), LabError> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if port_open(ip, port) {
+            return Ok(());
+        }
+        if !alive(p.pid) {
+            return Err(LabError::Start {
+                what: what.to_string(),
+                detail: "it exited".into(),
+                log: tail(&p.log, 15),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(LabError::Start {
+        what: what.to_string(),
+        detail: format!(
+            "nothing listens on {ip}:{port} after {} s",
+            timeout.as_secs()
+        ),
+        log: tail(&p.log, 15),
     })
 }
 
@@ -132,6 +169,8 @@ pub fn spawn(name: &str, mut cmd: Command, log: &Path, ports: Vec<u16>) -> Resul
         pid,
         ports,
         log: log.to_path_buf(),
+        site: None,
+        host: None,
     })
 }
 
@@ -238,5 +277,14 @@ pub fn kill9(pid: u32) {
     let start = Instant::now();
     while alive(pid) && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs a closure when dropped: tests stop their servers with it even when an assertion fails.
+pub struct OnDrop<F: FnMut()>(pub F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
     }
 }

@@ -67,6 +67,21 @@ pub fn cassandra_caller(first: &[u8]) -> Option<IpAddr> {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ProxyConfig {
     pub routes: Vec<Route>,
+    /// Health endpoints standing in for each serving site's load balancer.
+    #[serde(default)]
+    pub edges: Vec<Edge>,
+}
+
+/// A site's edge in the lab, which has no application tier: an HTTP server whose health path
+/// answers 200 while every data-tier server of the site accepts connections, 503 (naming what
+/// is down) otherwise, 404 elsewhere.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Edge {
+    pub site: String,
+    pub listen: SocketAddr,
+    pub health_path: String,
+    /// (what, address) the site needs.
+    pub needs: Vec<(String, SocketAddr)>,
 }
 
 impl Route {
@@ -81,14 +96,33 @@ impl Route {
 pub async fn serve(cfg: ProxyConfig) -> std::io::Result<()> {
     let mut listeners = Vec::new();
     for r in &cfg.routes {
-        let l = TcpListener::bind(r.listen)
-            .await
-            .map_err(|e| std::io::Error::new(e.kind(), format!("route {} cannot listen on {}: {e}", r.name, r.listen)))?;
+        let l = TcpListener::bind(r.listen).await.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("route {} cannot listen on {}: {e}", r.name, r.listen),
+            )
+        })?;
         listeners.push((l, r.clone()));
+    }
+    let mut edges = Vec::new();
+    for e in &cfg.edges {
+        let l = TcpListener::bind(e.listen).await.map_err(|err| {
+            std::io::Error::new(
+                err.kind(),
+                format!(
+                    "the edge of {} cannot listen on {}: {err}",
+                    e.site, e.listen
+                ),
+            )
+        })?;
+        edges.push((l, e.clone()));
     }
     let mut tasks = Vec::new();
     for (l, r) in listeners {
         tasks.push(tokio::spawn(accept_loop(l, r)));
+    }
+    for (l, e) in edges {
+        tasks.push(tokio::spawn(edge_loop(l, e)));
     }
     for t in tasks {
         let _ = t.await;
@@ -158,9 +192,78 @@ async fn accept_loop(listener: TcpListener, route: Route) {
     }
 }
 
+async fn edge_loop(listener: TcpListener, edge: Edge) {
+    loop {
+        let Ok((mut s, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let edge = edge.clone();
+        tokio::spawn(async move {
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 8192 {
+                match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+                    Ok(Ok(n)) if n > 0 => req.extend_from_slice(&buf[..n]),
+                    _ => return,
+                }
+            }
+            let line = String::from_utf8_lossy(&req);
+            let mut parts = line.lines().next().unwrap_or("").split_whitespace();
+            let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let path = target.split('?').next().unwrap_or("");
+            let (status, body) = if method != "GET" && method != "HEAD" {
+                ("405 Method Not Allowed", "GET only\n".to_string())
+            } else if path != edge.health_path {
+                (
+                    "404 Not Found",
+                    format!(
+                        "the lab's edge of {} serves only {}\n",
+                        edge.site, edge.health_path
+                    ),
+                )
+            } else {
+                let mut down = Vec::new();
+                let mut up = Vec::new();
+                for (what, addr) in &edge.needs {
+                    match tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr))
+                        .await
+                    {
+                        Ok(Ok(_)) => up.push(format!("{what} {addr}")),
+                        _ => down.push(format!("{what} {addr}")),
+                    }
+                }
+                if down.is_empty() {
+                    ("200 OK", format!("{} ok: {}\n", edge.site, up.join(", ")))
+                } else {
+                    (
+                        "503 Service Unavailable",
+                        format!("{} down: {}\n", edge.site, down.join(", ")),
+                    )
+                }
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes()).await;
+            if method != "HEAD" {
+                let _ = s.write_all(body.as_bytes()).await;
+            }
+            let _ = s.shutdown().await;
+        });
+    }
+}
+
 /// Copies `from` to `to`, each chunk released `delay` after it was read; EOF is passed on the
 /// same way (a half-close after the last chunk).
-async fn pump(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, delay: Duration, already: Vec<u8>) {
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+    already: Vec<u8>,
+) {
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Option<Vec<u8>>)>();
     if !already.is_empty() {
         let _ = tx.send((Instant::now() + delay, Some(already)));
@@ -174,7 +277,10 @@ async fn pump(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp:
                     return;
                 }
                 Ok(n) => {
-                    if tx.send((Instant::now() + delay, Some(buf[..n].to_vec()))).is_err() {
+                    if tx
+                        .send((Instant::now() + delay, Some(buf[..n].to_vec())))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -201,8 +307,10 @@ async fn pump(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp:
 /// Runs the proxy in this process (the hidden `sovereign lab proxy` command): reads the
 /// configuration, binds, serves forever.
 pub fn run_from_file(path: &std::path::Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let cfg: ProxyConfig = serde_json::from_str(&text).map_err(|e| format!("{} is not a proxy configuration: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let cfg: ProxyConfig = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a proxy configuration: {e}", path.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -265,6 +373,7 @@ mod tests {
                 bind_by_source: BTreeMap::new(),
                 sniff: Sniff::None,
             }],
+            edges: vec![],
         };
         tokio::spawn(serve(cfg));
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -272,7 +381,10 @@ mod tests {
         let proxied = round_trip(listen).await;
         // 40 ms each way: at least 80 ms, and not wildly more.
         assert!(proxied >= Duration::from_millis(80), "{proxied:?}");
-        assert!(proxied < Duration::from_millis(80) + direct + Duration::from_millis(200), "{proxied:?}");
+        assert!(
+            proxied < Duration::from_millis(80) + direct + Duration::from_millis(200),
+            "{proxied:?}"
+        );
         // Order and content survive many small writes.
         let mut s = TcpStream::connect(listen).await.unwrap();
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
@@ -307,20 +419,77 @@ mod tests {
                 bind_by_source: BTreeMap::new(),
                 sniff: Sniff::None,
             }],
+            edges: vec![],
         };
         tokio::spawn(serve(cfg));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(round_trip(listen).await < Duration::from_millis(400));
     }
 
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn edges_answer_from_the_state_of_the_data_tier() {
+        let up = echo_server().await;
+        let down_port = crate::process::free_port("127.0.0.1").unwrap();
+        let down: SocketAddr = format!("127.0.0.1:{down_port}").parse().unwrap();
+        let (p1, p2) = (
+            crate::process::free_port("127.0.0.1").unwrap(),
+            crate::process::free_port("127.0.0.1").unwrap(),
+        );
+        let healthy: SocketAddr = format!("127.0.0.1:{p1}").parse().unwrap();
+        let broken: SocketAddr = format!("127.0.0.1:{p2}").parse().unwrap();
+        let cfg = ProxyConfig {
+            routes: vec![],
+            edges: vec![
+                Edge {
+                    site: "ams".into(),
+                    listen: healthy,
+                    health_path: "/healthz".into(),
+                    needs: vec![("postgres".into(), up)],
+                },
+                Edge {
+                    site: "iad".into(),
+                    listen: broken,
+                    health_path: "/healthz".into(),
+                    needs: vec![("postgres".into(), up), ("redis".into(), down)],
+                },
+            ],
+        };
+        tokio::spawn(serve(cfg));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let ok = get(healthy, "/healthz?x=1").await;
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        assert!(get(healthy, "/other").await.starts_with("HTTP/1.1 404"));
+        let bad = get(broken, "/healthz").await;
+        assert!(
+            bad.starts_with("HTTP/1.1 503") && bad.contains(&format!("redis {down}")),
+            "{bad}"
+        );
+    }
+
     #[test]
     fn reads_the_caller_from_a_cassandra_handshake() {
         // As Cassandra 5.0.8 sends it (seen by this proxy): version 12, 127.78.1.1:42103.
-        let mut m = vec![0xCA, 0x55, 0x2D, 0xFA, 0x0C, 0x0C, 0x0C, 0x11, 6, 127, 78, 1, 1, 0xA4, 0x77, 0x4C, 0x85, 0x5F, 0x91];
+        let mut m = vec![
+            0xCA, 0x55, 0x2D, 0xFA, 0x0C, 0x0C, 0x0C, 0x11, 6, 127, 78, 1, 1, 0xA4, 0x77, 0x4C,
+            0x85, 0x5F, 0x91,
+        ];
         assert_eq!(cassandra_caller(&m), Some("127.78.1.1".parse().unwrap()));
         m[0] = 0;
         assert_eq!(cassandra_caller(&m), None);
-        assert_eq!(cassandra_caller(&[0xCA, 0x55, 0x2D, 0xFA, 0, 0, 0, 0, 16, 1]), None);
+        assert_eq!(
+            cassandra_caller(&[0xCA, 0x55, 0x2D, 0xFA, 0, 0, 0, 0, 16, 1]),
+            None
+        );
     }
 
     #[tokio::test]
@@ -337,6 +506,7 @@ mod tests {
                 bind_by_source: BTreeMap::new(),
                 sniff: Sniff::None,
             }],
+            edges: vec![],
         };
         let e = serve(cfg).await.unwrap_err();
         assert!(e.to_string().contains("pg iad→ams cannot listen"), "{e}");

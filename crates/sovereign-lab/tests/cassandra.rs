@@ -11,7 +11,12 @@ use sovereign_lab::proxy::{ProxyConfig, Route, Sniff};
 #[tokio::test(flavor = "multi_thread")]
 async fn two_datacenters_through_the_proxy() {
     let dir = tempfile::tempdir().unwrap();
-    let ips = |d: u8| -> (IpAddr, IpAddr) { (format!("127.77.{d}.1").parse().unwrap(), format!("127.78.{d}.1").parse().unwrap()) };
+    let ips = |d: u8| -> (IpAddr, IpAddr) {
+        (
+            format!("127.77.{d}.1").parse().unwrap(),
+            format!("127.78.{d}.1").parse().unwrap(),
+        )
+    };
     // One storage and one CQL port for every node (on its own address): drivers assume the
     // contact point's CQL port for all peers.
     let storage = free_port("127.77.0.1").unwrap();
@@ -38,15 +43,25 @@ async fn two_datacenters_through_the_proxy() {
             listen: SocketAddr::new(s.broadcast, storage),
             target: SocketAddr::new(s.listen, storage),
             delay_ms: 0.0,
-            by_source: specs.iter().filter(|o| o.dc != s.dc).map(|o| (o.broadcast, 40.0)).collect::<BTreeMap<_, _>>(),
+            by_source: specs
+                .iter()
+                .filter(|o| o.dc != s.dc)
+                .map(|o| (o.broadcast, 40.0))
+                .collect::<BTreeMap<_, _>>(),
             bind_by_source: BTreeMap::new(),
             sniff: Sniff::CassandraInternode,
         })
         .collect();
-    tokio::spawn(sovereign_lab::proxy::serve(ProxyConfig { routes }));
+    tokio::spawn(sovereign_lab::proxy::serve(ProxyConfig {
+        routes,
+        edges: vec![],
+    }));
     let seeds: Vec<(IpAddr, u16)> = specs.iter().map(|s| (s.broadcast, storage)).collect();
     let start = Instant::now();
-    let nodes: Vec<_> = specs.iter().map(|s| cassandra::start(dir.path(), "lab", s, &seeds, 256).unwrap()).collect();
+    let nodes: Vec<_> = specs
+        .iter()
+        .map(|s| cassandra::start(dir.path(), "lab", s, &seeds, 256).unwrap())
+        .collect();
     struct Stop(Vec<cassandra::Node>);
     impl Drop for Stop {
         fn drop(&mut self) {
@@ -69,21 +84,49 @@ async fn two_datacenters_through_the_proxy() {
     // Both datacenters in gossip, NORMAL.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let r = session.query_unpaged("SELECT address, dc, status_with_port FROM system_views.gossip_info", ()).await.unwrap();
-        let rows: Vec<(IpAddr, Option<String>, Option<String>)> =
-            r.into_rows_result().unwrap().rows().unwrap().collect::<Result<_, _>>().unwrap();
-        let normal = rows.iter().filter(|(_, _, s)| s.as_deref().is_some_and(|s| s.starts_with("NORMAL"))).count();
+        let r = session
+            .query_unpaged(
+                "SELECT address, dc, status_with_port FROM system_views.gossip_info",
+                (),
+            )
+            .await
+            .unwrap();
+        let rows: Vec<(IpAddr, Option<String>, Option<String>)> = r
+            .into_rows_result()
+            .unwrap()
+            .rows()
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let normal = rows
+            .iter()
+            .filter(|(_, _, s)| s.as_deref().is_some_and(|s| s.starts_with("NORMAL")))
+            .count();
         if normal == 2 {
             let dcs: Vec<_> = rows.iter().filter_map(|r| r.1.clone()).collect();
-            assert!(dcs.contains(&"ams".to_string()) && dcs.contains(&"syd".to_string()), "{rows:?}");
+            assert!(
+                dcs.contains(&"ams".to_string()) && dcs.contains(&"syd".to_string()),
+                "{rows:?}"
+            );
             let addrs: Vec<IpAddr> = rows.iter().map(|r| r.0).collect();
-            assert!(addrs.contains(&specs[1].broadcast), "peers know each other by the proxy address: {rows:?}");
+            assert!(
+                addrs.contains(&specs[1].broadcast),
+                "peers know each other by the proxy address: {rows:?}"
+            );
             break;
         }
         assert!(
             Instant::now() < deadline,
             "gossip never settled: {rows:?}\n{}",
-            nodes.iter().map(|n| format!("--- {} ---\n{}", n.spec.name, process::tail(&n.proc.log, 30))).collect::<Vec<_>>().join("\n")
+            nodes
+                .iter()
+                .map(|n| format!(
+                    "--- {} ---\n{}",
+                    n.spec.name,
+                    process::tail(&n.proc.log, 30)
+                ))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -92,7 +135,13 @@ async fn two_datacenters_through_the_proxy() {
         .query_unpaged("CREATE KEYSPACE IF NOT EXISTS k WITH replication = {'class': 'NetworkTopologyStrategy', 'ams': 1, 'syd': 1}", ())
         .await
         .unwrap();
-    session.query_unpaged("CREATE TABLE IF NOT EXISTS k.t (id int PRIMARY KEY, v text)", ()).await.unwrap();
+    session
+        .query_unpaged(
+            "CREATE TABLE IF NOT EXISTS k.t (id int PRIMARY KEY, v text)",
+            (),
+        )
+        .await
+        .unwrap();
     let mut stmt = scylla::statement::Statement::new("INSERT INTO k.t (id, v) VALUES (1, 'x')");
     stmt.set_consistency(scylla::statement::Consistency::EachQuorum);
     let t = Instant::now();

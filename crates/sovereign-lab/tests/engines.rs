@@ -37,6 +37,10 @@ async fn postgres_primary_and_standby() {
     let p1 = free_port("127.0.0.1").unwrap();
     let primary = Pg::init(dir.path(), "primary", "127.0.0.1", p1, "secret-pw").unwrap();
     primary.start().unwrap();
+    let _stop_primary = process::OnDrop({
+        let p = primary.clone();
+        move || p.stop()
+    });
     let p2 = free_port("127.0.0.1").unwrap();
     let standby = Pg::standby(
         &primary,
@@ -48,6 +52,10 @@ async fn postgres_primary_and_standby() {
     )
     .unwrap();
     standby.start().unwrap();
+    let _stop_standby = process::OnDrop({
+        let p = standby.clone();
+        move || p.stop()
+    });
     let (client, conn) =
         tokio_postgres::connect(&primary.conninfo("postgres"), tokio_postgres::NoTls)
             .await
@@ -90,6 +98,10 @@ fn redis_prometheus_dnsmasq() {
     let dir = tempdir();
     let rp = free_port("127.0.0.1").unwrap();
     let r = Redis::start(dir.path(), "cache", "127.0.0.1", rp, "pw", "allkeys-lru").unwrap();
+    let _stop_redis = process::OnDrop({
+        let pid = r.proc.pid;
+        move || process::stop(pid, Duration::from_secs(5))
+    });
     let pp = free_port("127.0.0.1").unwrap();
     let cfg = PromConfig {
         receiver: true,
@@ -97,6 +109,10 @@ fn redis_prometheus_dnsmasq() {
         ..Default::default()
     };
     let p = Prometheus::start(dir.path(), "prom", "127.0.0.1", pp, &cfg).unwrap();
+    let _stop_prom = process::OnDrop({
+        let pid = p.proc.pid;
+        move || process::stop(pid, Duration::from_secs(5))
+    });
     let dp = free_port("127.0.0.1").unwrap();
     let d = dnsmasq::start(
         &dir.path().join("dns"),
@@ -109,6 +125,10 @@ fn redis_prometheus_dnsmasq() {
         ],
     )
     .unwrap();
+    let _stop_dns = process::OnDrop({
+        let pid = d.pid;
+        move || process::stop(pid, Duration::from_secs(5))
+    });
     {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", rp)).unwrap();

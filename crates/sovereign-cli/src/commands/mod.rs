@@ -4,6 +4,8 @@ pub mod check;
 pub mod cost;
 pub mod explain;
 pub mod init;
+pub mod lab;
+pub mod lab_drill;
 pub mod plan;
 pub mod render;
 pub mod verify;

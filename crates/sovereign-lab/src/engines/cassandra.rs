@@ -89,7 +89,10 @@ pub fn lib_dir() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(|| PathBuf::from("/tmp"));
-    cache.join("sovereign").join(format!("cassandra-{VERSION}")).join("lib")
+    cache
+        .join("sovereign")
+        .join(format!("cassandra-{VERSION}"))
+        .join("lib")
 }
 
 /// Java 17 or later and the server jars, or what is missing and how to get it.
@@ -98,7 +101,10 @@ pub fn prerequisites() -> Result<(PathBuf, PathBuf), LabError> {
         what: "Java (17 or later, for Apache Cassandra)".into(),
         install: "apt-get install openjdk-17-jre-headless".into(),
     })?;
-    let out = Command::new(&java).arg("-version").output().map_err(|e| LabError::io("cannot run java -version", e))?;
+    let out = Command::new(&java)
+        .arg("-version")
+        .output()
+        .map_err(|e| LabError::io("cannot run java -version", e))?;
     let text = String::from_utf8_lossy(&out.stderr).to_string();
     let major = text
         .split('"')
@@ -108,7 +114,10 @@ pub fn prerequisites() -> Result<(PathBuf, PathBuf), LabError> {
         .unwrap_or(0);
     if major < 17 {
         return Err(LabError::Missing {
-            what: format!("Java 17 or later (found: {})", text.lines().next().unwrap_or("?")),
+            what: format!(
+                "Java 17 or later (found: {})",
+                text.lines().next().unwrap_or("?")
+            ),
             install: "apt-get install openjdk-17-jre-headless".into(),
         });
     }
@@ -157,13 +166,24 @@ fn yaml_str(s: &str) -> String {
 
 /// Writes the node's configuration and starts its JVM; returns once the process runs (the
 /// node joins in the background: [`wait_ready`]).
-pub fn start(dir: &Path, cluster: &str, node: &NodeSpec, seeds: &[(IpAddr, u16)], heap_mb: u32) -> Result<Node, LabError> {
+pub fn start(
+    dir: &Path,
+    cluster: &str,
+    node: &NodeSpec,
+    seeds: &[(IpAddr, u16)],
+    heap_mb: u32,
+) -> Result<Node, LabError> {
     let (java, lib) = prerequisites()?;
     let home = dir.join(&node.name);
     for sub in ["data", "commitlog", "saved_caches", "hints", "cdc_raw"] {
-        std::fs::create_dir_all(home.join(sub)).map_err(|e| LabError::io(format!("cannot create {}", home.display()), e))?;
+        std::fs::create_dir_all(home.join(sub))
+            .map_err(|e| LabError::io(format!("cannot create {}", home.display()), e))?;
     }
-    let seeds = seeds.iter().map(|(ip, port)| format!("{ip}:{port}")).collect::<Vec<_>>().join(",");
+    let seeds = seeds
+        .iter()
+        .map(|(ip, port)| format!("{ip}:{port}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let yaml = format!(
         "# Sovereign lab: one node of {cluster}, datacenter {dc}.\n\
          cluster_name: {cluster_q}\n\
@@ -208,10 +228,14 @@ pub fn start(dir: &Path, cluster: &str, node: &NodeSpec, seeds: &[(IpAddr, u16)]
         native = node.native_port,
     );
     let write = |name: &str, text: &str| {
-        std::fs::write(home.join(name), text).map_err(|e| LabError::io(format!("cannot write {name}"), e))
+        std::fs::write(home.join(name), text)
+            .map_err(|e| LabError::io(format!("cannot write {name}"), e))
     };
     write("cassandra.yaml", &yaml)?;
-    write("cassandra-rackdc.properties", &format!("dc={}\nrack={}\n", node.dc, node.rack))?;
+    write(
+        "cassandra-rackdc.properties",
+        &format!("dc={}\nrack={}\n", node.dc, node.rack),
+    )?;
     write(
         "logback.xml",
         "<configuration>\n  <appender name=\"OUT\" class=\"ch.qos.logback.core.ConsoleAppender\">\n    <encoder><pattern>%d{HH:mm:ss.SSS} %-5level [%thread] %logger{30} %msg%n</pattern></encoder>\n  </appender>\n  <root level=\"INFO\"><appender-ref ref=\"OUT\"/></root>\n</configuration>\n",
@@ -221,18 +245,36 @@ pub fn start(dir: &Path, cluster: &str, node: &NodeSpec, seeds: &[(IpAddr, u16)]
         .arg(format!("-Xms{heap_mb}m"))
         .arg(format!("-Xmx{heap_mb}m"))
         .args(JVM17_FLAGS)
-        .arg(format!("-Dcassandra.config=file://{}", home.join("cassandra.yaml").display()))
-        .arg(format!("-Dcassandra-rackdc.properties=file://{}", home.join("cassandra-rackdc.properties").display()))
+        .arg(format!(
+            "-Dcassandra.config=file://{}",
+            home.join("cassandra.yaml").display()
+        ))
+        .arg(format!(
+            "-Dcassandra-rackdc.properties=file://{}",
+            home.join("cassandra-rackdc.properties").display()
+        ))
         .arg(format!("-Dcassandra.storagedir={}", home.display()))
-        .arg(format!("-Dlogback.configurationFile={}", home.join("logback.xml").display()))
+        .arg(format!(
+            "-Dlogback.configurationFile={}",
+            home.join("logback.xml").display()
+        ))
         .arg(format!("-Dcassandra.jmx.local.port={}", node.jmx_port))
         .arg("-Dcassandra-foreground=yes")
         .arg("-cp")
         .arg(format!("{}/*", lib.display()))
         .arg("org.apache.cassandra.service.CassandraDaemon");
     let log = home.join("cassandra.log");
-    let proc = process::spawn(&format!("cassandra {}", node.name), c, &log, vec![node.storage_port, node.native_port, node.jmx_port])?;
-    Ok(Node { spec: node.clone(), dir: home, proc })
+    let proc = process::spawn(
+        &format!("cassandra {}", node.name),
+        c,
+        &log,
+        vec![node.storage_port, node.native_port, node.jmx_port],
+    )?;
+    Ok(Node {
+        spec: node.clone(),
+        dir: home,
+        proc,
+    })
 }
 
 /// Waits until the node accepts CQL (it has joined the ring by then), or says why not.
@@ -254,7 +296,117 @@ pub fn wait_ready(node: &Node, timeout: Duration) -> Result<(), LabError> {
     }
     Err(LabError::Start {
         what: format!("Cassandra {}", node.spec.name),
-        detail: format!("no CQL on {}:{} after {} s", node.spec.listen, node.spec.native_port, timeout.as_secs()),
+        detail: format!(
+            "no CQL on {}:{} after {} s",
+            node.spec.listen,
+            node.spec.native_port,
+            timeout.as_secs()
+        ),
         log: process::tail(&log, 25),
     })
+}
+
+/// Runs async CQL work on a private runtime (the lab is synchronous).
+pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T, LabError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LabError::io("cannot start an async runtime", e))?;
+    Ok(rt.block_on(f))
+}
+
+/// A CQL session to `node` as `user`, retried while the node finishes setting up auth.
+pub async fn session(
+    node: &NodeSpec,
+    user: &str,
+    password: &str,
+    timeout: Duration,
+) -> Result<scylla::client::session::Session, LabError> {
+    let start = std::time::Instant::now();
+    loop {
+        let r = scylla::client::session_builder::SessionBuilder::new()
+            .known_node(format!("{}:{}", node.listen, node.native_port))
+            .user(user, password)
+            .connection_timeout(Duration::from_secs(5))
+            .build()
+            .await;
+        match r {
+            Ok(s) => return Ok(s),
+            Err(e) if start.elapsed() > timeout => {
+                return Err(LabError::Other(format!(
+                    "cannot open a CQL session to {} as {user}: {e}",
+                    node.name
+                )));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// NetworkTopologyStrategy replication map in CQL.
+pub fn replication(rf: &std::collections::BTreeMap<String, u32>) -> String {
+    let dcs: Vec<String> = rf
+        .iter()
+        .map(|(dc, n)| format!("'{}': {n}", dc.replace('\'', "''")))
+        .collect();
+    format!("{{'class': 'NetworkTopologyStrategy', {}}}", dcs.join(", "))
+}
+
+/// The lab's schema: auth data replicated to every datacenter, a superuser role for the lab,
+/// and the application keyspace with the lab's replication factors.
+pub fn bootstrap_schema(
+    nodes: &[Node],
+    keyspace: &str,
+    rf: &std::collections::BTreeMap<String, u32>,
+    user: &str,
+    password: &str,
+) -> Result<(), LabError> {
+    let first = nodes
+        .first()
+        .ok_or_else(|| LabError::Other("no Cassandra node".into()))?;
+    block_on(async {
+        let s = session(
+            &first.spec,
+            "cassandra",
+            "cassandra",
+            Duration::from_secs(90),
+        )
+        .await?;
+        let run = |q: String| {
+            let s = &s;
+            async move {
+                s.query_unpaged(q.clone(), ())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| LabError::Other(format!("Cassandra refused `{q}`: {e}")))
+            }
+        };
+        let auth_rf: std::collections::BTreeMap<String, u32> = rf
+            .keys()
+            .map(|dc| {
+                (
+                    dc.clone(),
+                    nodes.iter().filter(|n| &n.spec.dc == dc).count().min(3) as u32,
+                )
+            })
+            .collect();
+        run(format!(
+            "ALTER KEYSPACE system_auth WITH replication = {}",
+            replication(&auth_rf)
+        ))
+        .await?;
+        run(format!(
+            "CREATE ROLE IF NOT EXISTS \"{}\" WITH PASSWORD = '{}' AND SUPERUSER = true AND LOGIN = true",
+            user.replace('"', ""),
+            password.replace('\'', "''")
+        ))
+        .await?;
+        run(format!(
+            "CREATE KEYSPACE IF NOT EXISTS \"{}\" WITH replication = {}",
+            keyspace.replace('"', ""),
+            replication(rf)
+        ))
+        .await?;
+        Ok(())
+    })?
 }

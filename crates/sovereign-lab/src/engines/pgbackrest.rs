@@ -89,6 +89,25 @@ impl Stanza {
         process::run("pgbackrest check", c).map(|_| ())
     }
 
+    /// `check`: the archive works (it forces a WAL switch and waits for the segment).
+    pub fn check(&self) -> Result<(), LabError> {
+        let mut c = self.cmd()?;
+        c.arg("check");
+        process::run("pgbackrest check", c).map(|_| ())
+    }
+
+    /// Restores the stanza's backups into another (empty) data directory, recovering to
+    /// `target` (a timestamp PostgreSQL understands) and promoting there.
+    pub fn restore_into(&self, data: &Path, target: &str) -> Result<(), LabError> {
+        let mut c = self.cmd()?;
+        c.arg(format!("--pg1-path={}", data.display()))
+            .arg("--type=time")
+            .arg(format!("--target={target}"))
+            .arg("--target-action=promote")
+            .arg("restore");
+        process::run("pgbackrest restore", c).map(|_| ())
+    }
+
     /// A backup: `full`, `diff` or `incr`.
     pub fn backup(&self, kind: &str) -> Result<(), LabError> {
         let mut c = self.cmd()?;

@@ -106,12 +106,12 @@ impl Prometheus {
         }
         let log = home.join("prometheus.log");
         let proc = process::spawn(&format!("prometheus {name}"), c, &log, vec![port])?;
-        process::wait_for_port(
+        process::wait_listening(
+            &proc,
             host,
             port,
             Duration::from_secs(30),
             &format!("Prometheus {name}"),
-            &log,
         )?;
         Ok(Prometheus {
             name: name.into(),
@@ -146,34 +146,52 @@ pub fn postgres_exporter(
     let mut c = Command::new(bin);
     c.env("DATA_SOURCE_NAME", dsn)
         .arg(format!("--web.listen-address={host}:{port}"));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
     let log = dir.join(format!("{name}.log"));
     let p = process::spawn(name, c, &log, vec![port])?;
-    process::wait_for_port(host, port, Duration::from_secs(20), name, &log)?;
+    process::wait_listening(&p, host, port, Duration::from_secs(20), name)?;
     Ok(p)
 }
 
-/// `prometheus-redis-exporter` for one Redis.
+/// `prometheus-redis-exporter` for one Redis (`redis://host:port`), with its AUTH token in a
+/// password file of the exporter's format (a JSON map from address to password), owner-only.
 pub fn redis_exporter(
     dir: &Path,
     name: &str,
     host: &str,
     port: u16,
     redis: &str,
-    password_file: &Path,
+    token: &str,
 ) -> Result<Proc, LabError> {
     let bin = which("prometheus-redis-exporter").ok_or_else(|| LabError::Missing {
         what: "prometheus-redis-exporter".into(),
         install: "apt-get install prometheus-redis-exporter".into(),
     })?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
+    let password_file = dir.join(format!("{name}.passwords.json"));
+    {
+        use std::io::Write;
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let mut f = o
+            .open(&password_file)
+            .map_err(|e| LabError::io("cannot write the exporter's password file", e))?;
+        f.write_all(serde_json::json!({ redis: token }).to_string().as_bytes())
+            .map_err(|e| LabError::io("cannot write the exporter's password file", e))?;
+    }
     let mut c = Command::new(bin);
     c.arg("-redis.addr")
         .arg(redis)
         .arg("-redis.password-file")
-        .arg(password_file)
+        .arg(&password_file)
         .arg("-web.listen-address")
         .arg(format!("{host}:{port}"));
     let log = dir.join(format!("{name}.log"));
     let p = process::spawn(name, c, &log, vec![port])?;
-    process::wait_for_port(host, port, Duration::from_secs(20), name, &log)?;
+    process::wait_listening(&p, host, port, Duration::from_secs(20), name)?;
     Ok(p)
 }

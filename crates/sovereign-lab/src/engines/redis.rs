@@ -49,12 +49,12 @@ impl Redis {
         c.arg(&conf);
         let log = home.join("redis.log");
         let proc = process::spawn(&format!("redis {name}"), c, &log, vec![port])?;
-        process::wait_for_port(
+        process::wait_listening(
+            &proc,
             host,
             port,
             Duration::from_secs(20),
             &format!("Redis {name}"),
-            &log,
         )?;
         Ok(Redis {
             name: name.into(),

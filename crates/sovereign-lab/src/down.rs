@@ -1,0 +1,213 @@
+//! `lab down` and `lab status`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::LabError;
+use crate::process;
+use crate::state::{LabState, Phase, STATE_FILE};
+
+/// What `down` did.
+#[derive(Debug, Serialize)]
+pub struct DownReport {
+    pub stopped: usize,
+    pub killed: usize,
+    pub ports_freed: usize,
+    pub removed: bool,
+}
+
+/// Stops every process of the lab in `dir` (reverse start order; PostgreSQL with pg_ctl,
+/// everything else by PID, SIGKILL after a grace period), waits for its ports to be free, and
+/// removes the directory unless `keep`.
+pub fn down(dir: &Path, keep: bool, progress: &dyn Fn(&str)) -> Result<DownReport, LabError> {
+    let Some(state) = LabState::load(dir)? else {
+        return Err(LabError::Other(format!(
+            "no lab in {} (no {STATE_FILE})",
+            dir.display()
+        )));
+    };
+    let mut stopped = 0;
+    let mut killed = 0;
+    let mut ports: Vec<(String, u16)> = Vec::new();
+    // PostgreSQL first: its clients (exporters, the proxy) may hold connections.
+    for m in state.pgs() {
+        ports.push((m.pg.host.clone(), m.pg.port));
+        if let Some(pid) = m.pg.pid().filter(|p| process::alive(*p)) {
+            progress(&format!("stopping PostgreSQL {} (pid {pid})", m.site));
+            m.pg.stop();
+            if process::alive(pid) {
+                process::kill9(pid);
+                killed += 1;
+            } else {
+                stopped += 1;
+            }
+        }
+    }
+    for p in state.procs.iter().rev() {
+        for port in &p.ports {
+            ports.push((String::new(), *port));
+        }
+        if process::alive(p.pid) {
+            progress(&format!("stopping {} (pid {})", p.name, p.pid));
+            process::stop(p.pid, Duration::from_secs(15));
+            if process::alive(p.pid) {
+                process::kill9(p.pid);
+                killed += 1;
+            } else {
+                stopped += 1;
+            }
+        }
+    }
+    // Ports are checked on the addresses the lab used.
+    let mut addrs: Vec<(String, u16)> = Vec::new();
+    for (host, port) in &ports {
+        if host.is_empty() {
+            for s in &state.sites {
+                addrs.push((s.ip.clone(), *port));
+            }
+            addrs.push(("127.0.0.1".into(), *port));
+        } else {
+            addrs.push((host.clone(), *port));
+        }
+    }
+    if let Some(c) = &state.cassandra {
+        for n in &c.nodes {
+            addrs.push((n.spec.listen.to_string(), n.spec.storage_port));
+            addrs.push((n.spec.listen.to_string(), n.spec.native_port));
+        }
+    }
+    for r in state
+        .proxy_config
+        .routes
+        .iter()
+        .map(|r| r.listen)
+        .chain(state.proxy_config.edges.iter().map(|e| e.listen))
+    {
+        addrs.push((r.ip().to_string(), r.port()));
+    }
+    let start = Instant::now();
+    let busy = loop {
+        let busy: Vec<String> = addrs
+            .iter()
+            .filter(|(h, p)| *p != 0 && !process::port_free(h, *p))
+            .map(|(h, p)| format!("{h}:{p}"))
+            .collect();
+        if busy.is_empty() || start.elapsed() > Duration::from_secs(10) {
+            break busy;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    if !busy.is_empty() {
+        return Err(LabError::Other(format!(
+            "stopped every process of the lab, but these ports are still in use: {} (another program?)",
+            busy.join(", ")
+        )));
+    }
+    let removed = !keep;
+    if removed {
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| LabError::io(format!("cannot remove {}", dir.display()), e))?;
+    }
+    Ok(DownReport {
+        stopped,
+        killed,
+        ports_freed: addrs.len(),
+        removed,
+    })
+}
+
+/// One line of `lab status`.
+#[derive(Debug, Serialize)]
+pub struct Component {
+    pub name: String,
+    pub site: Option<String>,
+    pub role: Option<String>,
+    pub address: String,
+    pub pid: Option<u32>,
+    pub up: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub dir: String,
+    pub project: String,
+    pub topology: String,
+    pub phase: Phase,
+    pub latency_scale: f64,
+    pub outputs: String,
+    pub components: Vec<Component>,
+    pub notes: Vec<String>,
+}
+
+impl Status {
+    pub fn healthy(&self) -> bool {
+        self.phase == Phase::Running && self.components.iter().all(|c| c.up)
+    }
+}
+
+/// What runs, from the state file and the processes themselves.
+pub fn status(dir: &Path) -> Result<Status, LabError> {
+    let Some(s) = LabState::load(dir)? else {
+        return Err(LabError::Other(format!(
+            "no lab in {}: `sovereign lab up` starts one",
+            dir.display()
+        )));
+    };
+    let mut components = Vec::new();
+    for m in s.pgs() {
+        let pid = m.pg.pid();
+        let alive = pid.is_some_and(process::alive);
+        let listening = process::port_open(&m.pg.host, m.pg.port);
+        components.push(Component {
+            name: "postgres".into(),
+            site: Some(m.site.clone()),
+            role: Some(m.role.clone()),
+            address: format!("{}:{}", m.pg.host, m.pg.port),
+            pid,
+            up: (alive && listening) || m.role == "down",
+            detail: match (m.role.as_str(), alive, listening) {
+                ("down", _, _) => "killed by a drill".into(),
+                (_, true, true) => "accepting connections".into(),
+                (_, true, false) => "running, not listening".into(),
+                _ => format!("not running (log: {})", m.pg.log.display()),
+            },
+        });
+    }
+    for p in &s.procs {
+        let alive = process::alive(p.pid);
+        let listening = match (&p.host, p.ports.first()) {
+            (Some(h), Some(port)) if alive => process::port_open(h, *port),
+            _ => alive,
+        };
+        components.push(Component {
+            name: p.name.clone(),
+            site: p.site.clone().filter(|s| s != "-"),
+            role: None,
+            address: match (&p.host, p.ports.first()) {
+                (Some(h), Some(port)) => format!("{h}:{port}"),
+                (None, Some(port)) => format!(":{port}"),
+                _ => String::new(),
+            },
+            pid: Some(p.pid),
+            up: alive && listening,
+            detail: match (alive, listening) {
+                (true, true) => "running".into(),
+                (true, false) => "running, not listening".into(),
+                _ => format!("not running (log: {})", p.log.display()),
+            },
+        });
+    }
+    Ok(Status {
+        dir: dir.display().to_string(),
+        project: s.project.clone(),
+        topology: s.topology_source.clone(),
+        phase: s.phase,
+        latency_scale: s.latency_scale,
+        outputs: dir.join("outputs.json").display().to_string(),
+        components,
+        notes: s.notes.clone(),
+    })
+}

@@ -1,0 +1,1315 @@
+//! Drills on a running lab: PostgreSQL failover (RTO and RPO measured), point-in-time
+//! restore with pgBackRest (compared exactly), and the loss of a Cassandra datacenter
+//! (compared with what `plan --lose` predicts).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sovereign_catalog::Catalog;
+use sovereign_check::ValidatedTopology;
+use sovereign_check::analysis::survivability::{self, Loss};
+use tokio_postgres::NoTls;
+
+use crate::engines::cassandra;
+use crate::engines::postgres::{Pg, chown};
+use crate::load::{connect, replicated_table};
+use crate::state::{LabState, PgMember};
+use crate::{DbError, LabError, process};
+
+fn rt() -> Result<tokio::runtime::Runtime, LabError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .map_err(|e| LabError::io("runtime", e))
+}
+
+fn err(what: &str, e: &tokio_postgres::Error) -> LabError {
+    LabError::Other(format!("{what}: {}", DbError(e)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failover
+
+#[derive(Clone, Debug)]
+pub struct FailoverOptions {
+    pub to: Option<String>,
+    /// Writes a second the writer attempts.
+    pub rate: u32,
+    /// Seconds of writes before the primary is killed.
+    pub lead_seconds: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Repointed {
+    pub site: String,
+    pub role: String,
+    /// `following <site>`, `re-seeded from <site>`, `resubscribed to <site>`.
+    pub how: String,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DataCheck {
+    pub site: String,
+    pub rows: i64,
+    pub matches_primary: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FailoverReport {
+    pub old_primary: String,
+    pub new_primary: String,
+    pub why: String,
+    pub latency_scale: f64,
+    /// Bytes each standby was behind just before the kill.
+    pub behind_before_kill: BTreeMap<String, i64>,
+    pub acknowledged_before_kill: usize,
+    pub acknowledged_after: usize,
+    /// Acknowledged writes the new primary does not have.
+    pub lost_writes: usize,
+    /// Time between the oldest lost acknowledgement and the kill: the data-loss window.
+    pub rpo_seconds: f64,
+    /// Kill → promotion finished.
+    pub promotion_seconds: f64,
+    /// Kill → first acknowledged write on the new primary.
+    pub rto_seconds: f64,
+    pub aws_promotion_seconds: f64,
+    pub aws_source: String,
+    pub repointed: Vec<Repointed>,
+    pub data: Vec<DataCheck>,
+    pub backups: String,
+    pub notes: Vec<String>,
+}
+
+/// The site promotion goes to: `--to`, else what `plan --lose <primary>` picks (the designated
+/// successor, else the surviving secondary with the lowest round trip to the others).
+pub fn failover_target(
+    state: &LabState,
+    t: &ValidatedTopology,
+    catalog: &Catalog,
+    to: Option<&str>,
+) -> Result<(String, String), LabError> {
+    let pg = state
+        .postgres
+        .as_ref()
+        .ok_or_else(|| LabError::Other("the lab runs no PostgreSQL".into()))?;
+    let standbys: Vec<&String> = pg
+        .members
+        .values()
+        .filter(|m| m.role == "secondary")
+        .map(|m| &m.site)
+        .collect();
+    if let Some(to) = to {
+        if !standbys.iter().any(|s| *s == to) {
+            return Err(LabError::Other(format!(
+                "`{to}` is not a streaming standby of the lab; promotion candidates: {}",
+                standbys
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        return Ok((to.to_string(), "chosen with --to".into()));
+    }
+    let a = survivability::assumptions(t, catalog);
+    let sc = survivability::scenario(
+        t,
+        catalog,
+        &a,
+        Loss::Site {
+            site: pg.primary.clone(),
+        },
+    );
+    match sc.postgres.and_then(|w| w.primary.map(|p| (p, w.detail))) {
+        Some((p, detail)) if standbys.contains(&&p) => Ok((
+            p,
+            format!("what `plan --lose {}` picks: {detail}", pg.primary),
+        )),
+        _ => standbys
+            .first()
+            .map(|s| (s.to_string(), "the first standby (plan had no pick)".into()))
+            .ok_or_else(|| LabError::Other("no standby to promote".into())),
+    }
+}
+
+struct Ack {
+    id: i64,
+    at: Instant,
+    site: String,
+}
+
+pub fn failover(
+    state: &mut LabState,
+    dir: &Path,
+    t: &ValidatedTopology,
+    catalog: &Catalog,
+    opts: &FailoverOptions,
+    progress: &dyn Fn(&str),
+) -> Result<FailoverReport, LabError> {
+    let (target, why) = failover_target(state, t, catalog, opts.to.as_deref())?;
+    let a = survivability::assumptions(t, catalog);
+    let rt = rt()?;
+    rt.block_on(failover_async(
+        state,
+        dir,
+        &target,
+        why,
+        opts,
+        (a.promotion_seconds, a.promotion_source),
+        progress,
+    ))
+}
+
+async fn failover_async(
+    state: &mut LabState,
+    dir: &Path,
+    target: &str,
+    why: String,
+    opts: &FailoverOptions,
+    aws: (f64, String),
+    progress: &dyn Fn(&str),
+) -> Result<FailoverReport, LabError> {
+    let pg = state
+        .postgres
+        .clone()
+        .ok_or_else(|| LabError::Other("the lab runs no PostgreSQL".into()))?;
+    let old = pg.primary.clone();
+    let old_m = pg
+        .members
+        .get(&old)
+        .cloned()
+        .ok_or_else(|| LabError::Other("no primary".into()))?;
+    let new_m = pg
+        .members
+        .get(target)
+        .cloned()
+        .ok_or_else(|| LabError::Other(format!("no PostgreSQL at {target}")))?;
+    let db = pg.database.clone();
+    replicated_table(
+        state,
+        "public.sovereign_drill",
+        "CREATE TABLE IF NOT EXISTS public.sovereign_drill (id bigserial PRIMARY KEY, site text NOT NULL, written_at timestamptz NOT NULL DEFAULT now())",
+        progress,
+    )
+    .await?;
+
+    // The writer: commits as fast as the rate allows against whichever primary is current.
+    let current: Arc<Mutex<PgMember>> = Arc::new(Mutex::new(old_m.clone()));
+    let acks: Arc<Mutex<Vec<Ack>>> = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (current, acks, stop, db) = (current.clone(), acks.clone(), stop.clone(), db.clone());
+        let interval = Duration::from_secs_f64(1.0 / f64::from(opts.rate.max(1)));
+        tokio::spawn(async move {
+            let mut client: Option<(String, tokio_postgres::Client)> = None;
+            while !stop.load(Ordering::Relaxed) {
+                let tick = Instant::now();
+                let m = current.lock().map(|m| m.clone()).ok();
+                let Some(m) = m else { break };
+                if client.as_ref().map(|(s, _)| s != &m.site).unwrap_or(true) {
+                    client = None;
+                    let cfg = format!("{} connect_timeout=1", m.pg.conninfo(&db));
+                    if let Ok(Ok((c, conn))) = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        tokio_postgres::connect(&cfg, NoTls),
+                    )
+                    .await
+                    {
+                        tokio::spawn(conn);
+                        client = Some((m.site.clone(), c));
+                    }
+                }
+                if let Some((site, c)) = &client {
+                    match tokio::time::timeout(
+                        Duration::from_secs(1),
+                        c.query_one(
+                            "INSERT INTO public.sovereign_drill (site) VALUES ($1) RETURNING id",
+                            &[site],
+                        ),
+                    )
+                    .await
+                    {
+                        Ok(Ok(row)) => {
+                            let id: i64 = row.get(0);
+                            if let Ok(mut a) = acks.lock() {
+                                a.push(Ack {
+                                    id,
+                                    at: Instant::now(),
+                                    site: site.clone(),
+                                });
+                            }
+                        }
+                        _ => client = None,
+                    }
+                } else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if let Some(rest) = interval.checked_sub(tick.elapsed()) {
+                    tokio::time::sleep(rest).await;
+                }
+            }
+        })
+    };
+    progress(&format!(
+        "writing on {old} at up to {} a second for {:.1} s…",
+        opts.rate, opts.lead_seconds
+    ));
+    tokio::time::sleep(Duration::from_secs_f64(opts.lead_seconds)).await;
+
+    // How far behind each standby is at the moment of the kill.
+    let mut behind = BTreeMap::new();
+    if let Ok(c) = connect(&old_m, &db).await
+        && let Ok(rows) = c
+            .query("SELECT application_name, (pg_current_wal_lsn() - COALESCE(replay_lsn, '0/0'))::bigint FROM pg_stat_replication", &[])
+            .await
+    {
+        for r in rows {
+            behind.insert(r.get::<_, Option<String>>(0).unwrap_or_default(), r.get::<_, Option<i64>>(1).unwrap_or(0));
+        }
+    }
+    progress(&format!(
+        "kill -9 the primary at {old} (pid {})",
+        old_m.pg.pid().unwrap_or(0)
+    ));
+    let killed = Instant::now();
+    old_m
+        .pg
+        .kill9()
+        .ok_or_else(|| LabError::Other(format!("the primary at {old} is not running")))?;
+    let acked_before = acks.lock().map(|a| a.len()).unwrap_or(0);
+    if let Some(p) = state.postgres.as_mut()
+        && let Some(m) = p.members.get_mut(&old)
+    {
+        m.role = "down".into();
+    }
+    state.save(dir)?;
+
+    progress(&format!("promoting {target}…"));
+    new_m.pg.promote()?;
+    // Writable when it leaves recovery.
+    let c = connect(&new_m, &db).await?;
+    loop {
+        let r: bool = c
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .map_err(|e| err("promotion", &e))?
+            .get(0);
+        if !r {
+            break;
+        }
+        if killed.elapsed() > Duration::from_secs(120) {
+            return Err(LabError::Other(format!(
+                "{target} is still in recovery two minutes after promotion"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let promoted = killed.elapsed();
+    // The application is repointed (what DNS failover or a global writer endpoint does).
+    if let Ok(mut cur) = current.lock() {
+        *cur = new_m.clone();
+    }
+    let first_new = loop {
+        if let Some(a) = acks
+            .lock()
+            .ok()
+            .and_then(|a| a.iter().find(|a| a.site == target).map(|a| a.at))
+        {
+            break a;
+        }
+        if killed.elapsed() > Duration::from_secs(120) {
+            return Err(LabError::Other(format!(
+                "no write succeeded on {target} within two minutes"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let rto = first_new.duration_since(killed);
+    progress(&format!(
+        "{target} took its first write {:.2} s after the kill",
+        rto.as_secs_f64()
+    ));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.store(true, Ordering::Relaxed);
+    let _ = writer.await;
+
+    // RPO: acknowledged by the old primary, absent on the new one.
+    let acked_old: Vec<(i64, Instant)> = acks
+        .lock()
+        .map(|a| {
+            a.iter()
+                .filter(|a| a.site == old)
+                .map(|a| (a.id, a.at))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ids: Vec<i64> = acked_old.iter().map(|(i, _)| *i).collect();
+    let present: Vec<i64> = c
+        .query(
+            "SELECT id FROM public.sovereign_drill WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .await
+        .map_err(|e| err("reading the drill table", &e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let present: std::collections::HashSet<i64> = present.into_iter().collect();
+    let lost: Vec<&(i64, Instant)> = acked_old
+        .iter()
+        .filter(|(i, _)| !present.contains(i))
+        .collect();
+    // The window of lost acknowledgements: from the oldest lost one to the last one the old
+    // primary gave (zero when one write, or none, was lost).
+    let last_old = acked_old.last().map(|(_, at)| *at);
+    let rpo = match (lost.first(), last_old) {
+        (Some((_, first)), Some(last)) => last.saturating_duration_since(*first),
+        _ => Duration::ZERO,
+    };
+    let acked_after = acks
+        .lock()
+        .map(|a| a.iter().filter(|a| a.site == target).count())
+        .unwrap_or(0);
+
+    // Everyone else follows the new primary.
+    let mut repointed = Vec::new();
+    let mut notes = Vec::new();
+    let others: Vec<PgMember> = pg
+        .members
+        .values()
+        .filter(|m| m.site != old && m.site != target)
+        .cloned()
+        .collect();
+    for m in others.iter().filter(|m| m.role == "secondary") {
+        let start = Instant::now();
+        progress(&format!(
+            "repointing the standby at {} to {target}…",
+            m.site
+        ));
+        let how = repoint_standby(state, dir, m, &new_m).await?;
+        repointed.push(Repointed {
+            site: m.site.clone(),
+            role: "secondary".into(),
+            how,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    // The old primary's site comes back as a standby of the new primary.
+    {
+        let start = Instant::now();
+        progress(&format!("re-seeding {old} as a standby of {target}…"));
+        reseed(state, dir, &old_m, &new_m)?;
+        caught_up(&old_m, &new_m, &db, Duration::from_secs(60)).await?;
+        repointed.push(Repointed {
+            site: old.clone(),
+            role: "secondary".into(),
+            how: format!("re-seeded from {target}"),
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    for m in others.iter().filter(|m| m.role == "logical_replica") {
+        let start = Instant::now();
+        progress(&format!(
+            "resubscribing the logical replica at {} to {target}…",
+            m.site
+        ));
+        resubscribe(state, dir, m, target).await?;
+        repointed.push(Repointed {
+            site: m.site.clone(),
+            role: "logical_replica".into(),
+            how: format!("resubscribed to {target} (full copy: PostgreSQL 15 keeps no logical slot across a failover)"),
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    if let Some(p) = state.postgres.as_mut() {
+        p.primary = target.to_string();
+        if let Some(m) = p.members.get_mut(target) {
+            m.role = "primary".into();
+        }
+        if let Some(m) = p.members.get_mut(&old) {
+            m.role = "secondary".into();
+        }
+    }
+    // Backups follow the primary: the stanza now points at the new one.
+    let backups = match state.postgres.as_ref().and_then(|p| p.stanza.clone()) {
+        Some(st) => {
+            repoint_stanza(&st.config, &new_m.pg)?;
+            match st.check() {
+                Ok(()) => format!(
+                    "pgBackRest stanza `{}` now backs up {target}; `check` passes (WAL archived on the new timeline)",
+                    st.name
+                ),
+                Err(e) => {
+                    notes.push(format!("pgBackRest check on {target} failed: {e}"));
+                    format!(
+                        "pgBackRest stanza `{}` repointed to {target}, but `check` failed",
+                        st.name
+                    )
+                }
+            }
+        }
+        None => "no pgBackRest stanza".into(),
+    };
+    state.save(dir)?;
+    crate::up::write_outputs(dir, state)?;
+
+    // Every copy converges on the new primary's rows.
+    progress("checking the data on every copy…");
+    let data = converge(
+        state,
+        &db,
+        "public.sovereign_drill",
+        Duration::from_secs(90),
+    )
+    .await?;
+    Ok(FailoverReport {
+        old_primary: old,
+        new_primary: target.to_string(),
+        why,
+        latency_scale: state.latency_scale,
+        behind_before_kill: behind,
+        acknowledged_before_kill: acked_before,
+        acknowledged_after: acked_after,
+        lost_writes: lost.len(),
+        rpo_seconds: rpo.as_secs_f64(),
+        promotion_seconds: promoted.as_secs_f64(),
+        rto_seconds: rto.as_secs_f64(),
+        aws_promotion_seconds: aws.0,
+        aws_source: aws.1,
+        repointed,
+        data,
+        backups,
+        notes,
+    })
+}
+
+/// Waits until `standby` has replayed the primary's current WAL position.
+async fn caught_up(
+    standby: &PgMember,
+    primary: &PgMember,
+    db: &str,
+    timeout: Duration,
+) -> Result<(), LabError> {
+    let p = connect(primary, db).await?;
+    let lsn: String = p
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .map_err(|e| err("reading the primary's position", &e))?
+        .get(0);
+    let start = Instant::now();
+    loop {
+        if let Ok(c) = connect(standby, db).await
+            && let Ok(row) = c
+                .query_one(
+                    "SELECT COALESCE(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)",
+                    &[&lsn],
+                )
+                .await
+            && row.get::<_, bool>(0)
+        {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            return Err(LabError::Other(format!(
+                "{} has not replayed {lsn} from {} after {} s",
+                standby.site,
+                primary.site,
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Points a standby at the new primary through the proxy route; when it cannot follow (it had
+/// replayed WAL the new primary never got), takes a fresh base backup instead.
+async fn repoint_standby(
+    state: &mut LabState,
+    dir: &Path,
+    m: &PgMember,
+    new: &PgMember,
+) -> Result<String, LabError> {
+    let route = state
+        .routes
+        .get(&format!("pg {}→{}", m.site, new.site))
+        .copied()
+        .ok_or_else(|| LabError::Other(format!("no proxy route {}→{}", m.site, new.site)))?;
+    m.pg.stop();
+    m.pg.follow((&route.ip().to_string(), route.port()))?;
+    let db = state
+        .postgres
+        .as_ref()
+        .map(|p| p.database.clone())
+        .unwrap_or_default();
+    if let Err(e) = m.pg.start() {
+        // It refuses the new timeline outright (its minimum recovery point lies past the fork).
+        let first = e
+            .to_string()
+            .lines()
+            .find(|l| l.contains("FATAL"))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        reseed(state, dir, m, new)?;
+        caught_up(m, new, &db, Duration::from_secs(60)).await?;
+        return Ok(format!(
+            "re-seeded from {} (it would not start on the new timeline: {first})",
+            new.site
+        ));
+    }
+    // Streaming is not enough: a standby that replayed past the point where the new primary's
+    // timeline forked streams the old timeline to its end and stops there. It follows only
+    // if it replays what the new primary writes now.
+    if caught_up(m, new, &db, Duration::from_secs(8)).await.is_ok() {
+        return Ok(format!("following {}", new.site));
+    }
+    reseed(state, dir, m, new)?;
+    caught_up(m, new, &db, Duration::from_secs(60)).await?;
+    Ok(format!(
+        "re-seeded from {} (it had replayed past the fork of the new timeline)",
+        new.site
+    ))
+}
+
+/// Replaces a cluster's data with a fresh base backup of `new`, streaming through the route.
+fn reseed(state: &LabState, _dir: &Path, m: &PgMember, new: &PgMember) -> Result<(), LabError> {
+    let route = state
+        .routes
+        .get(&format!("pg {}→{}", m.site, new.site))
+        .copied()
+        .ok_or_else(|| LabError::Other(format!("no proxy route {}→{}", m.site, new.site)))?;
+    if m.pg.pid().is_some_and(process::alive) {
+        m.pg.stop();
+    }
+    if let Some(pid) = m.pg.pid().filter(|p| process::alive(*p)) {
+        process::kill9(pid);
+    }
+    let home =
+        m.pg.data
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| m.pg.data.clone());
+    let _ = std::fs::remove_dir_all(&m.pg.data);
+    let base = home.parent().map(Path::to_path_buf).unwrap_or_default();
+    let fresh = Pg::standby(
+        &new.pg,
+        &base,
+        &m.pg.name,
+        &m.pg.host,
+        m.pg.port,
+        (&route.ip().to_string(), route.port()),
+    )?;
+    fresh.start()
+}
+
+/// Drops the logical subscription (its slot died with the old primary), empties the tables it
+/// fed, and subscribes again to the new primary with the rendered SQL, copying everything.
+async fn resubscribe(
+    state: &LabState,
+    dir: &Path,
+    m: &PgMember,
+    target: &str,
+) -> Result<(), LabError> {
+    let pg = state
+        .postgres
+        .as_ref()
+        .ok_or_else(|| LabError::Other("no PostgreSQL".into()))?;
+    let c = connect(m, &pg.database).await?;
+    let sub = format!("sovereign_{}", m.site);
+    let tables: Vec<String> = c
+        .query(
+            "SELECT sr.srrelid::regclass::text FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid WHERE s.subname = $1",
+            &[&sub],
+        )
+        .await
+        .map_err(|e| err("pg_subscription_rel", &e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let exists = c
+        .query_opt("SELECT 1 FROM pg_subscription WHERE subname = $1", &[&sub])
+        .await
+        .map_err(|e| err("pg_subscription", &e))?
+        .is_some();
+    if exists {
+        c.batch_execute(&format!("ALTER SUBSCRIPTION {sub} DISABLE; ALTER SUBSCRIPTION {sub} SET (slot_name = NONE); DROP SUBSCRIPTION {sub}"))
+            .await
+            .map_err(|e| err("dropping the subscription", &e))?;
+    }
+    if !tables.is_empty() {
+        c.batch_execute(&format!("TRUNCATE {}", tables.join(", ")))
+            .await
+            .map_err(|e| err("emptying the subscribed tables", &e))?;
+    }
+    let route = state
+        .routes
+        .get(&format!("pg {}→{target}", m.site))
+        .copied()
+        .ok_or_else(|| LabError::Other(format!("no proxy route {}→{target}", m.site)))?;
+    let sql = dir
+        .join("rendered/fly")
+        .join(format!("postgres-{}", m.site))
+        .join("subscription.sql");
+    let copy = m.pg.socket_dir().join("subscription.sql");
+    std::fs::copy(&sql, &copy)
+        .map_err(|e| LabError::io(format!("cannot copy {}", sql.display()), e))?;
+    chown(&copy)?;
+    let conninfo = format!(
+        "host={} port={} dbname={} user=sovereign_replicator password={} sslmode=disable",
+        route.ip(),
+        route.port(),
+        pg.database,
+        pg.replicator_password
+    );
+    m.pg.psql(&pg.database, &[("conninfo", &conninfo)], Some(&copy), None)?;
+    Ok(())
+}
+
+/// Rewrites a pgBackRest configuration's `pg1-*` lines for another cluster.
+fn repoint_stanza(config: &Path, pg: &Pg) -> Result<(), LabError> {
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| LabError::io(format!("cannot read {}", config.display()), e))?;
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("pg1-path=") {
+                format!("pg1-path={}", pg.data.display())
+            } else if l.starts_with("pg1-port=") {
+                format!("pg1-port={}", pg.port)
+            } else if l.starts_with("pg1-socket-path=") {
+                format!("pg1-socket-path={}", pg.socket_dir().display())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(config, out.join("\n") + "\n")
+        .map_err(|e| LabError::io(format!("cannot write {}", config.display()), e))
+}
+
+/// Waits until every live copy has exactly the primary's rows of `table` (count and checksum).
+async fn converge(
+    state: &LabState,
+    db: &str,
+    table: &str,
+    timeout: Duration,
+) -> Result<Vec<DataCheck>, LabError> {
+    let pg = state
+        .postgres
+        .as_ref()
+        .ok_or_else(|| LabError::Other("no PostgreSQL".into()))?;
+    let primary = pg
+        .members
+        .get(&pg.primary)
+        .ok_or_else(|| LabError::Other("no primary".into()))?;
+    let q = format!(
+        "SELECT count(*), COALESCE(md5(string_agg(id::text, ',' ORDER BY id)), '') FROM {table}"
+    );
+    let pc = connect(primary, db).await?;
+    let row = pc
+        .query_one(&q, &[])
+        .await
+        .map_err(|e| err("checksum on the primary", &e))?;
+    let (rows, sum): (i64, String) = (row.get(0), row.get(1));
+    let mut out = vec![DataCheck {
+        site: pg.primary.clone(),
+        rows,
+        matches_primary: true,
+    }];
+    for m in pg
+        .members
+        .values()
+        .filter(|m| m.site != pg.primary && m.role != "down")
+    {
+        let c = connect(m, db).await?;
+        let start = Instant::now();
+        let (r, ok) = loop {
+            let row = c
+                .query_one(&q, &[])
+                .await
+                .map_err(|e| err(&format!("checksum at {}", m.site), &e))?;
+            let (r, s): (i64, String) = (row.get(0), row.get(1));
+            if s == sum || start.elapsed() > timeout {
+                break (r, s == sum);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        out.push(DataCheck {
+            site: m.site.clone(),
+            rows: r,
+            matches_primary: ok,
+        });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RestoreReport {
+    pub site: String,
+    pub stanza: String,
+    pub backup_seconds: f64,
+    pub rows_before_target: i64,
+    pub rows_after_target: i64,
+    pub target_time: String,
+    pub restore_seconds: f64,
+    pub restored_rows: i64,
+    pub checksum_primary: String,
+    pub checksum_restored: String,
+    pub after_target_rows_restored: i64,
+    pub exact: bool,
+}
+
+pub fn restore(
+    state: &LabState,
+    dir: &Path,
+    rows: i64,
+    progress: &dyn Fn(&str),
+) -> Result<RestoreReport, LabError> {
+    let rt = rt()?;
+    rt.block_on(restore_async(state, dir, rows, progress))
+}
+
+async fn restore_async(
+    state: &LabState,
+    dir: &Path,
+    rows: i64,
+    progress: &dyn Fn(&str),
+) -> Result<RestoreReport, LabError> {
+    let pg = state
+        .postgres
+        .as_ref()
+        .ok_or_else(|| LabError::Other("the lab runs no PostgreSQL".into()))?;
+    let st = pg
+        .stanza
+        .clone()
+        .ok_or_else(|| LabError::Other("the lab's primary has no pgBackRest stanza".into()))?;
+    let primary = pg
+        .members
+        .get(&pg.primary)
+        .ok_or_else(|| LabError::Other("no primary".into()))?
+        .clone();
+    let db = pg.database.clone();
+    // Created on the logical replicas too: rows of a table they lack would stop their apply.
+    replicated_table(
+        state,
+        "public.sovereign_restore",
+        "CREATE TABLE IF NOT EXISTS public.sovereign_restore (id bigint PRIMARY KEY, payload text NOT NULL)",
+        progress,
+    )
+    .await?;
+    let c = connect(&primary, &db).await?;
+    progress(&format!("full backup of {} with pgBackRest…", pg.primary));
+    let t = Instant::now();
+    st.backup("full")?;
+    let backup_seconds = t.elapsed().as_secs_f64();
+    let base: i64 = c
+        .query_one(
+            "SELECT COALESCE(max(id), 0) FROM public.sovereign_restore",
+            &[],
+        )
+        .await
+        .map_err(|e| err("max id", &e))?
+        .get(0);
+    progress(&format!(
+        "writing {rows} rows, marking the target time, writing {} more…",
+        rows / 10 + 1
+    ));
+    let insert = |from: i64, to: i64| {
+        format!(
+            "INSERT INTO public.sovereign_restore SELECT g, md5(g::text || ':' || clock_timestamp()::text) FROM generate_series({from}, {to}) g"
+        )
+    };
+    c.batch_execute(&insert(base + 1, base + rows))
+        .await
+        .map_err(|e| err("writing rows", &e))?;
+    let before_max = base + rows;
+    // The target: a moment after those rows committed and before the next ones.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let target: String = c
+        .query_one("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'", &[])
+        .await
+        .map_err(|e| err("target time", &e))?
+        .get(0);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let after = rows / 10 + 1;
+    c.batch_execute(&insert(before_max + 1, before_max + after))
+        .await
+        .map_err(|e| err("writing rows", &e))?;
+    let sum_q = "SELECT count(*), md5(string_agg(id::text || ':' || payload, ',' ORDER BY id)) FROM public.sovereign_restore WHERE id <= $1";
+    let row = c
+        .query_one(sum_q, &[&before_max])
+        .await
+        .map_err(|e| err("checksum", &e))?;
+    let (count_primary, sum_primary): (i64, String) = (row.get(0), row.get(1));
+    // Push the WAL with the target and the later rows into the archive.
+    st.check()?;
+
+    let scratch_home = dir.join("pg").join("restore-scratch");
+    let _ = std::fs::remove_dir_all(&scratch_home);
+    std::fs::create_dir_all(scratch_home.join("data"))
+        .map_err(|e| LabError::io("cannot create the scratch directory", e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(
+            scratch_home.join("data"),
+            std::fs::Permissions::from_mode(0o700),
+        );
+    }
+    chown(&scratch_home)?;
+    let port = process::free_port(&primary.pg.host)?;
+    let scratch = Pg {
+        name: "restore-scratch".into(),
+        data: scratch_home.join("data"),
+        host: primary.pg.host.clone(),
+        port,
+        user: primary.pg.user.clone(),
+        password: primary.pg.password.clone(),
+        bin: primary.pg.bin.clone(),
+        log: scratch_home.join("postgres.log"),
+    };
+    progress(&format!(
+        "point-in-time restore to {target} into a scratch instance…"
+    ));
+    let t = Instant::now();
+    st.restore_into(&scratch.data, &target)?;
+    // The restored configuration is the primary's: give the scratch copy its own address and
+    // keep it from archiving into the primary's repository.
+    scratch.write_conf(&[("archive_mode", "off")])?;
+    let result = async {
+        scratch.start()?;
+        let sc = {
+            let start = Instant::now();
+            loop {
+                match tokio_postgres::connect(&scratch.conninfo(&db), NoTls).await {
+                    Ok((c, conn)) => {
+                        tokio::spawn(conn);
+                        let r: bool = c
+                            .query_one("SELECT pg_is_in_recovery()", &[])
+                            .await
+                            .map_err(|e| err("scratch", &e))?
+                            .get(0);
+                        if !r {
+                            break c;
+                        }
+                    }
+                    Err(_) if start.elapsed() < Duration::from_secs(120) => {}
+                    Err(e) => return Err(err("the restored instance", &e)),
+                }
+                if start.elapsed() > Duration::from_secs(120) {
+                    return Err(LabError::Other(
+                        "the restored instance did not finish recovery in two minutes".into(),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let restore_seconds = t.elapsed().as_secs_f64();
+        let row = sc
+            .query_one(sum_q, &[&before_max])
+            .await
+            .map_err(|e| err("checksum on the restore", &e))?;
+        let (count_r, sum_r): (i64, String) = (row.get(0), row.get(1));
+        let after_r: i64 = sc
+            .query_one(
+                "SELECT count(*) FROM public.sovereign_restore WHERE id > $1",
+                &[&before_max],
+            )
+            .await
+            .map_err(|e| err("rows after", &e))?
+            .get(0);
+        Ok::<_, LabError>((restore_seconds, count_r, sum_r, after_r))
+    }
+    .await;
+    scratch.stop();
+    let _ = std::fs::remove_dir_all(&scratch_home);
+    let (restore_seconds, count_r, sum_r, after_r) = result?;
+    Ok(RestoreReport {
+        site: pg.primary.clone(),
+        stanza: st.name.clone(),
+        backup_seconds,
+        rows_before_target: count_primary,
+        rows_after_target: after,
+        target_time: target,
+        restore_seconds,
+        restored_rows: count_r,
+        exact: count_r == count_primary && sum_r == sum_primary && after_r == 0,
+        checksum_primary: sum_primary,
+        checksum_restored: sum_r,
+        after_target_rows_restored: after_r,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cassandra datacenter loss
+
+pub const LEVELS: &[&str] = &[
+    "ONE",
+    "LOCAL_ONE",
+    "LOCAL_QUORUM",
+    "QUORUM",
+    "EACH_QUORUM",
+    "ALL",
+];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LevelResult {
+    pub level: String,
+    pub write: bool,
+    pub read: bool,
+    pub error: Option<String>,
+    /// What `plan --lose` predicted for this level, where it predicts one.
+    pub predicted: Option<bool>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DcResult {
+    pub dc: String,
+    pub levels: Vec<LevelResult>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DcLossReport {
+    pub lost: String,
+    pub nodes_stopped: usize,
+    pub replication: BTreeMap<String, u32>,
+    pub datacenters: Vec<DcResult>,
+    pub disagreements: Vec<String>,
+    /// What the plan says with the topology's own replication factors, when the lab's differ.
+    pub topology_note: Option<String>,
+    pub restarted: bool,
+}
+
+fn consistency(level: &str) -> scylla::statement::Consistency {
+    use scylla::statement::Consistency as C;
+    match level {
+        "ONE" => C::One,
+        "LOCAL_ONE" => C::LocalOne,
+        "LOCAL_QUORUM" => C::LocalQuorum,
+        "QUORUM" => C::Quorum,
+        "EACH_QUORUM" => C::EachQuorum,
+        _ => C::All,
+    }
+}
+
+/// What `plan --lose SITE` predicts for the lab (its node counts and replication factors).
+pub fn predicted(
+    t: &ValidatedTopology,
+    catalog: &Catalog,
+    lab: &BTreeMap<String, (u32, u32, u32)>,
+    site: &str,
+) -> BTreeMap<String, [bool; 3]> {
+    let mut t2 = t.clone();
+    if let Some(c) = t2.cassandra.as_mut() {
+        for d in c.datacenters.iter_mut() {
+            if let Some((n, rf, _)) = lab.get(&d.site) {
+                d.nodes = *n;
+                d.replication_factor = *rf;
+            }
+        }
+    }
+    let a = survivability::assumptions(&t2, catalog);
+    let sc = survivability::scenario(
+        &t2,
+        catalog,
+        &a,
+        Loss::Site {
+            site: site.to_string(),
+        },
+    );
+    sc.cassandra
+        .iter()
+        .map(|d| {
+            (
+                d.dc.clone(),
+                [d.local_quorum.ok, d.quorum.ok, d.each_quorum.ok],
+            )
+        })
+        .collect()
+}
+
+pub fn dc_loss(
+    state: &mut LabState,
+    dir: &Path,
+    t: &ValidatedTopology,
+    catalog: &Catalog,
+    site: &str,
+    keep_down: bool,
+    progress: &dyn Fn(&str),
+) -> Result<DcLossReport, LabError> {
+    let c = state.cassandra.clone().ok_or_else(|| {
+        LabError::Other("the lab runs no Cassandra (started with --without-cassandra?)".into())
+    })?;
+    if !c.datacenters.contains_key(site) {
+        return Err(LabError::Other(format!(
+            "`{site}` is not a Cassandra datacenter of the lab; datacenters: {}",
+            c.datacenters.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let creds: serde_json::Value =
+        std::fs::read_to_string(dir.join(crate::outputs::CASSANDRA_CREDENTIALS))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .ok_or_else(|| LabError::Other("cannot read the lab's Cassandra credentials".into()))?;
+    let (user, pw) = (
+        creds["username"].as_str().unwrap_or("").to_string(),
+        creds["password"].as_str().unwrap_or("").to_string(),
+    );
+    let predicted = predicted(t, catalog, &c.datacenters, site);
+    let ks = c.keyspace.clone();
+    let rf: BTreeMap<String, u32> = c
+        .datacenters
+        .iter()
+        .map(|(dc, (_, rf, _))| (dc.clone(), *rf))
+        .collect();
+    let first = c
+        .nodes
+        .iter()
+        .find(|n| n.spec.dc != site)
+        .ok_or_else(|| LabError::Other("no datacenter would be left".into()))?
+        .clone();
+    cassandra::block_on(async {
+        let s = cassandra::session(&first.spec, &user, &pw, Duration::from_secs(30)).await?;
+        s.query_unpaged(
+            format!(
+                "CREATE TABLE IF NOT EXISTS \"{ks}\".sovereign_drill (id int PRIMARY KEY, v text)"
+            ),
+            (),
+        )
+        .await
+        .map_err(|e| LabError::Other(format!("cannot create the drill table: {e}")))?;
+        Ok::<_, LabError>(())
+    })??;
+    let lost_nodes: Vec<cassandra::Node> = c
+        .nodes
+        .iter()
+        .filter(|n| n.spec.dc == site)
+        .cloned()
+        .collect();
+    progress(&format!(
+        "stopping datacenter {site} ({} node(s))…",
+        lost_nodes.len()
+    ));
+    for n in &lost_nodes {
+        n.stop();
+    }
+    // Surviving nodes learn of the shutdown through gossip; give them a moment.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut datacenters = Vec::new();
+    let mut disagreements = Vec::new();
+    for dc in c.datacenters.keys().filter(|d| *d != site) {
+        let node = c
+            .nodes
+            .iter()
+            .find(|n| &n.spec.dc == dc)
+            .ok_or_else(|| LabError::Other(format!("no node in {dc}")))?
+            .clone();
+        progress(&format!("trying every consistency level from {dc}…"));
+        let levels = cassandra::block_on(probe_levels(&node, dc, &ks, &user, &pw))??;
+        let mut out = Vec::new();
+        for (level, write, read, error) in levels {
+            let p = predicted.get(dc).and_then(|p| match level.as_str() {
+                "LOCAL_QUORUM" => Some(p[0]),
+                "QUORUM" => Some(p[1]),
+                "EACH_QUORUM" => Some(p[2]),
+                _ => None,
+            });
+            if let Some(p) = p
+                && p != (write && read)
+            {
+                disagreements.push(format!(
+                    "{level} from {dc}: plan predicts {}, the lab {}",
+                    if p { "success" } else { "failure" },
+                    if write && read { "succeeded" } else { "failed" }
+                ));
+            }
+            out.push(LevelResult {
+                level,
+                write,
+                read,
+                error,
+                predicted: p,
+            });
+        }
+        datacenters.push(DcResult {
+            dc: dc.clone(),
+            levels: out,
+        });
+    }
+    // With the topology's own factors, does the plan say the same?
+    let own = {
+        let lab_equals_topology = c.datacenters.values().all(|(_, rf, want)| rf == want);
+        if lab_equals_topology {
+            None
+        } else {
+            let p2 = predicted_topology(t, catalog, site);
+            let same = p2 == predicted;
+            Some(if same {
+                "with the topology's own replication factors the plan predicts the same for every level".to_string()
+            } else {
+                format!(
+                    "with the topology's own replication factors the plan predicts differently ({}); run the lab with --cassandra-nodes {} to drill that",
+                    p2.iter()
+                        .map(|(dc, p)| format!(
+                            "{dc}: LOCAL_QUORUM {} QUORUM {} EACH_QUORUM {}",
+                            ok(p[0]),
+                            ok(p[1]),
+                            ok(p[2])
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    c.datacenters
+                        .values()
+                        .map(|(_, _, w)| *w)
+                        .max()
+                        .unwrap_or(3)
+                )
+            })
+        }
+    };
+    let mut restarted = false;
+    if !keep_down {
+        progress(&format!("restarting datacenter {site}…"));
+        for n in &lost_nodes {
+            restart_node(state, dir, n)?;
+        }
+        restarted = true;
+    }
+    Ok(DcLossReport {
+        lost: site.to_string(),
+        nodes_stopped: lost_nodes.len(),
+        replication: rf,
+        datacenters,
+        disagreements,
+        topology_note: own,
+        restarted,
+    })
+}
+
+fn ok(b: bool) -> &'static str {
+    if b { "ok" } else { "fails" }
+}
+
+fn predicted_topology(
+    t: &ValidatedTopology,
+    catalog: &Catalog,
+    site: &str,
+) -> BTreeMap<String, [bool; 3]> {
+    let a = survivability::assumptions(t, catalog);
+    let sc = survivability::scenario(
+        t,
+        catalog,
+        &a,
+        Loss::Site {
+            site: site.to_string(),
+        },
+    );
+    sc.cassandra
+        .iter()
+        .map(|d| {
+            (
+                d.dc.clone(),
+                [d.local_quorum.ok, d.quorum.ok, d.each_quorum.ok],
+            )
+        })
+        .collect()
+}
+
+type Probe = (String, bool, bool, Option<String>);
+
+async fn probe_levels(
+    node: &cassandra::Node,
+    dc: &str,
+    ks: &str,
+    user: &str,
+    pw: &str,
+) -> Result<Vec<Probe>, LabError> {
+    use scylla::policies::load_balancing::DefaultPolicy;
+    // The coordinator is a node of this datacenter: only its nodes are contacted.
+    let policy = DefaultPolicy::builder()
+        .prefer_datacenter(dc.to_string())
+        .permit_dc_failover(false)
+        .build();
+    let profile = scylla::client::execution_profile::ExecutionProfile::builder()
+        .load_balancing_policy(policy)
+        .request_timeout(Some(Duration::from_secs(6)))
+        .build();
+    let s = scylla::client::session_builder::SessionBuilder::new()
+        .known_node(format!("{}:{}", node.spec.listen, node.spec.native_port))
+        .user(user, pw)
+        .default_execution_profile_handle(profile.into_handle())
+        .build()
+        .await
+        .map_err(|e| LabError::Other(format!("cannot connect to Cassandra in {dc}: {e}")))?;
+    let mut out = Vec::new();
+    for (i, level) in LEVELS.iter().enumerate() {
+        let mut w = scylla::statement::Statement::new(format!(
+            "INSERT INTO \"{ks}\".sovereign_drill (id, v) VALUES (?, ?)"
+        ));
+        w.set_consistency(consistency(level));
+        let id = i as i32;
+        let wr = s.query_unpaged(w, (id, format!("{dc} {level}"))).await;
+        let mut r = scylla::statement::Statement::new(format!(
+            "SELECT v FROM \"{ks}\".sovereign_drill WHERE id = ?"
+        ));
+        r.set_consistency(consistency(level));
+        let rr = s.query_unpaged(r, (id,)).await;
+        let error = match (&wr, &rr) {
+            (Err(e), _) | (_, Err(e)) => Some(short(&e.to_string())),
+            _ => None,
+        };
+        out.push((level.to_string(), wr.is_ok(), rr.is_ok(), error));
+    }
+    Ok(out)
+}
+
+fn short(s: &str) -> String {
+    // Cassandra's Unavailable error, in its own terms: "(consistency: X, required: N, alive: M)".
+    if let Some(i) = s.find("required: ")
+        && let Some(rest) = s.get(i..)
+        && let Some(end) = rest.find(')')
+    {
+        return format!("unavailable: {}", &rest[..end]);
+    }
+    let s = s.lines().next().unwrap_or(s);
+    match s.char_indices().nth(120) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Starts a stopped node again with its configuration and data, waits for CQL, and records
+/// its new PID in the lab's state.
+fn restart_node(state: &mut LabState, dir: &Path, n: &cassandra::Node) -> Result<(), LabError> {
+    let c = state
+        .cassandra
+        .as_ref()
+        .ok_or_else(|| LabError::Other("no Cassandra".into()))?;
+    let seeds: Vec<(std::net::IpAddr, u16)> = c
+        .datacenters
+        .keys()
+        .filter_map(|dc| c.nodes.iter().find(|x| &x.spec.dc == dc))
+        .map(|x| (x.spec.broadcast, x.spec.storage_port))
+        .collect();
+    let base = n.dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    let fresh = cassandra::start(&base, &c.cluster, &n.spec, &seeds, 256)?;
+    for p in state.procs.iter_mut().filter(|p| p.pid == n.proc.pid) {
+        p.pid = fresh.proc.pid;
+    }
+    if let Some(cs) = state.cassandra.as_mut() {
+        for x in cs.nodes.iter_mut().filter(|x| x.spec.name == n.spec.name) {
+            x.proc = fresh.proc.clone();
+        }
+    }
+    state.save(dir)?;
+    cassandra::wait_ready(&fresh, Duration::from_secs(300))
+}

@@ -1,0 +1,180 @@
+//! What a lab is made of, saved as `lab.json` in its directory after every process it
+//! starts, so `down` can stop everything even after an `up` that failed or was killed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::LabError;
+use crate::engines::cassandra;
+use crate::engines::pgbackrest::Stanza;
+use crate::engines::postgres::Pg;
+use crate::engines::prometheus::Prometheus;
+use crate::engines::redis::Redis;
+use crate::process::{self, Proc};
+use crate::proxy::ProxyConfig;
+
+pub const STATE_FILE: &str = "lab.json";
+pub const FORMAT: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Starting,
+    Running,
+}
+
+/// One PostgreSQL of the lab and what it is to the topology.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PgMember {
+    pub site: String,
+    /// `primary`, `secondary`, `logical_replica`, or `down` after a failover drill killed it.
+    pub role: String,
+    pub pg: Pg,
+    pub exporter: Option<Proc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabPostgres {
+    pub primary: String,
+    pub database: String,
+    pub replicator_password: String,
+    pub members: BTreeMap<String, PgMember>,
+    pub stanza: Option<Stanza>,
+    pub max_lag_seconds: f64,
+    pub backup_retention_days: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabRedis {
+    pub site: String,
+    /// `master` or `slave`.
+    pub role: String,
+    pub redis: Redis,
+    pub exporter: Option<Proc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabCassandra {
+    pub cluster: String,
+    pub keyspace: String,
+    pub nodes: Vec<cassandra::Node>,
+    /// Datacenter (site) → (nodes in the lab, replication factor in the lab, RF the topology asks).
+    pub datacenters: BTreeMap<String, (u32, u32, u32)>,
+    pub username: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabDns {
+    pub addr: SocketAddr,
+    pub zone: String,
+    pub api_name: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabSite {
+    pub id: String,
+    /// The loopback address this site's servers listen on.
+    pub ip: String,
+    pub region: Option<String>,
+    pub fly_region: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabState {
+    pub format: u32,
+    pub phase: Phase,
+    pub project: String,
+    /// Where the topology came from (a path, or `<default>`); a copy is `topology.toml`.
+    pub topology_source: String,
+    pub started_unix: u64,
+    pub latency_scale: f64,
+    pub sites: Vec<LabSite>,
+    pub postgres: Option<LabPostgres>,
+    pub redis: BTreeMap<String, LabRedis>,
+    pub redis_mode: Option<String>,
+    pub redis_policy: Option<String>,
+    pub prometheus: BTreeMap<String, Prometheus>,
+    pub monitoring_global: Option<String>,
+    pub cassandra: Option<LabCassandra>,
+    pub dns: Option<LabDns>,
+    /// The latency proxy's routes and edges (its configuration file, too).
+    pub proxy_config: ProxyConfig,
+    /// Route name (`pg iad→ams`) → where it listens.
+    pub routes: BTreeMap<String, SocketAddr>,
+    /// Serving site → its edge's health URL.
+    pub edges: BTreeMap<String, String>,
+    pub health_path: Option<String>,
+    /// Every process started other than PostgreSQL (stopped with pg_ctl), in start order.
+    pub procs: Vec<Proc>,
+    /// Notes for `status` and `up`'s summary (capped RF, missing latency figures).
+    pub notes: Vec<String>,
+}
+
+impl LabState {
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(STATE_FILE)
+    }
+
+    pub fn load(dir: &Path) -> Result<Option<LabState>, LabError> {
+        let p = Self::path(dir);
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(LabError::io(format!("cannot read {}", p.display()), e)),
+        };
+        let s: LabState = serde_json::from_str(&text).map_err(|e| {
+            LabError::Other(format!(
+                "{} is not a lab state file ({e}); remove the directory by hand",
+                p.display()
+            ))
+        })?;
+        if s.format != FORMAT {
+            return Err(LabError::Other(format!(
+                "{} was written by another version of sovereign (format {}); stop its processes and remove the directory",
+                p.display(),
+                s.format
+            )));
+        }
+        Ok(Some(s))
+    }
+
+    /// Writes the state through a temporary file and a rename.
+    pub fn save(&self, dir: &Path) -> Result<(), LabError> {
+        let p = Self::path(dir);
+        let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| LabError::Other(format!("cannot serialise the lab state: {e}")))?;
+        std::fs::write(&tmp, text)
+            .map_err(|e| LabError::io(format!("cannot write {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, &p)
+            .map_err(|e| LabError::io(format!("cannot write {}", p.display()), e))
+    }
+
+    /// Every PostgreSQL of the lab, with the site it belongs to.
+    pub fn pgs(&self) -> impl Iterator<Item = &PgMember> {
+        self.postgres.iter().flat_map(|p| p.members.values())
+    }
+
+    /// PIDs of everything still alive.
+    pub fn alive(&self) -> Vec<(String, u32)> {
+        let mut v: Vec<(String, u32)> = self
+            .procs
+            .iter()
+            .filter(|p| process::alive(p.pid))
+            .map(|p| (p.name.clone(), p.pid))
+            .collect();
+        for m in self.pgs() {
+            if let Some(pid) = m.pg.pid().filter(|p| process::alive(*p)) {
+                v.push((format!("postgres {}", m.site), pid));
+            }
+        }
+        v
+    }
+
+    pub fn site(&self, id: &str) -> Option<&LabSite> {
+        self.sites.iter().find(|s| s.id == id)
+    }
+}

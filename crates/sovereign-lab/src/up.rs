@@ -1,0 +1,1210 @@
+//! `lab up`: every site's data tier on loopback addresses, wired through the latency proxy.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sovereign_catalog::Catalog;
+use sovereign_check::ValidatedTopology;
+use sovereign_check::analysis::survivability;
+
+use crate::LabError;
+use crate::engines::cassandra::{self, NodeSpec};
+use crate::engines::dnsmasq;
+use crate::engines::pgbackrest::Stanza;
+use crate::engines::postgres::{self as pglab, Pg};
+use crate::engines::prometheus::{self, PromConfig, Prometheus};
+use crate::engines::redis::{Redis, which};
+use crate::outputs;
+use crate::process::{self, Proc};
+use crate::proxy::{Edge, ProxyConfig, Route, Sniff};
+use crate::state::*;
+
+/// How `up` runs.
+#[derive(Clone, Debug)]
+pub struct UpOptions {
+    pub dir: PathBuf,
+    /// Multiplies the catalog's one-way delays (1.0: the real figures).
+    pub latency_scale: f64,
+    /// Cassandra nodes per datacenter (at most the topology's count).
+    pub cassandra_nodes: u32,
+    pub with_cassandra: bool,
+    /// Take ports one after another from here instead of letting the system choose.
+    pub port_base: Option<u16>,
+    /// The `sovereign` binary, which runs the latency proxy (`sovereign lab proxy`).
+    pub program: PathBuf,
+    /// Where the topology came from, and its text (kept as `topology.toml`).
+    pub topology_source: String,
+    pub topology_text: String,
+    /// Java heap per Cassandra node, MiB.
+    pub cassandra_heap_mb: u32,
+}
+
+/// Hands out ports: free ones from the system, or consecutive ones from a base, each checked.
+struct Ports {
+    next: Option<u32>,
+}
+
+impl Ports {
+    fn take(&mut self, ip: &str, what: &str) -> Result<u16, LabError> {
+        match &mut self.next {
+            None => process::free_port(ip),
+            Some(n) => {
+                if *n > 65535 {
+                    return Err(LabError::Other(
+                        "--port-base leaves too few ports below 65536".into(),
+                    ));
+                }
+                let p = *n as u16;
+                *n += 1;
+                if !process::port_free(ip, p) {
+                    return Err(LabError::Other(format!(
+                        "port {ip}:{p} (for {what}) is taken by another program: stop it, or choose another --port-base (or leave it out to let the system pick free ports)"
+                    )));
+                }
+                Ok(p)
+            }
+        }
+    }
+}
+
+/// A password of 24 hex digits from the system's random source.
+pub fn password() -> Result<String, LabError> {
+    let mut buf = [0u8; 12];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| LabError::io("cannot read /dev/urandom", e))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), LabError> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    let mut f = o
+        .open(path)
+        .map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))
+}
+
+/// What the lab needs from the machine, checked before anything starts.
+pub fn preflight(t: &ValidatedTopology, opts: &UpOptions) -> Result<(), LabError> {
+    let mut missing: Vec<(String, String)> = Vec::new();
+    let mut need = |ok: bool, what: &str, pkg: &str| {
+        if !ok {
+            missing.push((what.to_string(), pkg.to_string()));
+        }
+    };
+    if t.postgres.is_some() {
+        need(pglab::bin_dir().is_ok(), "PostgreSQL server", "postgresql");
+        need(which("pgbackrest").is_some(), "pgbackrest", "pgbackrest");
+        need(
+            which("prometheus-postgres-exporter").is_some(),
+            "prometheus-postgres-exporter",
+            "prometheus-postgres-exporter",
+        );
+    }
+    if t.redis.is_some() {
+        need(
+            which("redis-server").is_some(),
+            "redis-server",
+            "redis-server",
+        );
+        need(
+            which("prometheus-redis-exporter").is_some(),
+            "prometheus-redis-exporter",
+            "prometheus-redis-exporter",
+        );
+    }
+    need(which("prometheus").is_some(), "prometheus", "prometheus");
+    if t.dns.is_some() {
+        need(which("dnsmasq").is_some(), "dnsmasq", "dnsmasq-base");
+    }
+    if !missing.is_empty() {
+        return Err(LabError::Missing {
+            what: missing
+                .iter()
+                .map(|(w, _)| w.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            install: format!(
+                "apt-get install {}",
+                missing
+                    .iter()
+                    .map(|(_, p)| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        });
+    }
+    if t.cassandra.is_some() && opts.with_cassandra {
+        cassandra::prerequisites().map_err(|e| match e {
+            LabError::Missing { what, install } => LabError::Missing {
+                what,
+                install: format!("{install}; or run `lab up --without-cassandra`"),
+            },
+            other => other,
+        })?;
+    }
+    if !(opts.latency_scale.is_finite() && opts.latency_scale >= 0.0) {
+        return Err(LabError::Other(format!(
+            "--latency-scale {} is not a non-negative number",
+            opts.latency_scale
+        )));
+    }
+    Ok(())
+}
+
+/// `up` in progress: the state so far, saved after each step, and how to report.
+struct Up<'a> {
+    dir: PathBuf,
+    state: LabState,
+    ports: Ports,
+    progress: &'a dyn Fn(&str),
+    step: usize,
+    steps: usize,
+}
+
+impl Up<'_> {
+    fn save(&self) -> Result<(), LabError> {
+        self.state.save(&self.dir)
+    }
+
+    fn track(&mut self, p: Proc) -> Result<(), LabError> {
+        self.state.procs.push(p);
+        self.save()
+    }
+
+    /// Tracks a process that serves one site on one address.
+    fn track_at(&mut self, mut p: Proc, site: &str, host: &str) -> Result<(), LabError> {
+        p.site = Some(site.to_string());
+        p.host = Some(host.to_string());
+        self.track(p)
+    }
+
+    /// Runs one step with a progress line and its duration.
+    fn step<T>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut Self) -> Result<T, LabError>,
+    ) -> Result<T, LabError> {
+        self.step += 1;
+        let start = Instant::now();
+        (self.progress)(&format!("[{:>2}/{}] {what}…", self.step, self.steps));
+        let r = f(self)?;
+        (self.progress)(&format!(
+            "        done in {:.1} s",
+            start.elapsed().as_secs_f64()
+        ));
+        Ok(r)
+    }
+}
+
+/// The one-way delay from `a` to `b`, milliseconds, scaled; `None` when the catalog has no
+/// figure for the pair.
+fn one_way(t: &ValidatedTopology, catalog: &Catalog, a: &str, b: &str, scale: f64) -> Option<f64> {
+    let (sa, sb) = (t.site(a)?, t.site(b)?);
+    survivability::rtt(catalog, sa, sb).map(|(rtt, _)| rtt / 2.0 * scale)
+}
+
+/// Starts the lab. On failure everything started so far is stopped and the directory removed
+/// before the error is returned.
+pub fn up(
+    t: &ValidatedTopology,
+    catalog: &Catalog,
+    opts: &UpOptions,
+    progress: &dyn Fn(&str),
+) -> Result<LabState, LabError> {
+    let dir = opts.dir.clone();
+    if let Some(existing) = LabState::load(&dir)? {
+        let alive = existing.alive();
+        if !alive.is_empty() {
+            return Err(LabError::Other(format!(
+                "a lab of `{}` is already running in {} ({} processes): `sovereign lab status` shows it, `sovereign lab down` stops it",
+                existing.project,
+                dir.display(),
+                alive.len()
+            )));
+        }
+        progress(&format!(
+            "a stopped lab was left in {}: removing it first",
+            dir.display()
+        ));
+        crate::down::down(&dir, false, progress)?;
+    } else if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
+        return Err(LabError::Other(format!(
+            "{} exists and is not a lab (no {STATE_FILE}): choose another --dir, or remove it",
+            dir.display()
+        )));
+    }
+    preflight(t, opts)?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // PostgreSQL runs as its own user and must reach its directories.
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+    }
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| LabError::io(format!("cannot resolve {}", dir.display()), e))?;
+    let state = LabState {
+        format: FORMAT,
+        phase: Phase::Starting,
+        project: t.project.name.clone(),
+        topology_source: opts.topology_source.clone(),
+        started_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        latency_scale: opts.latency_scale,
+        sites: t
+            .sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| LabSite {
+                id: s.id.clone(),
+                ip: format!("127.10.{}.1", i + 1),
+                region: s.aws.as_ref().map(|a| a.region.clone()),
+                fly_region: s.fly_region.clone(),
+            })
+            .collect(),
+        postgres: None,
+        redis: BTreeMap::new(),
+        redis_mode: None,
+        redis_policy: None,
+        prometheus: BTreeMap::new(),
+        monitoring_global: None,
+        cassandra: None,
+        dns: None,
+        proxy_config: ProxyConfig::default(),
+        routes: BTreeMap::new(),
+        edges: BTreeMap::new(),
+        health_path: t.application.as_ref().map(|a| a.health_path.clone()),
+        procs: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut u = Up {
+        dir: dir.clone(),
+        state,
+        ports: Ports {
+            next: opts.port_base.map(u32::from),
+        },
+        progress,
+        step: 0,
+        steps: 0,
+    };
+    u.save()?;
+    match build(&mut u, t, catalog, opts) {
+        Ok(()) => Ok(u.state),
+        Err(e) => {
+            progress("failed: stopping everything this `up` started");
+            let _ = u.save();
+            if let Err(d) = crate::down::down(&dir, false, progress) {
+                progress(&format!(
+                    "warning: cleaning up after the failure also failed: {d}"
+                ));
+            }
+            Err(e)
+        }
+    }
+}
+
+fn build(
+    u: &mut Up,
+    t: &ValidatedTopology,
+    catalog: &Catalog,
+    opts: &UpOptions,
+) -> Result<(), LabError> {
+    let dir = u.dir.clone();
+    std::fs::write(dir.join("topology.toml"), &opts.topology_text)
+        .map_err(|e| LabError::io("cannot write topology.toml", e))?;
+    std::fs::create_dir_all(dir.join("credentials"))
+        .map_err(|e| LabError::io("cannot create credentials/", e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(
+            dir.join("credentials"),
+            std::fs::Permissions::from_mode(0o700),
+        );
+    }
+    // What render produces for this topology: the alert rules and the replication SQL the
+    // lab runs for real.
+    let tree = sovereign_render::render(t, catalog, &opts.topology_source)
+        .map_err(|e| LabError::Other(format!("render: {}", e.0)))?;
+    let rendered = dir.join("rendered");
+    for (path, bytes) in tree.files() {
+        if path.starts_with("monitoring/rules/")
+            || (path.starts_with("fly/") && path.ends_with(".sql"))
+        {
+            let p = rendered.join(path);
+            std::fs::create_dir_all(p.parent().unwrap_or(&rendered))
+                .map_err(|e| LabError::io("cannot write rendered files", e))?;
+            std::fs::write(&p, bytes)
+                .map_err(|e| LabError::io(format!("cannot write {}", p.display()), e))?;
+        }
+    }
+    let site_ip = |u: &Up, id: &str| {
+        u.state
+            .site(id)
+            .map(|s| s.ip.clone())
+            .unwrap_or_else(|| "127.0.0.1".into())
+    };
+    let site_index = |id: &str| t.sites.iter().position(|s| s.id == id).unwrap_or(0) + 1;
+    let scale = opts.latency_scale;
+    let mut unknown_pairs = Vec::new();
+    let mut delay = |a: &str, b: &str| match one_way(t, catalog, a, b, scale) {
+        Some(d) => d,
+        None => {
+            unknown_pairs.push(format!("{a}–{b}"));
+            0.0
+        }
+    };
+
+    // --- Plan every server's address, then the routes between sites. ---
+    let pg_sites: Vec<(String, String)> = match &t.postgres {
+        Some(pg) => std::iter::once((pg.primary.clone(), "primary".to_string()))
+            .chain(
+                pg.secondaries
+                    .iter()
+                    .map(|s| (s.clone(), "secondary".to_string())),
+            )
+            .chain(
+                pg.logical_replicas
+                    .iter()
+                    .map(|r| (r.site.clone(), "logical_replica".to_string())),
+            )
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut pg_ports = BTreeMap::new();
+    for (site, _) in &pg_sites {
+        let ip = site_ip(u, site);
+        pg_ports.insert(
+            site.clone(),
+            u.ports.take(&ip, &format!("PostgreSQL at {site}"))?,
+        );
+    }
+    let mut routes: Vec<Route> = Vec::new();
+    let mut route = |u: &mut Up,
+                     kind: &str,
+                     from: &str,
+                     to: &str,
+                     target: SocketAddr,
+                     ms: f64|
+     -> Result<SocketAddr, LabError> {
+        let ip = format!("127.13.{}.{}", site_index(from), site_index(to));
+        let port = u
+            .ports
+            .take(&ip, &format!("the {kind} route {from}→{to}"))?;
+        let listen: SocketAddr = format!("{ip}:{port}")
+            .parse()
+            .map_err(|e| LabError::Other(format!("{e}")))?;
+        let name = format!("{kind} {from}→{to}");
+        routes.push(Route {
+            name: name.clone(),
+            listen,
+            target,
+            delay_ms: ms,
+            by_source: BTreeMap::new(),
+            bind_by_source: BTreeMap::new(),
+            sniff: Sniff::None,
+        });
+        u.state.routes.insert(name, listen);
+        Ok(listen)
+    };
+    // PostgreSQL: from every member to every physical member, so a failover can repoint
+    // anyone to anyone.
+    let physical: Vec<&String> = pg_sites
+        .iter()
+        .filter(|(_, r)| r != "logical_replica")
+        .map(|(s, _)| s)
+        .collect();
+    for (from, _) in &pg_sites {
+        for to in &physical {
+            if from != *to {
+                let target: SocketAddr = format!("{}:{}", site_ip(u, to), pg_ports[*to])
+                    .parse()
+                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                let ms = delay(from, to);
+                route(u, "pg", from, to, target, ms)?;
+            }
+        }
+    }
+    // Redis: global datastore secondaries replicate from the primary.
+    let mut redis_ports = BTreeMap::new();
+    if let Some(r) = &t.redis {
+        for site in &r.sites {
+            let ip = site_ip(u, site);
+            redis_ports.insert(
+                site.clone(),
+                u.ports.take(&ip, &format!("Redis at {site}"))?,
+            );
+        }
+        if r.mode == sovereign_spec::RedisMode::Global
+            && let Some(p) = &r.primary
+        {
+            for site in r.sites.iter().filter(|s| *s != p) {
+                let target: SocketAddr = format!("{}:{}", site_ip(u, p), redis_ports[p])
+                    .parse()
+                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                let ms = delay(site, p);
+                route(u, "redis", site, p, target, ms)?;
+            }
+        }
+    }
+    // Prometheus: one per site with something to scrape; the global one receives.
+    let mut prom_sites: Vec<String> = t
+        .sites
+        .iter()
+        .filter(|s| pg_sites.iter().any(|(p, _)| *p == s.id) || redis_ports.contains_key(&s.id))
+        .map(|s| s.id.clone())
+        .collect();
+    let global = t
+        .monitoring
+        .global_site
+        .clone()
+        .or_else(|| prom_sites.first().cloned());
+    if let Some(g) = &global
+        && !prom_sites.contains(g)
+    {
+        prom_sites.push(g.clone());
+    }
+    let mut prom_ports = BTreeMap::new();
+    for site in &prom_sites {
+        let ip = site_ip(u, site);
+        prom_ports.insert(
+            site.clone(),
+            u.ports.take(&ip, &format!("Prometheus at {site}"))?,
+        );
+    }
+    if let Some(g) = &global {
+        for site in prom_sites.iter().filter(|s| *s != g) {
+            let target: SocketAddr = format!("{}:{}", site_ip(u, g), prom_ports[g])
+                .parse()
+                .map_err(|e| LabError::Other(format!("{e}")))?;
+            let ms = delay(site, g);
+            route(u, "prom", site, g, target, ms)?;
+        }
+    }
+    // Cassandra: every node behind a proxy address; the delay depends on the calling node.
+    let mut cass_specs: Vec<NodeSpec> = Vec::new();
+    let mut cass_dcs: BTreeMap<String, (u32, u32, u32)> = BTreeMap::new();
+    if let (Some(c), true) = (&t.cassandra, opts.with_cassandra) {
+        let first_ip = format!("127.11.{}.1", site_index(&c.datacenters[0].site));
+        let storage = u.ports.take(&first_ip, "Cassandra storage")?;
+        let native = u.ports.take(&first_ip, "Cassandra CQL")?;
+        for dc in &c.datacenters {
+            let n = opts.cassandra_nodes.clamp(1, dc.nodes.max(1));
+            let rf = dc.replication_factor.min(n);
+            if rf < dc.replication_factor {
+                u.state.notes.push(format!(
+                    "Cassandra `{}`: replication factor {} in the topology, {rf} in the lab ({n} node(s); --cassandra-nodes {} runs the real factor)",
+                    dc.site, dc.replication_factor, dc.replication_factor
+                ));
+            }
+            cass_dcs.insert(dc.site.clone(), (n, rf, dc.replication_factor));
+            for i in 0..n {
+                let listen: IpAddr = format!("127.11.{}.{}", site_index(&dc.site), i + 1)
+                    .parse()
+                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                let broadcast: IpAddr = format!("127.12.{}.{}", site_index(&dc.site), i + 1)
+                    .parse()
+                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                for (ip, port, what) in [
+                    (listen, storage, "storage"),
+                    (listen, native, "CQL"),
+                    (broadcast, storage, "proxy"),
+                ] {
+                    if !process::port_free(&ip.to_string(), port) {
+                        return Err(LabError::Other(format!(
+                            "port {ip}:{port} (Cassandra {what}) is taken by another program"
+                        )));
+                    }
+                }
+                cass_specs.push(NodeSpec {
+                    name: format!("{}-{}", dc.site, i + 1),
+                    dc: dc.site.clone(),
+                    rack: format!("rack{}", i + 1),
+                    listen,
+                    broadcast,
+                    storage_port: storage,
+                    native_port: native,
+                    jmx_port: u.ports.take("127.0.0.1", "Cassandra JMX")?,
+                });
+            }
+        }
+        for node in &cass_specs {
+            let mut by_source = BTreeMap::new();
+            for other in &cass_specs {
+                if other.dc != node.dc {
+                    by_source.insert(other.broadcast, delay(&other.dc, &node.dc));
+                }
+            }
+            let in_dc = delay(&node.dc, &node.dc);
+            routes.push(Route {
+                name: format!("cassandra →{}", node.name),
+                listen: SocketAddr::new(node.broadcast, node.storage_port),
+                target: SocketAddr::new(node.listen, node.storage_port),
+                delay_ms: in_dc,
+                by_source,
+                bind_by_source: BTreeMap::new(),
+                sniff: Sniff::CassandraInternode,
+            });
+        }
+    } else if t.cassandra.is_some() {
+        u.state
+            .notes
+            .push("Cassandra left out (--without-cassandra)".into());
+    }
+    // Edges: each serving site's stand-in load balancer, healthy while its data tier answers.
+    let mut edges = Vec::new();
+    if let Some(app) = &t.application {
+        for s in t.sites.iter().filter(|s| s.serves) {
+            let ip = site_ip(u, &s.id);
+            let mut needs = Vec::new();
+            if let Some(p) = pg_ports.get(&s.id) {
+                needs.push((
+                    "postgres".to_string(),
+                    format!("{ip}:{p}")
+                        .parse()
+                        .map_err(|e| LabError::Other(format!("{e}")))?,
+                ));
+            }
+            if let Some(p) = redis_ports.get(&s.id) {
+                needs.push((
+                    "redis".to_string(),
+                    format!("{ip}:{p}")
+                        .parse()
+                        .map_err(|e| LabError::Other(format!("{e}")))?,
+                ));
+            }
+            if needs.is_empty() {
+                continue;
+            }
+            let port = u.ports.take(&ip, &format!("the edge of {}", s.id))?;
+            let listen: SocketAddr = format!("{ip}:{port}")
+                .parse()
+                .map_err(|e| LabError::Other(format!("{e}")))?;
+            u.state
+                .edges
+                .insert(s.id.clone(), format!("http://{listen}"));
+            edges.push(Edge {
+                site: s.id.clone(),
+                listen,
+                health_path: app.health_path.clone(),
+                needs,
+            });
+        }
+    }
+    if !unknown_pairs.is_empty() {
+        unknown_pairs.sort();
+        unknown_pairs.dedup();
+        u.state.notes.push(format!(
+            "no round-trip figure in the catalog for {}: no delay injected there",
+            unknown_pairs.join(", ")
+        ));
+    }
+    u.state.proxy_config = ProxyConfig { routes, edges };
+    u.steps = 1
+        + usize::from(!pg_sites.is_empty()) * (pg_sites.len() + 1)
+        + usize::from(!redis_ports.is_empty())
+        + usize::from(!cass_specs.is_empty())
+        + prom_sites.len()
+        + usize::from(t.dns.is_some())
+        + 1;
+    u.save()?;
+
+    // --- Start. ---
+    let cfg_path = dir.join("proxy.json");
+    u.step(
+        &format!(
+            "latency proxy: {} routes, {} edges, scale {scale}",
+            u.state.proxy_config.routes.len(),
+            u.state.proxy_config.edges.len()
+        ),
+        |u| {
+            let text = serde_json::to_string_pretty(&u.state.proxy_config)
+                .map_err(|e| LabError::Other(format!("{e}")))?;
+            std::fs::write(&cfg_path, text)
+                .map_err(|e| LabError::io("cannot write proxy.json", e))?;
+            let mut c = std::process::Command::new(&opts.program);
+            c.arg("lab").arg("proxy").arg("--config").arg(&cfg_path);
+            let p = process::spawn("latency proxy", c, &dir.join("proxy.log"), vec![])?;
+            u.track(p.clone())?;
+            let listens: Vec<SocketAddr> = u
+                .state
+                .proxy_config
+                .routes
+                .iter()
+                .map(|r| r.listen)
+                .chain(u.state.proxy_config.edges.iter().map(|e| e.listen))
+                .collect();
+            let start = Instant::now();
+            for l in listens {
+                while !process::port_open(&l.ip().to_string(), l.port()) {
+                    if !process::alive(p.pid) || start.elapsed() > Duration::from_secs(15) {
+                        return Err(LabError::Start {
+                            what: "latency proxy".into(),
+                            detail: format!("not listening on {l}"),
+                            log: process::tail(&dir.join("proxy.log"), 10),
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            Ok(())
+        },
+    )?;
+
+    if let Some(pg) = &t.postgres {
+        start_postgres(u, t, pg, &pg_sites, &pg_ports)?;
+    }
+    if let Some(r) = &t.redis {
+        start_redis(u, r, &redis_ports)?;
+    }
+    if !cass_specs.is_empty()
+        && let Some(c) = &t.cassandra
+    {
+        start_cassandra(u, c, &cass_specs, &cass_dcs, opts.cassandra_heap_mb)?;
+    }
+    if let Some(g) = &global {
+        start_prometheus(u, g, &prom_sites, &prom_ports)?;
+    }
+    if let Some(d) = &t.dns {
+        let api = d.api_fqdn();
+        let zone = d.zone.trim_end_matches('.').to_string();
+        u.step(
+            &format!("DNS: {api} → {} site(s)", u.state.edges.len()),
+            |u| {
+                let ip = "127.9.0.1";
+                let port = u.ports.take(ip, "DNS")?;
+                let records: Vec<(String, String)> = u
+                    .state
+                    .proxy_config
+                    .edges
+                    .iter()
+                    .map(|e| (api.clone(), e.listen.ip().to_string()))
+                    .collect();
+                let p = dnsmasq::start(&dir.join("dns"), ip, port, &zone, &records)?;
+                u.track_at(p, "-", ip)?;
+                u.state.dns = Some(LabDns {
+                    addr: format!("{ip}:{port}")
+                        .parse()
+                        .map_err(|e| LabError::Other(format!("{e}")))?,
+                    zone,
+                    api_name: api.clone(),
+                });
+                Ok(())
+            },
+        )?;
+    }
+    u.step(
+        "settling: replicas streaming, first samples at the global Prometheus",
+        |u| settle(u, Duration::from_secs(90)),
+    )?;
+    u.state.phase = Phase::Running;
+    write_outputs(&dir, &u.state)?;
+    u.save()
+}
+
+/// Writes `outputs.json` (terraform's shape) for the current state.
+pub fn write_outputs(dir: &Path, s: &LabState) -> Result<(), LabError> {
+    let v = outputs::outputs(s);
+    let text = serde_json::to_string_pretty(&v).map_err(|e| LabError::Other(format!("{e}")))?;
+    std::fs::write(dir.join("outputs.json"), text)
+        .map_err(|e| LabError::io("cannot write outputs.json", e))
+}
+
+fn start_postgres(
+    u: &mut Up,
+    t: &ValidatedTopology,
+    pg: &sovereign_check::PostgresV,
+    pg_sites: &[(String, String)],
+    ports: &BTreeMap<String, u16>,
+) -> Result<(), LabError> {
+    let dir = u.dir.clone();
+    let pw = password()?;
+    let replicator = password()?;
+    write_private(
+        &dir.join(outputs::PG_CREDENTIALS),
+        &serde_json::json!({"username": "postgres", "password": pw}).to_string(),
+    )?;
+    u.state.postgres = Some(LabPostgres {
+        primary: pg.primary.clone(),
+        database: pg.database_name.clone(),
+        replicator_password: replicator.clone(),
+        members: BTreeMap::new(),
+        stanza: None,
+        max_lag_seconds: pg.max_lag_seconds,
+        backup_retention_days: pg.backup_retention_days,
+    });
+    let ip = |u: &Up, s: &str| u.state.site(s).map(|x| x.ip.clone()).unwrap_or_default();
+    let primary_site = pg.primary.clone();
+    let db = pg.database_name.clone();
+    let primary = u.step(
+        &format!("PostgreSQL primary at {primary_site}, pgBackRest stanza and first full backup"),
+        |u| {
+            let host = ip(u, &primary_site);
+            let p = Pg::init(
+                &dir.join("pg"),
+                &primary_site,
+                &host,
+                ports[&primary_site],
+                &pw,
+            )?;
+            maybe_break(&p)?;
+            let stanza = Stanza::configure(&p, &dir.join("pg"), &primary_site)?;
+            register(u, &primary_site, "primary", &p)?;
+            p.start()?;
+            p.create_database(&db)?;
+            stanza.create()?;
+            stanza.backup("full")?;
+            if let Some(pgs) = u.state.postgres.as_mut() {
+                pgs.stanza = Some(stanza);
+            }
+            u.save()?;
+            Ok(p)
+        },
+    )?;
+    for (site, role) in pg_sites.iter().filter(|(_, r)| r != "primary") {
+        let route = u
+            .state
+            .routes
+            .get(&format!("pg {site}→{primary_site}"))
+            .copied();
+        let Some(route) = route else {
+            return Err(LabError::Other(format!(
+                "no proxy route from {site} to {primary_site}"
+            )));
+        };
+        let up_host = route.ip().to_string();
+        if role == "secondary" {
+            u.step(
+                &format!(
+                    "PostgreSQL standby at {site}, streaming from {primary_site} through the proxy"
+                ),
+                |u| {
+                    let host = ip(u, site);
+                    let s = Pg::standby(
+                        &primary,
+                        &dir.join("pg"),
+                        site,
+                        &host,
+                        ports[site],
+                        (&up_host, route.port()),
+                    )?;
+                    maybe_break(&s)?;
+                    register(u, site, "secondary", &s)?;
+                    s.start()
+                },
+            )?;
+        } else {
+            u.step(
+                &format!("PostgreSQL logical replica at {site}, subscribed with the rendered SQL"),
+                |u| {
+                    let host = ip(u, site);
+                    let r = Pg::init(&dir.join("pg"), site, &host, ports[site], &pw)?;
+                    maybe_break(&r)?;
+                    register(u, site, "logical_replica", &r)?;
+                    r.start()?;
+                    let sql = dir.join("rendered/fly").join(format!("postgres-{site}"));
+                    pglab::logical_replica(
+                        &primary,
+                        &r,
+                        &db,
+                        &sql.join("publication.sql"),
+                        &sql.join("subscription.sql"),
+                        &replicator,
+                        (&up_host, route.port()),
+                    )
+                },
+            )?;
+        }
+    }
+    let _ = t;
+    u.step("PostgreSQL exporters", |u| {
+        let members: Vec<PgMember> = u.state.pgs().cloned().collect();
+        for m in members {
+            let host = m.pg.host.clone();
+            let port = u
+                .ports
+                .take(&host, &format!("the PostgreSQL exporter at {}", m.site))?;
+            let dsn = format!(
+                "postgresql://postgres:{}@{}:{}/postgres?sslmode=disable",
+                m.pg.password, m.pg.host, m.pg.port
+            );
+            let p = prometheus::postgres_exporter(
+                &dir.join("exporters"),
+                &format!("postgres-exporter-{}", m.site),
+                &host,
+                port,
+                &dsn,
+            )?;
+            u.track_at(p.clone(), &m.site, &host)?;
+            if let Some(pgs) = u.state.postgres.as_mut()
+                && let Some(x) = pgs.members.get_mut(&m.site)
+            {
+                x.exporter = Some(p);
+            }
+        }
+        u.save()
+    })
+}
+
+/// Records a PostgreSQL before it starts, so a failed start is still stopped by `down`.
+fn register(u: &mut Up, site: &str, role: &str, pg: &Pg) -> Result<(), LabError> {
+    if let Some(p) = u.state.postgres.as_mut() {
+        p.members.insert(
+            site.to_string(),
+            PgMember {
+                site: site.to_string(),
+                role: role.to_string(),
+                pg: pg.clone(),
+                exporter: None,
+            },
+        );
+    }
+    u.save()
+}
+
+/// Fault injection for the failure tests: `SOVEREIGN_LAB_BREAK=postgres:<site>` writes a
+/// setting PostgreSQL refuses into that site's configuration, so its server fails to start
+/// for real and `up` has to clean up after it.
+fn maybe_break(pg: &Pg) -> Result<(), LabError> {
+    if std::env::var("SOVEREIGN_LAB_BREAK").ok().as_deref()
+        == Some(&format!("postgres:{}", pg.name))
+    {
+        pg.write_conf(&[("shared_buffers", "'not-a-size'")])?;
+    }
+    Ok(())
+}
+
+fn start_redis(
+    u: &mut Up,
+    r: &sovereign_check::RedisV,
+    ports: &BTreeMap<String, u16>,
+) -> Result<(), LabError> {
+    let dir = u.dir.clone();
+    let token = password()?;
+    write_private(&dir.join(outputs::REDIS_CREDENTIALS), &token)?;
+    u.state.redis_mode = Some(match r.mode {
+        sovereign_spec::RedisMode::Regional => "regional".into(),
+        sovereign_spec::RedisMode::Global => "global".into(),
+    });
+    u.state.redis_policy = Some(r.maxmemory_policy.clone());
+    let global = (r.mode == sovereign_spec::RedisMode::Global)
+        .then(|| r.primary.clone())
+        .flatten();
+    u.step(
+        &format!(
+            "Redis at {} site(s) ({}) and exporters",
+            r.sites.len(),
+            u.state.redis_mode.clone().unwrap_or_default()
+        ),
+        |u| {
+            // The primary first, so replicas find it.
+            let mut order: Vec<&String> = r.sites.iter().collect();
+            order.sort_by_key(|s| Some(*s) != global.as_ref());
+            for site in order {
+                let ip = u.state.site(site).map(|x| x.ip.clone()).unwrap_or_default();
+                let redis = Redis::start(
+                    &dir.join("redis"),
+                    site,
+                    &ip,
+                    ports[site],
+                    &token,
+                    &r.maxmemory_policy,
+                )?;
+                u.track_at(redis.proc.clone(), site, &ip)?;
+                let role = match &global {
+                    Some(p) if p != site => {
+                        let route = u
+                            .state
+                            .routes
+                            .get(&format!("redis {site}→{p}"))
+                            .copied()
+                            .ok_or_else(|| LabError::Other(format!("no route redis {site}→{p}")))?;
+                        redis.replicate_from(&route.ip().to_string(), route.port())?;
+                        "slave"
+                    }
+                    _ => "master",
+                };
+                let eport = u
+                    .ports
+                    .take(&ip, &format!("the Redis exporter at {site}"))?;
+                let exporter = prometheus::redis_exporter(
+                    &dir.join("exporters"),
+                    &format!("redis-exporter-{site}"),
+                    &ip,
+                    eport,
+                    &format!("redis://{ip}:{}", redis.port),
+                    &token,
+                )?;
+                u.track_at(exporter.clone(), site, &ip)?;
+                u.state.redis.insert(
+                    site.clone(),
+                    LabRedis {
+                        site: site.clone(),
+                        role: role.into(),
+                        redis,
+                        exporter: Some(exporter),
+                    },
+                );
+                u.save()?;
+            }
+            Ok(())
+        },
+    )
+}
+
+fn start_cassandra(
+    u: &mut Up,
+    c: &sovereign_check::CassandraV,
+    specs: &[NodeSpec],
+    dcs: &BTreeMap<String, (u32, u32, u32)>,
+    heap_mb: u32,
+) -> Result<(), LabError> {
+    let dir = u.dir.clone();
+    let cluster = c.keyspace.clone();
+    u.step(
+        &format!(
+            "Apache Cassandra {}: {} datacenter(s), {} node(s), through the proxy",
+            cassandra::VERSION,
+            dcs.len(),
+            specs.len()
+        ),
+        |u| {
+            // The first node of every datacenter is a seed.
+            let seeds: Vec<(IpAddr, u16)> = dcs
+                .keys()
+                .filter_map(|dc| specs.iter().find(|s| &s.dc == dc))
+                .map(|s| (s.broadcast, s.storage_port))
+                .collect();
+            let mut nodes = Vec::new();
+            for s in specs {
+                let n = cassandra::start(&dir.join("cassandra"), &cluster, s, &seeds, heap_mb)?;
+                u.track_at(n.proc.clone(), &s.dc, &s.listen.to_string())?;
+                nodes.push(n);
+            }
+            u.state.cassandra = Some(LabCassandra {
+                cluster: cluster.clone(),
+                keyspace: c.keyspace.clone(),
+                nodes: nodes.clone(),
+                datacenters: dcs.clone(),
+                username: "sovereign".into(),
+            });
+            u.save()?;
+            for n in &nodes {
+                cassandra::wait_ready(n, Duration::from_secs(300))?;
+            }
+            let pw = password()?;
+            write_private(
+                &dir.join(outputs::CASSANDRA_CREDENTIALS),
+                &serde_json::json!({"username": "sovereign", "password": pw}).to_string(),
+            )?;
+            let rf: BTreeMap<String, u32> = dcs
+                .iter()
+                .map(|(dc, (_, rf, _))| (dc.clone(), *rf))
+                .collect();
+            cassandra::bootstrap_schema(&nodes, &c.keyspace, &rf, "sovereign", &pw)
+        },
+    )
+}
+
+fn start_prometheus(
+    u: &mut Up,
+    global: &str,
+    sites: &[String],
+    ports: &BTreeMap<String, u16>,
+) -> Result<(), LabError> {
+    let dir = u.dir.clone();
+    let rules: Vec<PathBuf> = std::fs::read_dir(dir.join("rendered/monitoring/rules"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    // The global one first: the others write to it.
+    let mut order: Vec<&String> = sites.iter().collect();
+    order.sort_by_key(|s| s.as_str() != global);
+    for site in order {
+        let what = if site == global {
+            format!("Prometheus at {site} (global: receives remote writes)")
+        } else {
+            format!("Prometheus at {site}, remote-writing to {global}")
+        };
+        u.step(&what, |u| {
+            let ip = u.state.site(site).map(|x| x.ip.clone()).unwrap_or_default();
+            let mut scrape = vec![(
+                "prometheus".to_string(),
+                vec![format!("{ip}:{}", ports[site])],
+            )];
+            if let Some(e) = u
+                .state
+                .postgres
+                .as_ref()
+                .and_then(|p| p.members.get(site))
+                .and_then(|m| m.exporter.as_ref())
+            {
+                scrape.push((
+                    "postgres".into(),
+                    vec![format!("{ip}:{}", e.ports.first().copied().unwrap_or(0))],
+                ));
+            }
+            if let Some(e) = u.state.redis.get(site).and_then(|r| r.exporter.as_ref()) {
+                scrape.push((
+                    "redis".into(),
+                    vec![format!("{ip}:{}", e.ports.first().copied().unwrap_or(0))],
+                ));
+            }
+            let remote_write = if site == global {
+                vec![]
+            } else {
+                let r = u
+                    .state
+                    .routes
+                    .get(&format!("prom {site}→{global}"))
+                    .copied()
+                    .ok_or_else(|| LabError::Other(format!("no route prom {site}→{global}")))?;
+                vec![format!("http://{r}/api/v1/write")]
+            };
+            let cfg = PromConfig {
+                labels: vec![("site".into(), site.clone())],
+                scrape,
+                remote_write,
+                rule_files: rules.clone(),
+                receiver: site == global,
+            };
+            let p = Prometheus::start(&dir.join("prometheus"), site, &ip, ports[site], &cfg)?;
+            u.track_at(p.proc.clone(), site, &ip)?;
+            u.state.prometheus.insert(site.clone(), p);
+            u.save()
+        })?;
+    }
+    u.state.monitoring_global = Some(global.to_string());
+    u.save()
+}
+
+/// Waits until standbys stream, subscriptions run, replicas link, and the global Prometheus
+/// has heard from every site: what `lab verify` checks right after.
+fn settle(u: &mut Up, timeout: Duration) -> Result<(), LabError> {
+    let start = Instant::now();
+    let mut waiting: Vec<String>;
+    loop {
+        waiting = Vec::new();
+        if let Some(p) = &u.state.postgres
+            && let Some(primary) = p.members.get(&p.primary)
+        {
+            let expected: Vec<&String> = p
+                .members
+                .values()
+                .filter(|m| m.role == "secondary")
+                .map(|m| &m.site)
+                .collect();
+            let streaming = primary
+                .pg
+                .psql("postgres", &[], None, Some("SELECT string_agg(application_name, ',') FROM pg_stat_replication WHERE state = 'streaming'"))
+                .unwrap_or_default();
+            let names: Vec<&str> = streaming.trim().split(',').collect();
+            for e in expected {
+                if !names.contains(&e.as_str()) {
+                    waiting.push(format!("standby {e}"));
+                }
+            }
+            for m in p.members.values().filter(|m| m.role == "logical_replica") {
+                let ok = m
+                    .pg
+                    .psql(&p.database, &[], None, Some(&format!("SELECT count(*) FROM pg_stat_subscription WHERE subname = 'sovereign_{}' AND pid IS NOT NULL AND relid IS NULL", m.site)))
+                    .map(|o| o.trim() == "1")
+                    .unwrap_or(false);
+                if !ok {
+                    waiting.push(format!("subscription at {}", m.site));
+                }
+            }
+        }
+        for r in u.state.redis.values().filter(|r| r.role == "slave") {
+            if !redis_link_up(&r.redis) {
+                waiting.push(format!("Redis replica {}", r.site));
+            }
+        }
+        if let Some(g) = &u.state.monitoring_global
+            && let Some(p) = u.state.prometheus.get(g)
+        {
+            let body = http_get(
+                &p.host,
+                p.port,
+                "/api/v1/query?query=count%20by%20(site)%20(up)",
+            )
+            .unwrap_or_default();
+            for site in u.state.prometheus.keys() {
+                if !body.contains(&format!("\"site\":\"{site}\"")) {
+                    waiting.push(format!("samples from {site} at the global Prometheus"));
+                }
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            return Err(LabError::Other(format!(
+                "after {} s still waiting for: {}",
+                timeout.as_secs(),
+                waiting.join(", ")
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn redis_link_up(r: &Redis) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect((r.host.as_str(), r.port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let msg = format!(
+        "*2\r\n$4\r\nAUTH\r\n${}\r\n{}\r\n*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n",
+        r.password.len(),
+        r.password
+    );
+    if s.write_all(msg.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = vec![0u8; 4096];
+    let mut got = String::new();
+    let start = Instant::now();
+    while !got.contains("master_link_status") && start.elapsed() < Duration::from_secs(2) {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    got.contains("master_link_status:up")
+}
+
+/// A plain HTTP GET on loopback; the body on 200.
+pub fn http_get(host: &str, port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect((host, port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    // HTTP/1.0: no chunked encoding to undo.
+    s.write_all(format!("GET {path} HTTP/1.0\r\nhost: {host}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    if out.split_whitespace().nth(1) != Some("200") {
+        return None;
+    }
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
