@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::LabError;
 use crate::process;
-use crate::state::{LabState, Phase, STATE_FILE};
+use crate::state::{LabLock, LabState, Phase, STATE_FILE};
 
 /// What `down` did.
 #[derive(Debug, Serialize)]
@@ -28,6 +28,7 @@ pub fn down(dir: &Path, keep: bool, progress: &dyn Fn(&str)) -> Result<DownRepor
             dir.display()
         )));
     };
+    let _lock = LabLock::acquire(dir, "lab down")?;
     let mut stopped = 0;
     let mut killed = 0;
     let mut ports: Vec<(String, u16)> = Vec::new();

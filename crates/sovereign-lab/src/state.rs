@@ -17,6 +17,48 @@ use crate::process::{self, Proc};
 use crate::proxy::ProxyConfig;
 
 pub const STATE_FILE: &str = "lab.json";
+pub const LOCK_FILE: &str = "lab.lock";
+
+/// An exclusive hold on a lab directory while a command changes it (`up`, `down`, drills):
+/// a second one says who holds it instead of racing. Released when dropped, or by the system
+/// when the holder dies.
+pub struct LabLock {
+    _file: std::fs::File,
+}
+
+impl LabLock {
+    pub fn acquire(dir: &Path, what: &str) -> Result<LabLock, LabError> {
+        let path = dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| LabError::io(format!("cannot open {}", path.display()), e))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.set_len(0);
+                let _ = std::io::Write::write_all(
+                    &mut &file,
+                    format!("{} {what}\n", std::process::id()).as_bytes(),
+                );
+                Ok(LabLock { _file: file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                Err(LabError::Other(format!(
+                    "another sovereign command is working on the lab in {} (pid and command: {}); wait for it to finish",
+                    dir.display(),
+                    holder.trim()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(LabError::io(format!("cannot lock {}", path.display()), e))
+            }
+        }
+    }
+}
 pub const FORMAT: u32 = 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

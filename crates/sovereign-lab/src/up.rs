@@ -223,6 +223,11 @@ pub fn up(
     progress: &dyn Fn(&str),
 ) -> Result<LabState, LabError> {
     let dir = opts.dir.clone();
+    let lock = if dir.join(STATE_FILE).exists() {
+        Some(LabLock::acquire(&dir, "lab up")?)
+    } else {
+        None
+    };
     if let Some(existing) = LabState::load(&dir)? {
         let alive = existing.alive();
         if !alive.is_empty() {
@@ -237,6 +242,7 @@ pub fn up(
             "a stopped lab was left in {}: removing it first",
             dir.display()
         ));
+        drop(lock);
         crate::down::down(&dir, false, progress)?;
     } else if dir.exists()
         && std::fs::read_dir(&dir)
@@ -260,6 +266,7 @@ pub fn up(
     let dir = dir
         .canonicalize()
         .map_err(|e| LabError::io(format!("cannot resolve {}", dir.display()), e))?;
+    let lock = LabLock::acquire(&dir, "lab up")?;
     let state = LabState {
         format: FORMAT,
         phase: Phase::Starting,
@@ -312,6 +319,7 @@ pub fn up(
         Err(e) => {
             progress("failed: stopping everything this `up` started");
             let _ = u.save();
+            drop(lock);
             if let Err(d) = crate::down::down(&dir, false, progress) {
                 progress(&format!(
                     "warning: cleaning up after the failure also failed: {d}"

@@ -54,7 +54,21 @@ pub async fn load_balancer(url: String, timeout: Duration) -> Outcome {
             if status.is_success() || status.is_redirection() {
                 Outcome::pass(format!("GET {url} → {status} in {ms} ms")).with(data)
             } else {
-                Outcome::fail(format!("GET {url} → {status}")).with(data)
+                // The first line of the body often says why (the lab's edges name what is down).
+                let body = resp.text().await.unwrap_or_default();
+                let line: String = body
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(160)
+                    .collect();
+                let why = if line.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", line.trim())
+                };
+                Outcome::fail(format!("GET {url} → {status}{why}")).with(data)
             }
         }
         Err(e) => Outcome::fail(format!("GET {url} failed: {}", chain(&e))),

@@ -84,6 +84,7 @@ pub struct DcLossArgs {
 pub fn load(a: LoadArgs, out: &Output) -> Result<Exit, CliError> {
     let dir = a.dir.path();
     let state = running(&dir)?;
+    let _lock = sovereign_lab::state::LabLock::acquire(&dir, "lab load").map_err(lab_error)?;
     if !(a.duration.is_finite() && a.duration > 0.0 && a.duration <= 3600.0) {
         return Err(CliError::usage(format!(
             "--duration {} is not between 0 and 3600 seconds",
@@ -179,6 +180,8 @@ fn lab_topology(
 fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
     let dir = a.dir.path();
     let mut state = running(&dir)?;
+    let _lock =
+        sovereign_lab::state::LabLock::acquire(&dir, "lab drill failover").map_err(lab_error)?;
     let (t, text) = lab_topology(&dir)?;
     let catalog = sovereign_catalog::Catalog::builtin();
     let progress = |l: &str| out.status(l);
@@ -357,6 +360,8 @@ fn render_change(
 fn restore(a: RestoreArgs, out: &Output) -> Result<Exit, CliError> {
     let dir = a.dir.path();
     let state = running(&dir)?;
+    let _lock =
+        sovereign_lab::state::LabLock::acquire(&dir, "lab drill restore").map_err(lab_error)?;
     if a.rows < 1 || a.rows > 10_000_000 {
         return Err(CliError::usage(format!(
             "--rows {} is not between 1 and 10000000",
@@ -403,6 +408,8 @@ fn restore(a: RestoreArgs, out: &Output) -> Result<Exit, CliError> {
 fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
     let dir = a.dir.path();
     let mut state = running(&dir)?;
+    let _lock =
+        sovereign_lab::state::LabLock::acquire(&dir, "lab drill dc-loss").map_err(lab_error)?;
     let (t, _) = lab_topology(&dir)?;
     let progress = |l: &str| out.status(l);
     let r = drill::dc_loss(

@@ -372,13 +372,60 @@ pub fn bootstrap_schema(
             Duration::from_secs(90),
         )
         .await?;
+        // DDL naming a datacenter the coordinator has not heard of yet is refused: wait until
+        // gossip shows every node of the lab as NORMAL.
+        let start = std::time::Instant::now();
+        loop {
+            let normal = match s
+                .query_unpaged("SELECT status_with_port FROM system_views.gossip_info", ())
+                .await
+            {
+                Ok(r) => r
+                    .into_rows_result()
+                    .ok()
+                    .and_then(|rows| {
+                        rows.rows::<(Option<String>,)>().ok().map(|it| {
+                            it.filter_map(|r| r.ok())
+                                .filter(|(st,)| {
+                                    st.as_deref().is_some_and(|x| x.starts_with("NORMAL"))
+                                })
+                                .count()
+                        })
+                    })
+                    .unwrap_or(0),
+                Err(_) => 0,
+            };
+            if normal >= nodes.len() {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(180) {
+                return Err(LabError::Other(format!(
+                    "gossip shows {normal} of {} Cassandra nodes NORMAL after 180 s",
+                    nodes.len()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        // Whichever node coordinates must know every datacenter: gossip reaches them one by
+        // one, so a refusal that names a datacenter is retried for a while.
         let run = |q: String| {
             let s = &s;
             async move {
-                s.query_unpaged(q.clone(), ())
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| LabError::Other(format!("Cassandra refused `{q}`: {e}")))
+                let start = std::time::Instant::now();
+                loop {
+                    match s.query_unpaged(q.clone(), ()).await {
+                        Ok(_) => return Ok(()),
+                        Err(e)
+                            if e.to_string().contains("Unrecognized strategy option")
+                                && start.elapsed() < Duration::from_secs(120) =>
+                        {
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                        Err(e) => {
+                            return Err(LabError::Other(format!("Cassandra refused `{q}`: {e}")));
+                        }
+                    }
+                }
             }
         };
         let auth_rf: std::collections::BTreeMap<String, u32> = rf
