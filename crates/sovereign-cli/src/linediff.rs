@@ -33,12 +33,13 @@ pub fn diff(a: &str, b: &str, context: usize, max_lines: usize) -> (usize, usize
             ops.push((' ', am[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            ops.push(('+', bm[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removals before additions, as unified diffs show them.
             ops.push(('-', am[i]));
             i += 1;
+        } else {
+            ops.push(('+', bm[j]));
+            j += 1;
         }
     }
     ops.extend(a[a.len() - tail..].iter().map(|l| (' ', *l)));

@@ -74,6 +74,8 @@ pub struct FailoverReport {
     pub lost_writes: usize,
     /// Time between the oldest lost acknowledgement and the kill: the data-loss window.
     pub rpo_seconds: f64,
+    /// Kill → the target's replication stream ended (the lab's failure detection).
+    pub detection_seconds: f64,
     /// Kill → promotion finished.
     pub promotion_seconds: f64,
     /// Kill → first acknowledged write on the new primary.
@@ -290,7 +292,28 @@ async fn failover_async(
     }
     state.save(dir)?;
 
-    progress(&format!("promoting {target}…"));
+    // Promote once the target has noticed the loss: its WAL receiver has taken in everything
+    // that was on the way (through the proxy, one one-way delay) and found the stream ended.
+    // Promoting earlier would throw away WAL in flight, which no operator or Aurora does.
+    {
+        let c = connect(&new_m, &db).await?;
+        loop {
+            let streaming = c
+                .query_opt("SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming' AND pid IS NOT NULL", &[])
+                .await
+                .map(|r| r.is_some())
+                .unwrap_or(false);
+            if !streaming || killed.elapsed() > Duration::from_secs(15) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let detected = killed.elapsed();
+    progress(&format!(
+        "{target} lost its stream {:.2} s after the kill; promoting it…",
+        detected.as_secs_f64()
+    ));
     new_m.pg.promote()?;
     // Writable when it leaves recovery.
     let c = connect(&new_m, &db).await?;
@@ -478,6 +501,7 @@ async fn failover_async(
         acknowledged_after: acked_after,
         lost_writes: lost.len(),
         rpo_seconds: rpo.as_secs_f64(),
+        detection_seconds: detected.as_secs_f64(),
         promotion_seconds: promoted.as_secs_f64(),
         rto_seconds: rto.as_secs_f64(),
         aws_promotion_seconds: aws.0,

@@ -210,6 +210,11 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
             );
             let rows = vec![
                 vec![
+                    "detection (kill → the target's stream ends)".into(),
+                    format!("{:.2} s", r.detection_seconds),
+                    "AWS: health checks and the operator, outside the promotion".into(),
+                ],
+                vec![
                     "promotion (kill → writable)".into(),
                     format!("{:.2} s", r.promotion_seconds),
                     format!(
