@@ -1041,24 +1041,7 @@ pub fn predicted(
             }
         }
     }
-    let a = survivability::assumptions(&t2, catalog);
-    let sc = survivability::scenario(
-        &t2,
-        catalog,
-        &a,
-        Loss::Site {
-            site: site.to_string(),
-        },
-    );
-    sc.cassandra
-        .iter()
-        .map(|d| {
-            (
-                d.dc.clone(),
-                [d.local_quorum.ok, d.quorum.ok, d.each_quorum.ok],
-            )
-        })
-        .collect()
+    predicted_topology(&t2, catalog, site)
 }
 
 pub fn dc_loss(
@@ -1223,6 +1206,7 @@ fn ok(b: bool) -> &'static str {
     if b { "ok" } else { "fails" }
 }
 
+/// LOCAL_QUORUM, QUORUM and EACH_QUORUM per surviving datacenter, as `plan --lose SITE` says.
 fn predicted_topology(
     t: &ValidatedTopology,
     catalog: &Catalog,

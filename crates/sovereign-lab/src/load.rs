@@ -76,14 +76,7 @@ pub(crate) async fn replicated_table(
     ddl: &str,
     progress: &dyn Fn(&str),
 ) -> Result<(), LabError> {
-    let pg = state
-        .postgres
-        .as_ref()
-        .ok_or_else(|| LabError::Other("the lab runs no PostgreSQL".into()))?;
-    let primary = pg
-        .members
-        .get(&pg.primary)
-        .ok_or_else(|| LabError::Other("the lab has no primary".into()))?;
+    let (pg, primary) = state.pg_primary()?;
     let c = connect(primary, &pg.database).await?;
     c.batch_execute(ddl).await.map_err(|e| {
         LabError::Other(format!(
@@ -182,15 +175,8 @@ async fn run(
     opts: &LoadOptions,
     progress: &dyn Fn(&str),
 ) -> Result<LoadReport, LabError> {
-    let pg = state
-        .postgres
-        .as_ref()
-        .ok_or_else(|| LabError::Other("the lab runs no PostgreSQL".into()))?;
-    let primary = pg
-        .members
-        .get(&pg.primary)
-        .ok_or_else(|| LabError::Other("the lab has no primary".into()))?
-        .clone();
+    let (pg, primary) = state.pg_primary()?;
+    let primary = primary.clone();
     replicated_table(state, "public.sovereign_load", "CREATE TABLE IF NOT EXISTS public.sovereign_load (id bigint PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT now())", progress).await?;
     let writer = connect(&primary, &pg.database).await?;
     let base: i64 = writer

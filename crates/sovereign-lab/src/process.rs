@@ -175,58 +175,36 @@ pub fn spawn(name: &str, mut cmd: Command, log: &Path, ports: Vec<u16>) -> Resul
 }
 
 /// Runs a command to completion; an error carries its output.
-pub fn run(what: &str, mut cmd: Command) -> Result<String, LabError> {
-    let out = cmd.output().map_err(|e| LabError::Start {
-        what: what.to_string(),
-        detail: format!("cannot run {:?}: {e}", cmd.get_program()),
-        log: String::new(),
-    })?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() {
-        return Err(LabError::Start {
-            what: what.to_string(),
-            detail: format!("{:?} exited with {}", cmd.get_program(), out.status),
-            log: text
-                .lines()
-                .rev()
-                .take(15)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n"),
-        });
-    }
-    Ok(text)
+pub fn run(what: &str, cmd: Command) -> Result<String, LabError> {
+    let (stdout, stderr) = run_both(what, cmd)?;
+    Ok(format!("{stdout}{stderr}"))
 }
 
 /// Runs a command to completion and returns its standard output alone.
-pub fn run_stdout(what: &str, mut cmd: Command) -> Result<String, LabError> {
+pub fn run_stdout(what: &str, cmd: Command) -> Result<String, LabError> {
+    run_both(what, cmd).map(|(stdout, _)| stdout)
+}
+
+/// Standard output and error of a command that succeeded; otherwise an error with the last
+/// lines it printed.
+fn run_both(what: &str, mut cmd: Command) -> Result<(String, String), LabError> {
     let out = cmd.output().map_err(|e| LabError::Start {
         what: what.to_string(),
         detail: format!("cannot run {:?}: {e}", cmd.get_program()),
         log: String::new(),
     })?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
+        let both = format!("{stdout}{stderr}");
+        let lines: Vec<&str> = both.lines().collect();
         return Err(LabError::Start {
             what: what.to_string(),
             detail: format!("{:?} exited with {}", cmd.get_program(), out.status),
-            log: String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .rev()
-                .take(15)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n"),
+            log: lines[lines.len().saturating_sub(15)..].join("\n"),
         });
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok((stdout, stderr))
 }
 
 pub fn alive(pid: u32) -> bool {

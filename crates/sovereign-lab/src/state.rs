@@ -216,6 +216,19 @@ impl LabState {
         v
     }
 
+    /// The lab's PostgreSQL and its primary, or why there is none.
+    pub fn pg_primary(&self) -> Result<(&LabPostgres, &PgMember), LabError> {
+        let pg = self
+            .postgres
+            .as_ref()
+            .ok_or_else(|| LabError::Other("the lab runs no PostgreSQL".into()))?;
+        let primary = pg
+            .members
+            .get(&pg.primary)
+            .ok_or_else(|| LabError::Other("the lab has no primary".into()))?;
+        Ok((pg, primary))
+    }
+
     pub fn site(&self, id: &str) -> Option<&LabSite> {
         self.sites.iter().find(|s| s.id == id)
     }

@@ -75,10 +75,8 @@ async fn two_datacenters_through_the_proxy() {
         cassandra::wait_ready(n, Duration::from_secs(240)).unwrap();
     }
     eprintln!("two nodes ready in {:?}", start.elapsed());
-    let session = scylla::client::session_builder::SessionBuilder::new()
-        .known_node(format!("{}:{}", specs[0].listen, specs[0].native_port))
-        .user("cassandra", "cassandra")
-        .build()
+    // Retried: the default superuser logs in at QUORUM, which needs both nodes to have met.
+    let session = cassandra::session(&specs[0], "cassandra", "cassandra", Duration::from_secs(90))
         .await
         .unwrap();
     // Both datacenters in gossip, NORMAL.
