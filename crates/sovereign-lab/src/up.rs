@@ -1002,23 +1002,36 @@ fn start_cassandra(
                 .filter_map(|dc| specs.iter().find(|s| &s.dc == dc))
                 .map(|s| (s.broadcast, s.storage_port))
                 .collect();
+            // Seeds first: a node that finds no seed to gossip with gives up at start-up. The
+            // others then join together.
+            let is_seed = |s: &NodeSpec| seeds.contains(&(s.broadcast, s.storage_port));
             let mut nodes = Vec::new();
-            for s in specs {
-                let n = cassandra::start(&dir.join("cassandra"), &cluster, s, &seeds, heap_mb)?;
-                u.track_at(n.proc.clone(), &s.dc, &s.listen.to_string())?;
-                nodes.push(n);
+            for wave in [true, false] {
+                let mut started = Vec::new();
+                for s in specs.iter().filter(|s| is_seed(s) == wave) {
+                    let n = cassandra::start(&dir.join("cassandra"), &cluster, s, &seeds, heap_mb)?;
+                    u.track_at(n.proc.clone(), &s.dc, &s.listen.to_string())?;
+                    started.push(n);
+                }
+                nodes.extend(started.iter().cloned());
+                u.state.cassandra = Some(LabCassandra {
+                    cluster: cluster.clone(),
+                    keyspace: c.keyspace.clone(),
+                    nodes: nodes.clone(),
+                    datacenters: dcs.clone(),
+                    username: "sovereign".into(),
+                });
+                u.save()?;
+                for n in &started {
+                    cassandra::wait_ready(n, Duration::from_secs(300))?;
+                }
             }
-            u.state.cassandra = Some(LabCassandra {
-                cluster: cluster.clone(),
-                keyspace: c.keyspace.clone(),
-                nodes: nodes.clone(),
-                datacenters: dcs.clone(),
-                username: "sovereign".into(),
-            });
+            // The lab lists nodes in the topology's order.
+            nodes.sort_by_key(|n| specs.iter().position(|s| s.name == n.spec.name));
+            if let Some(c) = u.state.cassandra.as_mut() {
+                c.nodes = nodes.clone();
+            }
             u.save()?;
-            for n in &nodes {
-                cassandra::wait_ready(n, Duration::from_secs(300))?;
-            }
             let pw = password()?;
             write_private(
                 &dir.join(outputs::CASSANDRA_CREDENTIALS),
