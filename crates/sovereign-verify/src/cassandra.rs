@@ -3,7 +3,7 @@
 //! Both read the cluster's own view through CQL, from whichever contact point answers:
 //! `system_views.gossip_info` (Cassandra 4.1 and later) for each endpoint's datacenter, gossip
 //! status and heartbeat, and `system_schema.keyspaces` for the replication map. A node counts
-//! as up when its gossip heartbeat advances between two reads a little over a second apart
+//! as up when its gossip heartbeat advances while the check reads it again for a few seconds
 //! (live nodes beat about once a second; a dead node's heartbeat stops), which is what the
 //! failure detector behind `nodetool status` watches too.
 
@@ -96,18 +96,39 @@ pub async fn nodes_per_dc(s: Setup, timeout: Duration) -> Vec<(Option<String>, O
         Ok(g) => g,
         Err(e) => return per_dc_fail(&s, &e),
     };
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    let second = match gossip(&session).await {
-        Ok(g) => g,
-        Err(e) => return per_dc_fail(&s, &e),
-    };
     let before: HashMap<IpAddr, i32> = first
         .iter()
         .filter_map(|(a, _, _, h)| h.map(|h| (*a, h)))
         .collect();
+    // Gossip reaches the coordinator a round (about a second) at a time, from a random peer:
+    // read again until every node's heartbeat has moved, for a few seconds at most. A node
+    // whose heartbeat stands still all that time is down.
+    let window = timeout
+        .mul_f64(0.6)
+        .clamp(Duration::from_millis(1500), Duration::from_secs(6));
+    let start = std::time::Instant::now();
+    let mut advanced: std::collections::HashSet<IpAddr> = std::collections::HashSet::new();
+    let mut second = first.clone();
+    while start.elapsed() < window {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        second = match gossip(&session).await {
+            Ok(g) => g,
+            Err(e) => return per_dc_fail(&s, &e),
+        };
+        for (a, _, _, h) in &second {
+            if let (Some(b), Some(h)) = (before.get(a), h)
+                && h > b
+            {
+                advanced.insert(*a);
+            }
+        }
+        if second.iter().all(|(a, _, _, _)| advanced.contains(a)) {
+            break;
+        }
+    }
     // DC → (up and normal, listed, notes)
     let mut dcs: BTreeMap<String, (u32, u32, Vec<String>)> = BTreeMap::new();
-    for (addr, dc, status, hb) in &second {
+    for (addr, dc, status, _) in &second {
         let dc = dc.clone().unwrap_or_else(|| "?".into());
         let e = dcs.entry(dc).or_default();
         e.1 += 1;
@@ -115,10 +136,7 @@ pub async fn nodes_per_dc(s: Setup, timeout: Duration) -> Vec<(Option<String>, O
             .as_deref()
             .and_then(|s| s.split(',').next())
             .unwrap_or("?");
-        let beating = match (before.get(addr), hb) {
-            (Some(a), Some(b)) => b > a,
-            _ => false,
-        };
+        let beating = advanced.contains(addr);
         if state.eq_ignore_ascii_case("NORMAL") && beating {
             e.0 += 1;
         } else {
