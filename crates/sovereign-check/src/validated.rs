@@ -161,6 +161,15 @@ impl PostgresV {
     pub fn members(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.primary.as_str()).chain(self.secondaries.iter().map(|s| s.as_str()))
     }
+
+    /// Every site that holds a copy besides the primary: the Aurora secondaries, then the
+    /// logical replicas (what `verify` expects to see replicating).
+    pub fn replicas(&self) -> impl Iterator<Item = &str> {
+        self.secondaries
+            .iter()
+            .map(|s| s.as_str())
+            .chain(self.logical_replicas.iter().map(|r| r.site.as_str()))
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -254,6 +263,21 @@ impl ValidatedTopology {
 
     pub fn eks_sites(&self) -> impl Iterator<Item = &SiteV> {
         self.sites.iter().filter(|s| s.eks)
+    }
+
+    /// The sites the API name routes to: serving sites with a load balancer on EKS, then those
+    /// served from Fly.io; none without an application and a DNS zone. `render` writes this
+    /// list into the `dns` output and `verify --topology` expects it.
+    pub fn api_sites(&self) -> Vec<&SiteV> {
+        if self.application.is_none() || self.dns.is_none() {
+            return Vec::new();
+        }
+        let on_eks = self.sites.iter().filter(|s| s.serves && s.eks);
+        let on_fly = self
+            .sites
+            .iter()
+            .filter(|s| s.serves && !s.eks && s.fly_region.is_some());
+        on_eks.chain(on_fly).collect()
     }
 
     /// Unordered pairs of sites in the VPC peering mesh, in file order.

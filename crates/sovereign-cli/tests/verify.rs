@@ -100,6 +100,27 @@ fn verify_against_a_real_redis() {
     );
     assert!(xml.contains("maxmemory-policy is `allkeys-lru`, the topology asks for `noeviction`"));
 
+    // A global datastore without a named primary: the role cannot be judged, and says why.
+    let mut g = v.clone();
+    g["redis"]["mode"] = json!("global");
+    let gp = dir.path().join("global.json");
+    std::fs::write(&gp, serde_json::to_string(&g).unwrap()).unwrap();
+    sovereign()
+        .args(["verify", "--only", "redis::role", "--outputs"])
+        .arg(&gp)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "outputs name no `redis.primary_site`",
+        ));
+    g["redis"]["primary_site"] = json!("ams");
+    std::fs::write(&gp, serde_json::to_string(&g).unwrap()).unwrap();
+    sovereign()
+        .args(["verify", "--only", "redis::role", "--outputs"])
+        .arg(&gp)
+        .assert()
+        .code(0);
+
     // --only narrows the run.
     sovereign()
         .args(["verify", "--only", "redis::reachable", "--outputs"])
@@ -193,4 +214,69 @@ fn verify_takes_expectations_from_the_topology() {
         .stdout(predicate::str::contains(
             "PostgreSQL is expected at dub, but the outputs give no endpoint there",
         ));
+}
+
+/// `--topology` expects the sites behind the API name in the order render writes them (EKS
+/// sites, then Fly.io ones), so outputs straight from render raise no note even when a Fly.io
+/// site comes first in the topology.
+#[test]
+fn verify_topology_expectations_match_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let minimal = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/minimal.toml"),
+    )
+    .unwrap();
+    let at = minimal.find("[[sites]]\nid = \"iad\"").unwrap();
+    let topo = format!(
+        "{}[[sites]]\nid = \"jnb\"\nname = \"Johannesburg\"\nfly_region = \"jnb\"\n\n{}",
+        &minimal[..at],
+        &minimal[at..]
+    );
+    let topo_path = dir.path().join("sovereign.toml");
+    std::fs::write(&topo_path, topo).unwrap();
+    let tree = dir.path().join("tree");
+    sovereign()
+        .args(["-q", "render"])
+        .arg(&topo_path)
+        .arg("--out")
+        .arg(&tree)
+        .assert()
+        .code(0);
+    let outputs_tf = std::fs::read_to_string(tree.join("outputs.tf")).unwrap();
+    let line = outputs_tf
+        .lines()
+        .skip_while(|l| !l.contains("api_name"))
+        .nth(1)
+        .unwrap();
+    let list = line.split_once('=').unwrap().1.trim();
+    let sites: Vec<String> = serde_json::from_str(list).unwrap();
+    assert_eq!(
+        sites,
+        ["dub", "iad", "jnb"],
+        "render puts Fly.io sites last"
+    );
+    let closed = free_port("127.0.0.1").unwrap();
+    let p = write(
+        dir.path(),
+        &json!({"sites": {}, "dns": {"api_name": "api.acme.example.com", "sites": sites}}),
+    );
+    let out = sovereign()
+        .args([
+            "verify",
+            "--timeout",
+            "1",
+            "--only",
+            "dns::*",
+            "--resolver",
+            &format!("127.0.0.1:{closed}"),
+            "--outputs",
+        ])
+        .arg(&p)
+        .arg("--topology")
+        .arg(&topo_path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("sites behind the API name"), "{err}");
+    assert!(!err.contains("API name:"), "{err}");
 }

@@ -31,52 +31,39 @@ pub fn down(dir: &Path, keep: bool, progress: &dyn Fn(&str)) -> Result<DownRepor
     let _lock = LabLock::acquire(dir, "lab down")?;
     let mut stopped = 0;
     let mut killed = 0;
-    let mut ports: Vec<(String, u16)> = Vec::new();
+    // Stops one process (its own way first, SIGKILL if it lingers) and counts how.
+    let mut halt = |what: &str, pid: u32, graceful: &dyn Fn()| {
+        progress(&format!("stopping {what} (pid {pid})"));
+        graceful();
+        if process::alive(pid) {
+            process::kill9(pid);
+            killed += 1;
+        } else {
+            stopped += 1;
+        }
+    };
+    // Ports are checked afterwards on the addresses the lab used (and on 127.0.0.1, where
+    // Cassandra's JMX listens).
+    let mut addrs: Vec<(String, u16)> = Vec::new();
     // PostgreSQL first: its clients (exporters, the proxy) may hold connections.
     for m in state.pgs() {
-        ports.push((m.pg.host.clone(), m.pg.port));
+        addrs.push((m.pg.host.clone(), m.pg.port));
         if let Some(pid) = m.pg.pid().filter(|p| process::alive(*p)) {
-            progress(&format!("stopping PostgreSQL {} (pid {pid})", m.site));
-            m.pg.stop();
-            if process::alive(pid) {
-                process::kill9(pid);
-                killed += 1;
-            } else {
-                stopped += 1;
-            }
+            halt(&format!("PostgreSQL {}", m.site), pid, &|| m.pg.stop());
         }
     }
     for p in state.procs.iter().rev() {
         for port in &p.ports {
-            ports.push((String::new(), *port));
+            let host = p.host.clone().unwrap_or_else(|| "127.0.0.1".into());
+            if host != "127.0.0.1" {
+                addrs.push(("127.0.0.1".into(), *port));
+            }
+            addrs.push((host, *port));
         }
         if process::alive(p.pid) {
-            progress(&format!("stopping {} (pid {})", p.name, p.pid));
-            process::stop(p.pid, Duration::from_secs(15));
-            if process::alive(p.pid) {
-                process::kill9(p.pid);
-                killed += 1;
-            } else {
-                stopped += 1;
-            }
-        }
-    }
-    // Ports are checked on the addresses the lab used.
-    let mut addrs: Vec<(String, u16)> = Vec::new();
-    for (host, port) in &ports {
-        if host.is_empty() {
-            for s in &state.sites {
-                addrs.push((s.ip.clone(), *port));
-            }
-            addrs.push(("127.0.0.1".into(), *port));
-        } else {
-            addrs.push((host.clone(), *port));
-        }
-    }
-    if let Some(c) = &state.cassandra {
-        for n in &c.nodes {
-            addrs.push((n.spec.listen.to_string(), n.spec.storage_port));
-            addrs.push((n.spec.listen.to_string(), n.spec.native_port));
+            halt(&p.name, p.pid, &|| {
+                process::stop(p.pid, Duration::from_secs(15))
+            });
         }
     }
     for r in state

@@ -415,7 +415,7 @@ async fn failover_async(
             "repointing the standby at {} to {target}…",
             m.site
         ));
-        let how = repoint_standby(state, dir, m, &new_m).await?;
+        let how = repoint_standby(state, m, &new_m).await?;
         repointed.push(Repointed {
             site: m.site.clone(),
             role: "secondary".into(),
@@ -427,7 +427,7 @@ async fn failover_async(
     {
         let start = Instant::now();
         progress(&format!("re-seeding {old} as a standby of {target}…"));
-        reseed(state, dir, &old_m, &new_m)?;
+        reseed(state, &old_m, &new_m)?;
         caught_up(&old_m, &new_m, &db, Duration::from_secs(60)).await?;
         repointed.push(Repointed {
             site: old.clone(),
@@ -554,8 +554,7 @@ async fn caught_up(
 /// Points a standby at the new primary through the proxy route; when it cannot follow (it had
 /// replayed WAL the new primary never got), takes a fresh base backup instead.
 async fn repoint_standby(
-    state: &mut LabState,
-    dir: &Path,
+    state: &LabState,
     m: &PgMember,
     new: &PgMember,
 ) -> Result<String, LabError> {
@@ -580,7 +579,7 @@ async fn repoint_standby(
             .unwrap_or("")
             .trim()
             .to_string();
-        reseed(state, dir, m, new)?;
+        reseed(state, m, new)?;
         caught_up(m, new, &db, Duration::from_secs(60)).await?;
         return Ok(format!(
             "re-seeded from {} (it would not start on the new timeline: {first})",
@@ -593,7 +592,7 @@ async fn repoint_standby(
     if caught_up(m, new, &db, Duration::from_secs(8)).await.is_ok() {
         return Ok(format!("following {}", new.site));
     }
-    reseed(state, dir, m, new)?;
+    reseed(state, m, new)?;
     caught_up(m, new, &db, Duration::from_secs(60)).await?;
     Ok(format!(
         "re-seeded from {} (it had replayed past the fork of the new timeline)",
@@ -602,7 +601,7 @@ async fn repoint_standby(
 }
 
 /// Replaces a cluster's data with a fresh base backup of `new`, streaming through the route.
-fn reseed(state: &LabState, _dir: &Path, m: &PgMember, new: &PgMember) -> Result<(), LabError> {
+fn reseed(state: &LabState, m: &PgMember, new: &PgMember) -> Result<(), LabError> {
     let route = state
         .routes
         .get(&format!("pg {}→{}", m.site, new.site))

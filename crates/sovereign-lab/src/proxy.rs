@@ -28,10 +28,6 @@ pub struct Route {
     /// One-way delay by the caller's address, overriding `delay_ms`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_source: BTreeMap<IpAddr, f64>,
-    /// Source addresses to bind outgoing connections to, by the caller's address: lets the
-    /// target see which node called (Cassandra's peers know each other by address).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub bind_by_source: BTreeMap<IpAddr, IpAddr>,
     /// Learn the caller from the protocol instead of the socket: Cassandra's internode
     /// handshake names the calling node, while every node's socket comes from 127.0.0.1.
     #[serde(default)]
@@ -164,19 +160,7 @@ async fn accept_loop(listener: TcpListener, route: Route) {
                 }
             };
             let delay = route.delay_for(caller);
-            let outbound = match route.bind_by_source.get(&peer.ip()) {
-                Some(src) => {
-                    let sock = match route.target {
-                        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-                        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-                    };
-                    match sock.and_then(|s| s.bind(SocketAddr::new(*src, 0)).map(|_| s)) {
-                        Ok(s) => s.connect(route.target).await,
-                        Err(e) => Err(e),
-                    }
-                }
-                None => TcpStream::connect(route.target).await,
-            };
+            let outbound = TcpStream::connect(route.target).await;
             let Ok(outbound) = outbound else {
                 // The target is down: the caller sees the connection close, as it would.
                 return;
@@ -370,7 +354,6 @@ mod tests {
                 target,
                 delay_ms: 40.0,
                 by_source: BTreeMap::new(),
-                bind_by_source: BTreeMap::new(),
                 sniff: Sniff::None,
             }],
             edges: vec![],
@@ -416,7 +399,6 @@ mod tests {
                 target,
                 delay_ms: 500.0,
                 by_source,
-                bind_by_source: BTreeMap::new(),
                 sniff: Sniff::None,
             }],
             edges: vec![],
@@ -503,7 +485,6 @@ mod tests {
                 target: listen,
                 delay_ms: 1.0,
                 by_source: BTreeMap::new(),
-                bind_by_source: BTreeMap::new(),
                 sniff: Sniff::None,
             }],
             edges: vec![],

@@ -105,7 +105,6 @@ pub struct LabCassandra {
     pub nodes: Vec<cassandra::Node>,
     /// Datacenter (site) → (nodes in the lab, replication factor in the lab, RF the topology asks).
     pub datacenters: BTreeMap<String, (u32, u32, u32)>,
-    pub username: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

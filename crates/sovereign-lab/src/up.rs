@@ -15,8 +15,9 @@ use crate::engines::dnsmasq;
 use crate::engines::pgbackrest::Stanza;
 use crate::engines::postgres::{self as pglab, Pg};
 use crate::engines::prometheus::{self, PromConfig, Prometheus};
-use crate::engines::redis::{Redis, which};
+use crate::engines::redis::Redis;
 use crate::outputs;
+use crate::process::which;
 use crate::process::{self, Proc};
 use crate::proxy::{Edge, ProxyConfig, Route, Sniff};
 use crate::state::*;
@@ -428,7 +429,6 @@ fn build(
             target,
             delay_ms: ms,
             by_source: BTreeMap::new(),
-            bind_by_source: BTreeMap::new(),
             sniff: Sniff::None,
         });
         u.state.routes.insert(name, listen);
@@ -569,7 +569,6 @@ fn build(
                 target: SocketAddr::new(node.listen, node.storage_port),
                 delay_ms: in_dc,
                 by_source,
-                bind_by_source: BTreeMap::new(),
                 sniff: Sniff::CassandraInternode,
             });
         }
@@ -679,7 +678,7 @@ fn build(
     )?;
 
     if let Some(pg) = &t.postgres {
-        start_postgres(u, t, pg, &pg_sites, &pg_ports)?;
+        start_postgres(u, pg, &pg_sites, &pg_ports)?;
     }
     if let Some(r) = &t.redis {
         start_redis(u, r, &redis_ports)?;
@@ -739,7 +738,6 @@ pub fn write_outputs(dir: &Path, s: &LabState) -> Result<(), LabError> {
 
 fn start_postgres(
     u: &mut Up,
-    t: &ValidatedTopology,
     pg: &sovereign_check::PostgresV,
     pg_sites: &[(String, String)],
     ports: &BTreeMap<String, u16>,
@@ -843,7 +841,6 @@ fn start_postgres(
             )?;
         }
     }
-    let _ = t;
     u.step("PostgreSQL exporters", |u| {
         let members: Vec<PgMember> = u.state.pgs().cloned().collect();
         for m in members {
@@ -1019,7 +1016,6 @@ fn start_cassandra(
                     keyspace: c.keyspace.clone(),
                     nodes: nodes.clone(),
                     datacenters: dcs.clone(),
-                    username: "sovereign".into(),
                 });
                 u.save()?;
                 for n in &started {
@@ -1155,7 +1151,7 @@ fn settle(u: &mut Up, timeout: Duration) -> Result<(), LabError> {
             }
         }
         for r in u.state.redis.values().filter(|r| r.role == "slave") {
-            if !redis_link_up(&r.redis) {
+            if !r.redis.link_up() {
                 waiting.push(format!("Redis replica {}", r.site));
             }
         }
@@ -1186,32 +1182,6 @@ fn settle(u: &mut Up, timeout: Duration) -> Result<(), LabError> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-fn redis_link_up(r: &Redis) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect((r.host.as_str(), r.port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let msg = format!(
-        "*2\r\n$4\r\nAUTH\r\n${}\r\n{}\r\n*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n",
-        r.password.len(),
-        r.password
-    );
-    if s.write_all(msg.as_bytes()).is_err() {
-        return false;
-    }
-    let mut buf = vec![0u8; 4096];
-    let mut got = String::new();
-    let start = Instant::now();
-    while !got.contains("master_link_status") && start.elapsed() < Duration::from_secs(2) {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
-        }
-    }
-    got.contains("master_link_status:up")
 }
 
 /// A plain HTTP GET on loopback; the body on 200.

@@ -10,6 +10,8 @@ use sovereign_lab::proxy::{ProxyConfig, Route, Sniff};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_datacenters_through_the_proxy() {
+    // Java 17 and the jars (scripts/fetch-cassandra), or a clear message.
+    cassandra::prerequisites().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ips = |d: u8| -> (IpAddr, IpAddr) {
         (
@@ -48,7 +50,6 @@ async fn two_datacenters_through_the_proxy() {
                 .filter(|o| o.dc != s.dc)
                 .map(|o| (o.broadcast, 40.0))
                 .collect::<BTreeMap<_, _>>(),
-            bind_by_source: BTreeMap::new(),
             sniff: Sniff::CassandraInternode,
         })
         .collect();

@@ -158,3 +158,57 @@ fn redis_prometheus_dnsmasq() {
     }
     assert!(process::port_free("127.0.0.1", rp) && process::port_free("127.0.0.1", pp));
 }
+
+#[test]
+fn redis_replica_reports_its_link() {
+    let dir = tempdir();
+    let (p1, p2) = (
+        free_port("127.0.0.1").unwrap(),
+        free_port("127.0.0.1").unwrap(),
+    );
+    let primary =
+        Redis::start(dir.path(), "primary", "127.0.0.1", p1, "pw", "allkeys-lru").unwrap();
+    let _stop_primary = process::OnDrop({
+        let pid = primary.proc.pid;
+        move || process::stop(pid, Duration::from_secs(5))
+    });
+    let replica =
+        Redis::start(dir.path(), "replica", "127.0.0.1", p2, "pw", "allkeys-lru").unwrap();
+    let _stop_replica = process::OnDrop({
+        let pid = replica.proc.pid;
+        move || process::stop(pid, Duration::from_secs(5))
+    });
+    assert!(!replica.link_up(), "a primary has no link");
+    assert_eq!(replica.command(&["PING"]).unwrap(), "+PONG");
+    assert!(
+        replica
+            .command(&["INFO", "replication"])
+            .unwrap()
+            .contains("role:master")
+    );
+    replica.replicate_from("127.0.0.1", p1).unwrap();
+    let start = std::time::Instant::now();
+    while !replica.link_up() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the replica never linked"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    primary.stop();
+    let start = std::time::Instant::now();
+    while replica.link_up() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the link never went down"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        replica
+            .command(&["NOSUCHCOMMAND"])
+            .unwrap_err()
+            .to_string()
+            .contains("unknown command")
+    );
+}

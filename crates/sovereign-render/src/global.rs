@@ -567,10 +567,7 @@ fn redis(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
 
 /// Sites with a public load balancer: serving EKS sites, when DNS (and so TLS) is configured.
 pub(crate) fn edge_sites<'a>(cx: &'a Ctx) -> Vec<&'a SiteV> {
-    if cx.t.dns.is_none() || cx.t.application.is_none() {
-        return Vec::new();
-    }
-    cx.t.sites.iter().filter(|s| s.serves && s.eks).collect()
+    cx.t.api_sites().into_iter().filter(|s| s.eks).collect()
 }
 
 /// Serving sites reached through Fly.io: serving, with a Fly region, without EKS.
@@ -1487,12 +1484,7 @@ fn outputs(cx: &Ctx, tree: &mut Tree) {
             .attr("value", Expr::Map(sites)),
     );
     if let Some(pg) = &t.postgres {
-        let replicas: Vec<String> = pg
-            .secondaries
-            .iter()
-            .cloned()
-            .chain(pg.logical_replicas.iter().map(|r| r.site.clone()))
-            .collect();
+        let replicas: Vec<&str> = pg.replicas().collect();
         f.add(
             Block::new("output", &["postgres"])
                 .attr("description", s("The Aurora global database: identifiers, the primary site, the replicas verify expects, the lag threshold, where the credentials are."))
@@ -1612,7 +1604,7 @@ fn outputs(cx: &Ctx, tree: &mut Tree) {
                         ("zone_id", raw("aws_route53_zone.public.zone_id")),
                         ("name_servers", raw("aws_route53_zone.public.name_servers")),
                         ("api_name", s(d.api_fqdn())),
-                        ("sites", strs(edge_sites(cx).iter().chain(fly_serving_sites(cx).iter()).map(|x| x.id.clone()))),
+                        ("sites", strs(t.api_sites().iter().map(|x| x.id.clone()))),
                     ]),
                 ),
         );

@@ -172,11 +172,7 @@ fn plan_redis(o: &Arc<Outputs>, t: Duration, out: &mut Vec<Planned>) {
         .maxmemory_policy
         .clone()
         .unwrap_or_else(|| "allkeys-lru".into());
-    let global_primary = o
-        .redis
-        .as_ref()
-        .filter(|r| r.mode.as_deref() == Some("global"))
-        .and_then(|_| primary_redis_site(o));
+    let global = cfg.mode.as_deref() == Some("global");
     for (site, r) in sites {
         let s = Some(site.clone());
         let password = match &password {
@@ -198,40 +194,43 @@ fn plan_redis(o: &Arc<Outputs>, t: Duration, out: &mut Vec<Planned>) {
             }
             continue;
         };
-        let role = r.role.clone().unwrap_or_else(|| match &global_primary {
-            // A global datastore's secondary clusters replicate from the primary region.
-            Some(p) if *p != site => "slave".into(),
-            _ => "master".into(),
-        });
+        // A global datastore's secondary clusters replicate from the primary region; a
+        // regional cache is its site's own primary.
+        let role = match (&r.role, global, &cfg.primary_site) {
+            (Some(role), _, _) => Some(role.clone()),
+            (None, false, _) => Some("master".to_string()),
+            (None, true, Some(p)) => Some(if *p == site { "master" } else { "slave" }.to_string()),
+            (None, true, None) => None,
+        };
         let target = redis_checks::Target {
             host,
             port: r.port.unwrap_or(6379),
             tls: r.tls,
-            role,
+            role: role.clone().unwrap_or_default(),
         };
         out.push(one(
             "redis::reachable",
             s.clone(),
             redis_checks::reachable(target.clone(), password.clone(), t),
         ));
-        out.push(one(
-            "redis::role",
-            s.clone(),
-            redis_checks::role(target.clone(), password.clone(), t),
-        ));
+        match role {
+            Some(_) => out.push(one(
+                "redis::role",
+                s.clone(),
+                redis_checks::role(target.clone(), password.clone(), t),
+            )),
+            None => out.push(failed(
+                "redis::role",
+                s.clone(),
+                "the cache is a global datastore, but the outputs name no `redis.primary_site`: which role this site should have is unknown".into(),
+            )),
+        }
         out.push(one(
             "redis::memory_policy",
             s,
             redis_checks::memory_policy(target, password, policy.clone(), t),
         ));
     }
-}
-
-fn primary_redis_site(o: &Outputs) -> Option<String> {
-    o.redis
-        .as_ref()
-        .and_then(|r| r.primary_site.clone())
-        .or_else(|| o.postgres.as_ref().map(|p| p.primary_site.clone()))
 }
 
 fn plan_cassandra(o: &Arc<Outputs>, t: Duration, out: &mut Vec<Planned>) {

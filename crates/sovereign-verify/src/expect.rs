@@ -36,12 +36,7 @@ pub fn apply(o: &mut Outputs, t: &ValidatedTopology) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(pg) = &t.postgres {
         let p = o.postgres.get_or_insert_with(Postgres::default);
-        let replicas: Vec<String> = pg
-            .secondaries
-            .iter()
-            .cloned()
-            .chain(pg.logical_replicas.iter().map(|r| r.site.clone()))
-            .collect();
+        let replicas: Vec<String> = pg.replicas().map(str::to_string).collect();
         note(&mut notes, "postgres primary", &p.primary_site, &pg.primary);
         note(
             &mut notes,
@@ -137,12 +132,7 @@ pub fn apply(o: &mut Outputs, t: &ValidatedTopology) -> Vec<String> {
         }
     }
     if let (Some(d), Some(_)) = (&t.dns, &t.application) {
-        let sites: Vec<String> = t
-            .sites
-            .iter()
-            .filter(|s| s.serves && (s.eks || s.fly_region.is_some()))
-            .map(|s| s.id.clone())
-            .collect();
+        let sites: Vec<String> = t.api_sites().iter().map(|s| s.id.clone()).collect();
         let x = o.dns.get_or_insert_with(Dns::default);
         note(&mut notes, "API name", &x.api_name, &d.api_fqdn());
         note(&mut notes, "sites behind the API name", &x.sites, &sites);

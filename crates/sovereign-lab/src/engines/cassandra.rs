@@ -97,7 +97,7 @@ pub fn lib_dir() -> PathBuf {
 
 /// Java 17 or later and the server jars, or what is missing and how to get it.
 pub fn prerequisites() -> Result<(PathBuf, PathBuf), LabError> {
-    let java = super::redis::which("java").ok_or_else(|| LabError::Missing {
+    let java = process::which("java").ok_or_else(|| LabError::Missing {
         what: "Java (17 or later, for Apache Cassandra)".into(),
         install: "apt-get install openjdk-17-jre-headless".into(),
     })?;
@@ -173,7 +173,13 @@ pub fn start(
     seeds: &[(IpAddr, u16)],
     heap_mb: u32,
 ) -> Result<Node, LabError> {
-    let (java, lib) = prerequisites()?;
+    // `prerequisites` (run once, by `up`'s preflight) checked Java's version and the jars; a
+    // node start only needs to find them.
+    let java = process::which("java").ok_or_else(|| LabError::Missing {
+        what: "Java (17 or later, for Apache Cassandra)".into(),
+        install: "apt-get install openjdk-17-jre-headless".into(),
+    })?;
+    let lib = lib_dir();
     let home = dir.join(&node.name);
     for sub in ["data", "commitlog", "saved_caches", "hints", "cdc_raw"] {
         std::fs::create_dir_all(home.join(sub))

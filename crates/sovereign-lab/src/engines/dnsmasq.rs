@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::redis::which;
 use crate::LabError;
+use crate::process::which;
 use crate::process::{self, Proc};
 
 /// Starts dnsmasq on `host:port` (UDP and TCP) answering `records` (name, IPv4) in `zone`.

@@ -7,8 +7,8 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 
 use super::postgres::{Pg, chown};
-use super::redis::which;
 use crate::LabError;
+use crate::process::which;
 use crate::process::{self, command_as};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::redis::which;
 use crate::LabError;
+use crate::process::which;
 use crate::process::{self, Proc};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

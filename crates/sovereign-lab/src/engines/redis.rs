@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::LabError;
-use crate::process::{self, Proc};
+use crate::process::{self, Proc, which};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Redis {
@@ -74,9 +74,10 @@ impl Redis {
             .map(|_| ())
     }
 
-    /// Sends one command over RESP and returns the first reply line.
+    /// Sends one command over RESP after AUTH and returns its reply: a status line, an
+    /// integer, or a bulk string (INFO's text); an error reply is an error.
     pub fn command(&self, args: &[&str]) -> Result<String, LabError> {
-        use std::io::{BufRead, BufReader, Write};
+        use std::io::{BufRead, BufReader, Read, Write};
         let err = |e: std::io::Error| LabError::io(format!("Redis {}", self.name), e);
         let s = std::net::TcpStream::connect((self.host.as_str(), self.port)).map_err(err)?;
         s.set_read_timeout(Some(Duration::from_secs(5)))
@@ -92,6 +93,7 @@ impl Redis {
         w.write_all(msg.as_bytes()).map_err(err)?;
         let mut r = BufReader::new(s);
         let mut line = String::new();
+        // The AUTH reply, then the command's.
         for _ in 0..2 {
             line.clear();
             r.read_line(&mut line).map_err(err)?;
@@ -103,20 +105,27 @@ impl Redis {
                 )));
             }
         }
-        Ok(line.trim().to_string())
+        match line
+            .strip_prefix('$')
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        {
+            Some(len) => {
+                let mut body = vec![0u8; len + 2];
+                r.read_exact(&mut body).map_err(err)?;
+                body.truncate(len);
+                Ok(String::from_utf8_lossy(&body).into_owned())
+            }
+            None => Ok(line.trim().to_string()),
+        }
+    }
+
+    /// Whether this replica's link to its primary is up (`INFO replication`).
+    pub fn link_up(&self) -> bool {
+        self.command(&["INFO", "replication"])
+            .is_ok_and(|info| info.lines().any(|l| l.trim() == "master_link_status:up"))
     }
 
     pub fn stop(&self) {
         process::stop(self.proc.pid, Duration::from_secs(10));
     }
-}
-
-/// A program on PATH.
-pub fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_string_lossy()
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
 }
