@@ -360,11 +360,9 @@ fn render_writes_checks_and_keeps_user_files() {
         .stdout
         .clone();
     let v: Value = serde_json::from_slice(&check).unwrap();
-    assert_eq!(
-        v["changed"],
-        serde_json::json!([".sovereign-render", "vpc.tf"])
-    );
+    assert_eq!(v["changed"], serde_json::json!(["vpc.tf"]));
     assert_eq!(v["removed"], serde_json::json!(["stale.tf"]));
+    assert_eq!(v["manifest"], serde_json::json!(true));
 
     sovereign()
         .args(["-q", "render"])
@@ -399,6 +397,140 @@ fn render_writes_checks_and_keeps_user_files() {
         vec!["tf".to_string()],
         "no temporary directories are left"
     );
+}
+
+/// Files a render into an existing directory must never touch: a home directory, a git
+/// repository, an override file.
+fn plant_user_files(dir: &Path) {
+    std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+    std::fs::write(dir.join(".ssh/id_ed25519"), "key").unwrap();
+    std::fs::create_dir_all(dir.join(".git/refs")).unwrap();
+    std::fs::write(dir.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    std::fs::create_dir_all(dir.join("projects/x")).unwrap();
+    std::fs::write(dir.join("projects/x/notes.md"), "notes").unwrap();
+    std::fs::write(dir.join("backend_override.tf"), "# mine\n").unwrap();
+}
+
+fn assert_user_files(dir: &Path) {
+    assert_eq!(
+        std::fs::read_to_string(dir.join(".ssh/id_ed25519")).unwrap(),
+        "key"
+    );
+    assert!(dir.join(".git/refs").is_dir());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("projects/x/notes.md")).unwrap(),
+        "notes"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("backend_override.tf")).unwrap(),
+        "# mine\n"
+    );
+}
+
+#[test]
+fn render_refuses_a_non_empty_directory_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    plant_user_files(&home);
+    sovereign()
+        .args(["render", "--out"])
+        .arg(&home)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "is not empty and was not written by `sovereign render`",
+        ))
+        .stderr(predicate::str::contains("`.ssh/`"))
+        .stderr(predicate::str::contains("--force"));
+    assert_user_files(&home);
+    assert!(!home.join("main.tf").exists());
+
+    // With --force the tree goes in beside them; later renders still leave them alone.
+    sovereign()
+        .args(["render", "--force", "--out"])
+        .arg(&home)
+        .assert()
+        .code(0);
+    assert!(home.join("main.tf").is_file());
+    assert_user_files(&home);
+    sovereign()
+        .args(["-q", "render"])
+        .arg(repo().join("examples/minimal.toml"))
+        .arg("--out")
+        .arg(&home)
+        .assert()
+        .code(0);
+    assert_user_files(&home);
+    assert!(
+        !home.join("sites/syd").exists(),
+        "files no longer rendered are removed"
+    );
+}
+
+#[test]
+fn render_will_not_replace_a_file_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tf");
+    let minimal = repo().join("examples/minimal.toml");
+    sovereign()
+        .args(["-q", "render"])
+        .arg(&minimal)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(0);
+    // The default topology renders `sites/ams/`, which the minimal one does not: a file the
+    // user put there first is not ours to replace.
+    std::fs::create_dir_all(out.join("sites/ams")).unwrap();
+    std::fs::write(out.join("sites/ams/main.tf"), "# mine\n").unwrap();
+    sovereign()
+        .args(["render", "--out"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("sites/ams/main.tf"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("sites/ams/main.tf")).unwrap(),
+        "# mine\n"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn render_into_a_read_only_directory_fails_cleanly() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    // root writes through any mode bit: as root, run the render as `nobody`.
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--"])
+            .arg(assert_cmd::cargo::cargo_bin!("sovereign"));
+        c
+    } else {
+        sovereign()
+    };
+    cmd.args(["render", "--out"])
+        .arg(&ro)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot create"));
+    assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! A validated topology to everything needed to deploy it.
 //!
 //! [`render`] takes a [`ValidatedTopology`] and returns a [`Tree`] of files in memory; the CLI
-//! writes it atomically. The tree holds:
+//! writes it with [`write::write`], which never touches a file an earlier render did not write.
+//! The tree holds:
 //!
 //! - `bootstrap/`: the S3 state bucket (local state);
 //! - the global root: networks, peering mesh, EKS clusters and node groups, the Aurora global
@@ -25,6 +26,7 @@ pub mod hcl;
 mod monitoring;
 mod site_root;
 mod tree;
+pub mod write;
 
 use sovereign_catalog::Catalog;
 use sovereign_check::{SiteV, ValidatedTopology};

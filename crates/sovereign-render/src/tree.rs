@@ -63,18 +63,22 @@ impl Tree {
         self.files.is_empty()
     }
 
-    /// Compares with files read from disk (relative path → bytes).
-    pub fn diff(&self, on_disk: &BTreeMap<String, Vec<u8>>) -> TreeDiff {
+    /// Compares with what an earlier render left in a directory: rendered paths missing or
+    /// different there, and paths the earlier render wrote that are not rendered any more.
+    pub fn diff(&self, on_disk: &crate::write::OnDisk) -> TreeDiff {
         let mut d = TreeDiff::default();
         for (path, bytes) in &self.files {
-            match on_disk.get(path) {
+            match on_disk.files.get(path) {
                 None => d.added.push(path.clone()),
                 Some(b) if b != bytes => d.changed.push(path.clone()),
                 Some(_) => {}
             }
         }
-        for path in on_disk.keys() {
-            if !self.files.contains_key(path) {
+        for path in &on_disk.ours {
+            if path != crate::write::MANIFEST
+                && !self.files.contains_key(path)
+                && on_disk.files.contains_key(path)
+            {
                 d.removed.push(path.clone());
             }
         }
