@@ -45,7 +45,7 @@ cmd_postgres() {
   writer=$(tf_output postgres | jq -r .global_writer_endpoint)
   master=$(aws secretsmanager get-secret-value --region eu-west-1 --secret-id global-sovereign/postgres/master --query SecretString --output text)
   links=$(tf_output fly_links)
-  # jnb: replica in Fly.io jnb, linked through ams
+  # jnb: replica in Fly.io, linked through ams
   fly volumes list -a global-sovereign-pg-jnb --json | jq -e 'length > 0' >/dev/null \
     || fly volumes create pgdata --region jnb --size 500 -a global-sovereign-pg-jnb --yes
   if ! fly secrets list -a global-sovereign-pg-jnb --json | jq -e 'any(.[]; .Name == "POSTGRES_PASSWORD")' >/dev/null; then
@@ -56,27 +56,23 @@ cmd_postgres() {
   fly deploy --config "$here/postgres-jnb/fly.toml" --app global-sovereign-pg-jnb --yes
   # The link gateway joins the Fly.io network as a WireGuard peer; its configuration goes to
   # Secrets Manager, where the gateway picks it up.
-  secret=$(jq -r '."jnb".secret_arn' <<<"$links")
+  secret=$(jq -r --arg site jnb '.[$site].secret_arn' <<<"$links")
   if ! aws secretsmanager get-secret-value --region eu-west-1 --secret-id "$secret" >/dev/null 2>&1; then
     conf=$(mktemp)
-    fly wireguard create "$org" jnb "global-sovereign-jnb-link" "$conf"
+    fly wireguard create "$org" jnb global-sovereign-jnb-link "$conf"
     aws secretsmanager put-secret-value --region eu-west-1 --secret-id "$secret" --secret-string "file://$conf"
     rm -f "$conf"
   fi
   gateway=$(aws secretsmanager get-secret-value --region eu-west-1 --secret-id "$secret" --query SecretString --output text \
     | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
+  [[ $gateway =~ ^[0-9a-f:]+$ ]] || { echo "deploy.sh: no gateway address in the link secret" >&2; exit 1; }
   # Schema, publication and subscription run on the replica machine, which reaches the
-  # primary through the gateway's private address.
-  fly ssh sftp shell -a global-sovereign-pg-jnb <<<"put $here/postgres-jnb/publication.sql /tmp/publication.sql"
-  fly ssh sftp shell -a global-sovereign-pg-jnb <<<"put $here/postgres-jnb/subscription.sql /tmp/subscription.sql"
-  fly ssh console -a global-sovereign-pg-jnb -C "sh -ec '
-    export PGPASSWORD=\$PRIMARY_PASSWORD
-    pg_dump --schema-only --no-owner --no-privileges -h $gateway -U \$PRIMARY_USER -d global_db | psql -U postgres -d global_db
-    psql -v ON_ERROR_STOP=1 -h $gateway -U \$PRIMARY_USER -d global_db -v replicator_password=\$REPLICATOR_PASSWORD -f /tmp/publication.sql
-    PGPASSWORD=\$POSTGRES_PASSWORD psql -v ON_ERROR_STOP=1 -U postgres -d global_db \
-      -v conninfo=\"host=$gateway port=5432 dbname=global_db user=sovereign_replicator password=\$REPLICATOR_PASSWORD sslmode=require\" \
-      -f /tmp/subscription.sql
-  '"
+  # primary through the gateway's private address. Every value they need is in the uploaded
+  # files or in the machine's secrets; the one argument is the checked address above.
+  for f in publication.sql subscription.sql subscribe.sh; do
+    fly ssh sftp shell -a global-sovereign-pg-jnb <<<"put $here/postgres-jnb/$f /tmp/$f"
+  done
+  fly ssh console -a global-sovereign-pg-jnb -C "sh /tmp/subscribe.sh $gateway"
 }
 
 case "${1:-}" in

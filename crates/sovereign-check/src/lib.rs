@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod cidr;
 mod context;
+pub mod limits;
 pub mod rules;
 mod validated;
 

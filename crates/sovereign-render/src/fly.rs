@@ -26,6 +26,20 @@ fn toml_str(v: &str) -> String {
     s
 }
 
+/// A word for a POSIX shell: as it is when it holds only characters no shell treats specially,
+/// else single-quoted (a `'` inside becomes `'\''`). Every value from the topology reaches
+/// `deploy.sh` through this, so none can become code.
+pub(crate) fn sh(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
+    if plain {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
+}
+
 fn header(cx: &Ctx, what: &str) -> String {
     cx.header(what)
         .lines()
@@ -85,7 +99,7 @@ tf_output() {{ terraform -chdir="$tf_root" output -json "$1"; }}
     if let Some(app) = &t.application
         && !fly_sites.is_empty()
     {
-        let name = fly_app_name(cx, &app.name);
+        let name = sh(&fly_app_name(cx, &app.name));
         let _ = writeln!(script, "  ensure_app {name}");
         let _ = writeln!(
             script,
@@ -113,7 +127,7 @@ tf_output() {{ terraform -chdir="$tf_root" output -json "$1"; }}
         );
     }
     for r in &replicas {
-        let _ = writeln!(script, "  ensure_app {}", fly_pg_app(cx, &r.site));
+        let _ = writeln!(script, "  ensure_app {}", sh(&fly_pg_app(cx, &r.site)));
     }
     script.push_str("}\n");
 
@@ -122,15 +136,15 @@ tf_output() {{ terraform -chdir="$tf_root" output -json "$1"; }}
     if let Some(app) = &t.application
         && !fly_sites.is_empty()
     {
-        let name = fly_app_name(cx, &app.name);
-        let primary = fly_sites[0].fly_region.clone().unwrap_or_default();
+        let name = sh(&fly_app_name(cx, &app.name));
+        let primary = sh(fly_sites[0].fly_region.as_deref().unwrap_or_default());
         let _ = writeln!(
             script,
-            "  fly deploy --config \"$here/{}/fly.toml\" --app {name} --primary-region {primary} --ha=false --yes",
-            app.name
+            "  fly deploy --config {} --app {name} --primary-region {primary} --ha=false --yes",
+            here_path(&format!("{}/fly.toml", app.name))
         );
         for s in &fly_sites {
-            let region = s.fly_region.clone().unwrap_or_default();
+            let region = sh(s.fly_region.as_deref().unwrap_or_default());
             let _ = writeln!(
                 script,
                 "  fly scale count {} --region {region} --app {name} --yes",
@@ -162,25 +176,27 @@ tf_output() {{ terraform -chdir="$tf_root" output -json "$1"; }}
         );
         let _ = writeln!(
             script,
-            "  master=$(aws secretsmanager get-secret-value --region {primary_region} --secret-id {} --query SecretString --output text)",
-            postgres_secret_name(cx)
+            "  master=$(aws secretsmanager get-secret-value --region {} --secret-id {} --query SecretString --output text)",
+            sh(&primary_region),
+            sh(&postgres_secret_name(cx))
         );
         script.push_str("  links=$(tf_output fly_links)\n");
         for r in &replicas {
-            let app = fly_pg_app(cx, &r.site);
-            let region = t
+            let app_name = fly_pg_app(cx, &r.site);
+            let app = sh(&app_name);
+            let region = sh(t
                 .site(&r.site)
-                .and_then(|s| s.fly_region.clone())
-                .unwrap_or_default();
-            let via_region = t
+                .and_then(|s| s.fly_region.as_deref())
+                .unwrap_or_default());
+            let via_region = sh(&t
                 .site(&r.via)
                 .map(|s| cx.region(s).to_string())
-                .unwrap_or_default();
+                .unwrap_or_default());
             let dir = format!("postgres-{}", r.site);
-            let link = format!("{}-{}-link", cx.project(), r.site);
+            let link = sh(&format!("{}-{}-link", cx.project(), r.site));
             let _ = write!(
                 script,
-                r#"  # {site}: replica in Fly.io {region}, linked through {via}
+                r#"  # {site_comment}: replica in Fly.io, linked through {via_comment}
   fly volumes list -a {app} --json | jq -e 'length > 0' >/dev/null \
     || fly volumes create pgdata --region {region} --size {size} -a {app} --yes
   if ! fly secrets list -a {app} --json | jq -e 'any(.[]; .Name == "POSTGRES_PASSWORD")' >/dev/null; then
@@ -188,35 +204,36 @@ tf_output() {{ terraform -chdir="$tf_root" output -json "$1"; }}
       REPLICATOR_PASSWORD="$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
   fi
   fly secrets set -a {app} --stage PRIMARY_USER="$(jq -r .username <<<"$master")" PRIMARY_PASSWORD="$(jq -r .password <<<"$master")"
-  fly deploy --config "$here/{dir}/fly.toml" --app {app} --yes
+  fly deploy --config {config} --app {app} --yes
   # The link gateway joins the Fly.io network as a WireGuard peer; its configuration goes to
   # Secrets Manager, where the gateway picks it up.
-  secret=$(jq -r '."{site}".secret_arn' <<<"$links")
+  secret=$(jq -r --arg site {site} '.[$site].secret_arn' <<<"$links")
   if ! aws secretsmanager get-secret-value --region {via_region} --secret-id "$secret" >/dev/null 2>&1; then
     conf=$(mktemp)
-    fly wireguard create "$org" {region} "{link}" "$conf"
+    fly wireguard create "$org" {region} {link} "$conf"
     aws secretsmanager put-secret-value --region {via_region} --secret-id "$secret" --secret-string "file://$conf"
     rm -f "$conf"
   fi
   gateway=$(aws secretsmanager get-secret-value --region {via_region} --secret-id "$secret" --query SecretString --output text \
     | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
+  [[ $gateway =~ ^[0-9a-f:]+$ ]] || {{ echo "deploy.sh: no gateway address in the link secret" >&2; exit 1; }}
   # Schema, publication and subscription run on the replica machine, which reaches the
-  # primary through the gateway's private address.
-  fly ssh sftp shell -a {app} <<<"put $here/{dir}/publication.sql /tmp/publication.sql"
-  fly ssh sftp shell -a {app} <<<"put $here/{dir}/subscription.sql /tmp/subscription.sql"
-  fly ssh console -a {app} -C "sh -ec '
-    export PGPASSWORD=\$PRIMARY_PASSWORD
-    pg_dump --schema-only --no-owner --no-privileges -h $gateway -U \$PRIMARY_USER -d {db} | psql -U postgres -d {db}
-    psql -v ON_ERROR_STOP=1 -h $gateway -U \$PRIMARY_USER -d {db} -v replicator_password=\$REPLICATOR_PASSWORD -f /tmp/publication.sql
-    PGPASSWORD=\$POSTGRES_PASSWORD psql -v ON_ERROR_STOP=1 -U postgres -d {db} \
-      -v conninfo=\"host=$gateway port=5432 dbname={db} user=sovereign_replicator password=\$REPLICATOR_PASSWORD sslmode=require\" \
-      -f /tmp/subscription.sql
-  '"
+  # primary through the gateway's private address. Every value they need is in the uploaded
+  # files or in the machine's secrets; the one argument is the checked address above.
+  for f in publication.sql subscription.sql subscribe.sh; do
+    fly ssh sftp shell -a {app} <<<"put $here/{dir}/$f /tmp/$f"
+  done
+  fly ssh console -a {app} -C "sh /tmp/subscribe.sh $gateway"
 "#,
-                site = r.site,
-                via = r.via,
+                site_comment = comment_safe(&r.site),
+                via_comment = comment_safe(&r.via),
+                site = sh(&r.site),
                 size = r.volume_size_gb,
-                db = pg.database_name,
+                config = here_path(&format!("{dir}/fly.toml")),
+            );
+            tree.add_executable(
+                format!("fly/{dir}/subscribe.sh"),
+                subscribe_script(cx, &pg.database_name),
             );
             // The replica's fly.toml, SQL.
             tree.add(
@@ -292,4 +309,60 @@ esac
         );
     }
     Ok(())
+}
+
+/// A path under the script's directory as one shell word: `"$here/<path>"`, the path quoted
+/// apart when it needs quoting.
+fn here_path(rel: &str) -> String {
+    let q = sh(rel);
+    if q == rel {
+        format!("\"$here/{rel}\"")
+    } else {
+        format!("\"$here\"/{q}")
+    }
+}
+
+/// Text for a `#` comment line: no line breaks.
+fn comment_safe(v: &str) -> String {
+    v.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Runs on the replica machine (`sh /tmp/subscribe.sh GATEWAY`): schema copy from the primary,
+/// the publication there, the subscription here. Values are quoted constants; passwords come
+/// from the machine's secrets (environment), never from the command line.
+fn subscribe_script(cx: &Ctx, database: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+{header}set -eu
+gateway=$1
+db={db}
+export PGPASSWORD="$PRIMARY_PASSWORD"
+pg_dump --schema-only --no-owner --no-privileges -h "$gateway" -U "$PRIMARY_USER" -d "$db" | psql -U postgres -d "$db"
+psql -v ON_ERROR_STOP=1 -h "$gateway" -U "$PRIMARY_USER" -d "$db" -v replicator_password="$REPLICATOR_PASSWORD" -f /tmp/publication.sql
+PGPASSWORD="$POSTGRES_PASSWORD" psql -v ON_ERROR_STOP=1 -U postgres -d "$db" \
+  -v conninfo="host=$gateway port=5432 dbname=$db user=sovereign_replicator password=$REPLICATOR_PASSWORD sslmode=require" \
+  -f /tmp/subscription.sql
+"#,
+        header = header(
+            cx,
+            "Runs on the logical replica's machine; deploy.sh uploads it and runs it there."
+        ),
+        db = sh(database),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sh;
+
+    #[test]
+    fn shell_words_are_quoted_when_they_must_be() {
+        assert_eq!(sh("global-sovereign-pg-jnb"), "global-sovereign-pg-jnb");
+        assert_eq!(sh(""), "''");
+        assert_eq!(sh("app$(touch PWNED)"), "'app$(touch PWNED)'");
+        assert_eq!(sh("it's"), "'it'\\''s'");
+        assert_eq!(sh("a b"), "'a b'");
+    }
 }

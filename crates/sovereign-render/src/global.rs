@@ -376,8 +376,8 @@ fn secrets(cx: &Ctx, tree: &mut Tree) {
             primary,
             readers,
             &format!(
-                "jsonencode({{ username = \"{}\", password = data.aws_secretsmanager_random_password.postgres.random_password }})",
-                pg.master_username
+                "jsonencode({{ username = {}, password = data.aws_secretsmanager_random_password.postgres.random_password }})",
+                crate::hcl::quote(&pg.master_username)
             ),
             "Master user of the Aurora global database (JSON: username, password)",
         );
@@ -633,7 +633,7 @@ fn dns(cx: &Ctx, tree: &mut Tree) {
     let t = cx.t;
     let Some(d) = &t.dns else { return };
     let mut f = File::new(&cx.header(&format!(
-        "DNS: the public zone (DNSSEC-signed, queries logged), {} records for the API name with a\nhealth check per site so a failed site drops out, a name per site, and the private zone for\ninternal names.",
+        "DNS: the public zone (DNSSEC-signed, queries logged), {} records for the API name with a\nhealth check per site so a failed site drops out, and a name per site.",
         match d.routing {
             Routing::Latency => "latency",
             Routing::Geolocation => "geolocation",
@@ -943,23 +943,6 @@ fn dns(cx: &Ctx, tree: &mut Tree) {
         );
     }
 
-    // The private zone every VPC resolves internal names in.
-    let mut zone = Block::new("resource", &["aws_route53_zone", "internal"])
-        .attr("name", s(cx.internal_zone()))
-        .attr(
-            "comment",
-            s("internal names of the sites (global Prometheus)"),
-        );
-    for site in t.aws_sites() {
-        zone = zone.block(
-            Block::new("vpc", &[])
-                .attr("vpc_id", raw(format!("module.network_{}.vpc_id", site.id)))
-                .attr("vpc_region", s(cx.region(site))),
-        );
-    }
-    if t.aws_sites().next().is_some() {
-        f.add(zone);
-    }
     tree.add("dns.tf", f.render());
 }
 
@@ -970,7 +953,7 @@ pub(crate) fn fly_app_name(cx: &Ctx, app: &str) -> String {
 fn monitoring(cx: &Ctx, tree: &mut Tree) {
     let t = cx.t;
     let mut f = File::new(&cx.header(
-        "Monitoring, AWS side: the internal load balancer every site's Prometheus remote-writes to, its\nprivate DNS name, and CloudWatch alarms on Aurora replication lag with email notifications.",
+        "Monitoring, AWS side: the internal load balancer every site's Prometheus remote-writes to, the\nprivate zone with its name, and CloudWatch alarms on Aurora replication lag with email notifications.",
     ));
     let mut any = false;
     if let Some(gs) = t.monitoring.global_site.as_ref().and_then(|id| t.site(id))
@@ -1094,6 +1077,21 @@ fn monitoring(cx: &Ctx, tree: &mut Tree) {
                         .attr("target_group_arn", raw("aws_lb_target_group.prometheus.arn")),
                 ),
         );
+        // The private zone every VPC resolves internal names in: the global Prometheus's name.
+        let mut zone = Block::new("resource", &["aws_route53_zone", "internal"])
+            .attr("name", s(cx.internal_zone()))
+            .attr(
+                "comment",
+                s("internal names of the sites (global Prometheus)"),
+            );
+        for site in t.aws_sites() {
+            zone = zone.block(
+                Block::new("vpc", &[])
+                    .attr("vpc_id", raw(format!("module.network_{}.vpc_id", site.id)))
+                    .attr("vpc_region", s(cx.region(site))),
+            );
+        }
+        f.add(zone);
         f.add(
             Block::new("resource", &["aws_route53_record", "prometheus"])
                 .attr("zone_id", raw("aws_route53_zone.internal.zone_id"))

@@ -119,7 +119,7 @@ pub(crate) fn rules_value(cx: &Ctx) -> Value {
                     "10m",
                     "critical",
                     &format!("No metrics from site {} for 10 minutes", s.id),
-                    &format!("The global Prometheus hears nothing from {} ({}): its Prometheus, its remote write or the site itself is down.", s.id, s.name),
+                    &format!("The global Prometheus hears nothing from {} ({}): its Prometheus, its remote write or the site itself is down.", s.id, template_literal(&s.name)),
                 )
             })
             .collect();
@@ -421,4 +421,39 @@ pub(crate) fn kps_values(cx: &Ctx, site: &SiteV) -> Result<String, RenderError> 
         )),
         &values,
     )
+}
+
+/// Text that Prometheus's alert templating (Go `text/template`) prints as it is: `{{` and `}}`
+/// become actions that print them.
+pub(crate) fn template_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("{{") {
+            out.push_str("{{ \"{{\" }}");
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("}}") {
+            out.push_str("{{ \"}}\" }}");
+            rest = r;
+        } else {
+            let c = rest.chars().next().unwrap_or_default();
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::template_literal;
+
+    #[test]
+    fn template_delimiters_print_as_text() {
+        assert_eq!(template_literal("Amsterdam"), "Amsterdam");
+        assert_eq!(
+            template_literal("a {{ .X }} b"),
+            "a {{ \"{{\" }} .X {{ \"}}\" }} b"
+        );
+    }
 }

@@ -725,3 +725,489 @@ fn rendering_is_deterministic() {
         assert_eq!(ta, tb, "{n} renders differently twice");
     }
 }
+
+// ---- hostile values -----------------------------------------------------------------------
+
+/// Every check this file can run on a tree, together: schemas, references, each data file
+/// parsed by its own parser, and no value of the topology turned into code.
+fn judge_in_process(tree: &sovereign_render::Tree, markers: &[&str]) -> Vec<String> {
+    let mut problems = schema_problems(tree);
+    problems.extend(reference_problems(tree));
+    problems.extend(parse_problems(tree));
+    problems.extend(live_value_problems(tree, markers));
+    problems
+}
+
+fn parse_problems(tree: &sovereign_render::Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, bytes) in tree.files() {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            out.push(format!("{path}: not UTF-8"));
+            continue;
+        };
+        let r: Result<(), String> = if path.ends_with(".tf") {
+            hcl::parse(text).map(|_| ()).map_err(|e| e.to_string())
+        } else if path.ends_with(".json") {
+            serde_json::from_str::<Value>(text)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        } else if (path.ends_with(".yaml") || path.ends_with(".yml"))
+            && !(path.starts_with("charts/") && path.contains("/templates/"))
+        {
+            serde_saphyr::from_str::<Value>(text)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        } else if path.ends_with(".toml") {
+            toml::from_str::<toml::Table>(text)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        } else if path.ends_with(".sh") {
+            let mut child = std::process::Command::new("bash")
+                .arg("-n")
+                .stdin(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(bytes).unwrap();
+            let o = child.wait_with_output().unwrap();
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&o.stderr).into_owned())
+            }
+        } else {
+            Ok(())
+        };
+        if let Err(e) = r {
+            out.push(format!("{path}: does not parse: {e}"));
+        }
+    }
+    out
+}
+
+/// Markers from the topology must stay text: never inside an HCL interpolation or directive,
+/// never inside a Go template action of a Prometheus rule, never outside a quoted word in a
+/// shell script.
+fn live_value_problems(tree: &sovereign_render::Tree, markers: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, bytes) in tree.files() {
+        let text = String::from_utf8_lossy(bytes);
+        if !markers.iter().any(|m| text.contains(m)) {
+            continue;
+        }
+        if path.ends_with(".tf") {
+            let Ok(body) = hcl::parse(&text) else {
+                continue;
+            };
+            let mut live = Vec::new();
+            live_in_body(&body, &mut live);
+            for l in live {
+                if l.starts_with("%{ directive }") || markers.iter().any(|m| l.contains(m)) {
+                    out.push(format!("{path}: a topology value is live HCL: `{l}`"));
+                }
+            }
+        } else if path.starts_with("monitoring/") && path.ends_with(".yaml") {
+            for action in go_template_actions(&text) {
+                let literal = action == "{{ \"{{\" }}" || action == "{{ \"}}\" }}";
+                if !literal && markers.iter().any(|m| action.contains(m)) {
+                    out.push(format!(
+                        "{path}: a topology value is a live template action: `{action}`"
+                    ));
+                }
+            }
+        } else if path.ends_with(".sh") {
+            for line in text.lines() {
+                for m in markers {
+                    if let Some(at) = line.find(m)
+                        && !inside_single_quotes(line, at)
+                        && !line.trim_start().starts_with('#')
+                    {
+                        out.push(format!(
+                            "{path}: a topology value is not single-quoted: `{line}`"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn inside_single_quotes(line: &str, at: usize) -> bool {
+    line[..at].matches('\'').count() % 2 == 1
+}
+
+fn go_template_actions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        // An action that prints `{{` or `}}` holds the delimiter in quotes.
+        let after = &rest[start..];
+        let end = ["{{ \"{{\" }}", "{{ \"}}\" }}"]
+            .iter()
+            .find(|lit| after.starts_with(**lit))
+            .map(|lit| lit.len())
+            .or_else(|| after.find("}}").map(|e| e + 2))
+            .unwrap_or(after.len());
+        out.push(after[..end].to_string());
+        rest = &after[end..];
+    }
+    out
+}
+
+fn live_in_body(body: &Body, out: &mut Vec<String>) {
+    for s in body.iter() {
+        match s {
+            Structure::Attribute(a) => live_in_expr(&a.expr, out),
+            Structure::Block(b) => live_in_body(&b.body, out),
+        }
+    }
+}
+
+fn live_in_expr(e: &Expression, out: &mut Vec<String>) {
+    match e {
+        Expression::TemplateExpr(t) => {
+            let Ok(tpl) = hcl::Template::from_expr(t) else {
+                out.push(format!("unparseable template {t}"));
+                return;
+            };
+            for el in tpl.elements() {
+                match el {
+                    hcl::template::Element::Literal(_) => {}
+                    hcl::template::Element::Interpolation(i) => {
+                        out.push(hcl::format::to_string(&i.expr).unwrap_or_default())
+                    }
+                    // Sovereign writes no template directives: any is a value turned into code.
+                    hcl::template::Element::Directive(d) => {
+                        out.push(format!("%{{ directive }} {d:?}"))
+                    }
+                }
+            }
+        }
+        Expression::Array(items) => items.iter().for_each(|i| live_in_expr(i, out)),
+        Expression::Object(o) => o.iter().for_each(|(k, v)| {
+            if let ObjectKey::Expression(k) = k {
+                live_in_expr(k, out);
+            }
+            live_in_expr(v, out);
+        }),
+        Expression::FuncCall(f) => f.args.iter().for_each(|a| live_in_expr(a, out)),
+        Expression::Parenthesis(p) => live_in_expr(p, out),
+        Expression::Conditional(c) => {
+            live_in_expr(&c.cond_expr, out);
+            live_in_expr(&c.true_expr, out);
+            live_in_expr(&c.false_expr, out);
+        }
+        Expression::Operation(op) => match op.as_ref() {
+            hcl::expr::Operation::Unary(u) => live_in_expr(&u.expr, out),
+            hcl::expr::Operation::Binary(b) => {
+                live_in_expr(&b.lhs_expr, out);
+                live_in_expr(&b.rhs_expr, out);
+            }
+        },
+        Expression::ForExpr(f) => {
+            live_in_expr(&f.collection_expr, out);
+            if let Some(k) = &f.key_expr {
+                live_in_expr(k, out);
+            }
+            live_in_expr(&f.value_expr, out);
+        }
+        _ => {}
+    }
+}
+
+/// A value holding the metacharacters of every language Sovereign writes.
+const NASTY: &str = r#"x"'`$(touch PWNED)${file("/e")}%{if 1}{{.X}}\#;|&<>"#;
+
+fn hostile_topology() -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/global-sovereign.toml"),
+    )
+    .unwrap();
+    let mut t: toml::Table = toml::from_str(&text).unwrap();
+    for site in t["sites"].as_array_mut().unwrap() {
+        let s = site.as_table_mut().unwrap();
+        s.insert("name".into(), NASTY.into());
+        s.insert("role".into(), format!("role {NASTY}").into());
+    }
+    let p = t["project"].as_table_mut().unwrap();
+    p.insert("environment".into(), "prod=a+b:c/d@e f_g.h-i é".into());
+    let tags = p["tags"].as_table_mut().unwrap();
+    tags.insert("Owner".into(), "team=a+b:c/d@e é".into());
+    tags.insert("Cost Centre/x".into(), "@=+".into());
+    let app = t["application"].as_table_mut().unwrap();
+    app.insert("health_path".into(), "/h$(id)';&a=$b*+,@:%41?q".into());
+    toml::to_string(&t).unwrap()
+}
+
+#[test]
+fn topology_values_never_become_code() {
+    let text = hostile_topology();
+    let report = sovereign_check::check_text(&text, Catalog::builtin(), Date::new(2026, 11, 26));
+    let errors: Vec<String> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect();
+    // The display names keep their metacharacters (they are text); names a service receives
+    // are refused long before a file is written.
+    let v = report
+        .validated
+        .unwrap_or_else(|| panic!("the hostile topology must pass check: {errors:?}"));
+    let tree = sovereign_render::render(&v, Catalog::builtin(), "hostile.toml").unwrap();
+    let markers = ["touch PWNED", "$(id)", "file(\"/e\")", "{{.X}}", "%{if 1}"];
+    let problems = judge_in_process(&tree, &markers);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The values arrive intact where they are used.
+    let fly = tree.text("fly/phoenix-api/fly.toml").unwrap();
+    let fly: toml::Table = toml::from_str(fly).unwrap();
+    let checks = &fly["http_service"]["checks"][0]["path"];
+    assert_eq!(checks.as_str(), Some("/h$(id)';&a=$b*+,@:%41?q"));
+    let main = hcl::parse(tree.text("main.tf").unwrap()).unwrap();
+    let mut literals = Vec::new();
+    literals_in_body(&main, &mut literals);
+    assert!(
+        literals.iter().any(|l| l == "team=a+b:c/d@e é"),
+        "{literals:?}"
+    );
+}
+
+fn literals_in_body(body: &Body, out: &mut Vec<String>) {
+    for s in body.iter() {
+        match s {
+            Structure::Attribute(a) => literals_in_expr(&a.expr, out),
+            Structure::Block(b) => literals_in_body(&b.body, out),
+        }
+    }
+}
+
+fn literals_in_expr(e: &Expression, out: &mut Vec<String>) {
+    match e {
+        Expression::String(s) => out.push(s.clone()),
+        Expression::TemplateExpr(t) => {
+            if let Ok(tpl) = hcl::Template::from_expr(t) {
+                let mut s = String::new();
+                for el in tpl.elements() {
+                    if let hcl::template::Element::Literal(l) = el {
+                        s.push_str(l);
+                    }
+                }
+                out.push(s);
+            }
+        }
+        Expression::Array(items) => items.iter().for_each(|i| literals_in_expr(i, out)),
+        Expression::Object(o) => o.iter().for_each(|(_, v)| literals_in_expr(v, out)),
+        Expression::FuncCall(f) => f.args.iter().for_each(|a| literals_in_expr(a, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_hostile_value_check_can_fail() {
+    let mut tree = sovereign_render::Tree::new();
+    tree.add("a.tf", "locals {\n  x = \"${file(\"/e\")}\"\n}\n");
+    tree.add("deploy.sh", "#!/bin/sh\necho x$(touch PWNED)\n");
+    tree.add(
+        "monitoring/rules.yaml",
+        "groups:\n  - name: g\n    rules: []\n# {{.X}}\n",
+    );
+    let problems = live_value_problems(&tree, &["touch PWNED", "file(", "{{.X}}"]).join("\n");
+    assert!(problems.contains("a.tf"), "{problems}");
+    assert!(problems.contains("deploy.sh"), "{problems}");
+    assert!(problems.contains("monitoring/rules.yaml"), "{problems}");
+}
+
+// ---- generated topologies ---------------------------------------------------------------
+
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// AWS sites to draw from: id, region, zone ids.
+    const AWS: &[(&str, &str, &[&str])] = &[
+        ("dub", "eu-west-1", &["euw1-az1", "euw1-az2", "euw1-az3"]),
+        ("iad", "us-east-1", &["use1-az1", "use1-az2", "use1-az4"]),
+        (
+            "syd",
+            "ap-southeast-2",
+            &["apse2-az1", "apse2-az2", "apse2-az3"],
+        ),
+        (
+            "sin",
+            "ap-southeast-1",
+            &["apse1-az1", "apse1-az2", "apse1-az3"],
+        ),
+        ("sfo", "us-west-1", &["usw1-az1", "usw1-az3"]),
+        ("cmh", "us-east-2", &["use2-az1", "use2-az2", "use2-az3"]),
+    ];
+    const FLY: &[&str] = &["jnb", "ams", "gru"];
+    const NAMES: &[&str] = &[
+        "Dublin",
+        NASTY,
+        "São Paulo",
+        "a 'quoted' \"name\"",
+        "${x} %{y} {{z}}",
+    ];
+
+    #[derive(Debug, Clone)]
+    struct Shape {
+        aws: Vec<usize>,
+        fly_only: Vec<usize>,
+        names: Vec<usize>,
+        secondaries: usize,
+        cassandra: bool,
+        redis_global: bool,
+        dns: bool,
+        budgets: bool,
+        app: bool,
+        nat_single: bool,
+        spot: bool,
+    }
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        (
+            proptest::sample::subsequence((0..AWS.len()).collect::<Vec<_>>(), 1..=AWS.len()),
+            proptest::sample::subsequence((0..FLY.len()).collect::<Vec<_>>(), 0..=2),
+            proptest::collection::vec(0..NAMES.len(), 9),
+            0usize..5,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(
+                    aws,
+                    fly_only,
+                    names,
+                    secondaries,
+                    cassandra,
+                    redis_global,
+                    dns,
+                    budgets,
+                    app,
+                    nat_single,
+                    spot,
+                )| Shape {
+                    aws,
+                    fly_only,
+                    names,
+                    secondaries,
+                    cassandra,
+                    redis_global,
+                    dns,
+                    budgets,
+                    app,
+                    nat_single,
+                    spot,
+                },
+            )
+    }
+
+    fn q(s: &str) -> String {
+        toml::Value::String(s.to_string()).to_string()
+    }
+
+    fn topology(sh: &Shape) -> String {
+        let mut s = String::from("[project]\nname = \"gen\"\ntags = { Team = \"a=b:c/d@e\" }\n");
+        if sh.app {
+            s.push_str(
+                "\n[application]\nimage = \"ghcr.io/acme/api:1.0\"\nhealth_path = \"/h$(x)';&=\"\n",
+            );
+        }
+        let mut ids = Vec::new();
+        for (n, &i) in sh.aws.iter().enumerate() {
+            let (id, region, azs) = AWS[i];
+            ids.push(id);
+            s.push_str(&format!(
+                "\n[[sites]]\nid = \"{id}\"\nname = {}\nrole = {}\naws_region = \"{region}\"\nvpc_cidr = \"10.{}.0.0/16\"\navailability_zones = [{}]\n",
+                q(NAMES[sh.names[n] % NAMES.len()]),
+                q(NAMES[sh.names[(n + 1) % sh.names.len()] % NAMES.len()]),
+                i + 1,
+                azs.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let mut fly_ids = Vec::new();
+        for &i in &sh.fly_only {
+            let region = FLY[i];
+            let id = format!("f{region}");
+            s.push_str(&format!(
+                "\n[[sites]]\nid = \"{id}\"\nfly_region = \"{region}\"\n"
+            ));
+            fly_ids.push(id);
+        }
+        if sh.nat_single {
+            s.push_str("\n[network]\nnat_gateways = \"single\"\n");
+        }
+        s.push_str("\n[kubernetes]\npublic_access_cidrs = [\"198.51.100.0/24\"]\n");
+        if sh.spot {
+            s.push_str("\n[kubernetes.spot]\ninstance_types = [\"m5.large\", \"m5a.large\"]\nmin_size = 0\ndesired_size = 1\nmax_size = 3\n");
+        }
+        let secondaries: Vec<&str> = ids.iter().skip(1).take(sh.secondaries).copied().collect();
+        s.push_str(&format!(
+            "\n[postgres]\nprimary = \"{}\"\nsecondaries = [{}]\ninstance_class = \"db.r6g.large\"\n",
+            ids[0],
+            secondaries.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", ")
+        ));
+        for f in &fly_ids {
+            s.push_str(&format!("\n[[postgres.logical_replicas]]\nsite = \"{f}\"\nvia = \"{}\"\nlink = \"wireguard\"\n", ids[0]));
+        }
+        if sh.cassandra && ids.len() >= 2 {
+            s.push_str(&format!(
+                "\n[cassandra]\ncontrol_plane = \"{}\"\n",
+                ids[ids.len() - 1]
+            ));
+            for id in &ids[..ids.len() - 1] {
+                s.push_str(&format!("\n[[cassandra.datacenters]]\nsite = \"{id}\"\nnodes = 3\nreplication_factor = 3\n"));
+            }
+        }
+        if sh.redis_global {
+            let sites: Vec<&str> = ids.iter().take(3).copied().collect();
+            s.push_str(&format!(
+                "\n[redis]\nmode = \"global\"\nnode_type = \"cache.r6g.large\"\nsites = [{}]\n",
+                sites
+                    .iter()
+                    .map(|x| format!("\"{x}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        } else {
+            s.push_str("\n[redis]\nnode_type = \"cache.t4g.medium\"\n");
+        }
+        if sh.dns {
+            s.push_str("\n[dns]\nzone = \"gen.example.com\"\n");
+        }
+        if sh.budgets {
+            s.push_str(
+                "\n[budgets]\nmonthly_total_usd = 90000\nrecipients = [\"ops@example.com\"]\n",
+            );
+        }
+        s
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any topology `check` accepts renders a tree every in-process judge accepts.
+        #[test]
+        fn accepted_topologies_render_judged_trees(sh in shape()) {
+            let text = topology(&sh);
+            let report = sovereign_check::check_text(&text, Catalog::builtin(), Date::new(2026, 11, 26));
+            if let Some(v) = report.validated {
+                let tree = sovereign_render::render(&v, Catalog::builtin(), "generated.toml")
+                    .map_err(|e| TestCaseError::fail(format!("render failed: {e}\n{text}")))?;
+                let problems = judge_in_process(&tree, &["touch PWNED", "file(\"/e\")", "{{.X}}", "{{z}}", "%{y}", "${x}"]);
+                prop_assert!(problems.is_empty(), "{}\n--- topology ---\n{text}", problems.join("\n"));
+            } else {
+                // Generated shapes are meant to pass: a rejection is a generator bug worth seeing.
+                let errors: Vec<String> = report.diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("{}: {}", d.code, d.message)).collect();
+                prop_assert!(false, "generated topology rejected: {errors:?}\n{text}");
+            }
+        }
+    }
+}

@@ -1014,7 +1014,7 @@ fn read_postgres(cx: &mut Ctx, t: &mut Table<'_, '_>) -> Postgres {
         }
     });
     let database_name = t.str_or(cx, "database_name", "app");
-    let master_username = t.str_or(cx, "master_username", "sovereign_admin");
+    let master_username = t.str_or(cx, "master_username", "sovereignadmin");
     let backup_retention_days = t.int_or(cx, "backup_retention_days", 35);
     let deletion_protection = t.bool_or(cx, "deletion_protection", true);
     let max_lag_seconds = t.float_or(cx, "max_lag_seconds", 5.0);

@@ -25,7 +25,7 @@ resource "aws_secretsmanager_secret" "postgres" {
 resource "aws_secretsmanager_secret_version" "postgres" {
   region        = "eu-west-1"
   secret_id     = aws_secretsmanager_secret.postgres.id
-  secret_string = jsonencode({ username = "sovereign_admin", password = data.aws_secretsmanager_random_password.postgres.random_password })
+  secret_string = jsonencode({ username = "sovereignadmin", password = data.aws_secretsmanager_random_password.postgres.random_password })
 
   lifecycle {
     ignore_changes = [secret_string]

@@ -10,16 +10,9 @@ pub const INFO: RuleInfo = RuleInfo {
     doc: include_str!("budget_recipients.md"),
 };
 
-fn looks_like_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !s.chars().any(char::is_whitespace)
-}
+/// AWS Budgets: at most 10 e-mail subscribers per notification
+/// (https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-limits.html).
+const MAX_RECIPIENTS: usize = 10;
 
 pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     let Some(b) = &cx.t.budgets else { return };
@@ -34,15 +27,29 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         );
     }
     for r in &b.recipients.value {
-        if !looks_like_email(r) {
+        if let Some(problem) = crate::limits::email(r) {
             out.push(
                 Diagnostic::new(
                     &INFO,
-                    format!("`{}` is not an email address", r.value.escape_debug()),
+                    format!("`{}` is {problem}", r.value.escape_debug()),
                 )
                 .at(r.span(), "AWS Budgets sends email")
                 .help("use an address like `sre@example.com`"),
             );
         }
+    }
+    if let Some(extra) = b.recipients.value.get(MAX_RECIPIENTS) {
+        out.push(
+            Diagnostic::new(
+                &INFO,
+                format!(
+                    "{} budget recipients; AWS Budgets notifies at most {MAX_RECIPIENTS} addresses",
+                    b.recipients.value.len()
+                ),
+            )
+            .at(extra.span(), "one too many from here")
+            .help("send the alerts to a mailing list, or to an SNS topic with more subscribers")
+            .note("limit: https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-limits.html"),
+        );
     }
 }

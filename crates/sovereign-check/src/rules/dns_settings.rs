@@ -67,18 +67,23 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         );
     }
     let rec = &dns.api_record;
-    if rec.is_empty()
-        || !rec
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-    {
+    let rec_ok = !rec.is_empty()
+        && rec.len() <= 200
+        && rec.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if !rec_ok {
         out.push(
             Diagnostic::new(
                 &INFO,
-                format!("`{}` is not a DNS label", rec.value.escape_debug()),
+                format!("`{}` is not a DNS record name", rec.value.escape_debug()),
             )
             .at(rec.span(), "record name")
-            .help("use something like `api`"),
+            .help("one or more labels of 1 to 63 letters, digits and hyphens, separated by single dots, like `api` or `api.eu`"),
         );
     }
 }

@@ -49,7 +49,7 @@ cmd_postgres() {
   writer=$(tf_output postgres | jq -r .global_writer_endpoint)
   master=$(aws secretsmanager get-secret-value --region us-east-1 --secret-id orbit/postgres/master --query SecretString --output text)
   links=$(tf_output fly_links)
-  # jnb: replica in Fly.io jnb, linked through dub
+  # jnb: replica in Fly.io, linked through dub
   fly volumes list -a orbit-pg-jnb --json | jq -e 'length > 0' >/dev/null \
     || fly volumes create pgdata --region jnb --size 300 -a orbit-pg-jnb --yes
   if ! fly secrets list -a orbit-pg-jnb --json | jq -e 'any(.[]; .Name == "POSTGRES_PASSWORD")' >/dev/null; then
@@ -60,28 +60,24 @@ cmd_postgres() {
   fly deploy --config "$here/postgres-jnb/fly.toml" --app orbit-pg-jnb --yes
   # The link gateway joins the Fly.io network as a WireGuard peer; its configuration goes to
   # Secrets Manager, where the gateway picks it up.
-  secret=$(jq -r '."jnb".secret_arn' <<<"$links")
+  secret=$(jq -r --arg site jnb '.[$site].secret_arn' <<<"$links")
   if ! aws secretsmanager get-secret-value --region eu-west-1 --secret-id "$secret" >/dev/null 2>&1; then
     conf=$(mktemp)
-    fly wireguard create "$org" jnb "orbit-jnb-link" "$conf"
+    fly wireguard create "$org" jnb orbit-jnb-link "$conf"
     aws secretsmanager put-secret-value --region eu-west-1 --secret-id "$secret" --secret-string "file://$conf"
     rm -f "$conf"
   fi
   gateway=$(aws secretsmanager get-secret-value --region eu-west-1 --secret-id "$secret" --query SecretString --output text \
     | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
+  [[ $gateway =~ ^[0-9a-f:]+$ ]] || { echo "deploy.sh: no gateway address in the link secret" >&2; exit 1; }
   # Schema, publication and subscription run on the replica machine, which reaches the
-  # primary through the gateway's private address.
-  fly ssh sftp shell -a orbit-pg-jnb <<<"put $here/postgres-jnb/publication.sql /tmp/publication.sql"
-  fly ssh sftp shell -a orbit-pg-jnb <<<"put $here/postgres-jnb/subscription.sql /tmp/subscription.sql"
-  fly ssh console -a orbit-pg-jnb -C "sh -ec '
-    export PGPASSWORD=\$PRIMARY_PASSWORD
-    pg_dump --schema-only --no-owner --no-privileges -h $gateway -U \$PRIMARY_USER -d orbit | psql -U postgres -d orbit
-    psql -v ON_ERROR_STOP=1 -h $gateway -U \$PRIMARY_USER -d orbit -v replicator_password=\$REPLICATOR_PASSWORD -f /tmp/publication.sql
-    PGPASSWORD=\$POSTGRES_PASSWORD psql -v ON_ERROR_STOP=1 -U postgres -d orbit \
-      -v conninfo=\"host=$gateway port=5432 dbname=orbit user=sovereign_replicator password=\$REPLICATOR_PASSWORD sslmode=require\" \
-      -f /tmp/subscription.sql
-  '"
-  # gru: replica in Fly.io gru, linked through iad
+  # primary through the gateway's private address. Every value they need is in the uploaded
+  # files or in the machine's secrets; the one argument is the checked address above.
+  for f in publication.sql subscription.sql subscribe.sh; do
+    fly ssh sftp shell -a orbit-pg-jnb <<<"put $here/postgres-jnb/$f /tmp/$f"
+  done
+  fly ssh console -a orbit-pg-jnb -C "sh /tmp/subscribe.sh $gateway"
+  # gru: replica in Fly.io, linked through iad
   fly volumes list -a orbit-pg-gru --json | jq -e 'length > 0' >/dev/null \
     || fly volumes create pgdata --region gru --size 300 -a orbit-pg-gru --yes
   if ! fly secrets list -a orbit-pg-gru --json | jq -e 'any(.[]; .Name == "POSTGRES_PASSWORD")' >/dev/null; then
@@ -92,27 +88,23 @@ cmd_postgres() {
   fly deploy --config "$here/postgres-gru/fly.toml" --app orbit-pg-gru --yes
   # The link gateway joins the Fly.io network as a WireGuard peer; its configuration goes to
   # Secrets Manager, where the gateway picks it up.
-  secret=$(jq -r '."gru".secret_arn' <<<"$links")
+  secret=$(jq -r --arg site gru '.[$site].secret_arn' <<<"$links")
   if ! aws secretsmanager get-secret-value --region us-east-1 --secret-id "$secret" >/dev/null 2>&1; then
     conf=$(mktemp)
-    fly wireguard create "$org" gru "orbit-gru-link" "$conf"
+    fly wireguard create "$org" gru orbit-gru-link "$conf"
     aws secretsmanager put-secret-value --region us-east-1 --secret-id "$secret" --secret-string "file://$conf"
     rm -f "$conf"
   fi
   gateway=$(aws secretsmanager get-secret-value --region us-east-1 --secret-id "$secret" --query SecretString --output text \
     | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
+  [[ $gateway =~ ^[0-9a-f:]+$ ]] || { echo "deploy.sh: no gateway address in the link secret" >&2; exit 1; }
   # Schema, publication and subscription run on the replica machine, which reaches the
-  # primary through the gateway's private address.
-  fly ssh sftp shell -a orbit-pg-gru <<<"put $here/postgres-gru/publication.sql /tmp/publication.sql"
-  fly ssh sftp shell -a orbit-pg-gru <<<"put $here/postgres-gru/subscription.sql /tmp/subscription.sql"
-  fly ssh console -a orbit-pg-gru -C "sh -ec '
-    export PGPASSWORD=\$PRIMARY_PASSWORD
-    pg_dump --schema-only --no-owner --no-privileges -h $gateway -U \$PRIMARY_USER -d orbit | psql -U postgres -d orbit
-    psql -v ON_ERROR_STOP=1 -h $gateway -U \$PRIMARY_USER -d orbit -v replicator_password=\$REPLICATOR_PASSWORD -f /tmp/publication.sql
-    PGPASSWORD=\$POSTGRES_PASSWORD psql -v ON_ERROR_STOP=1 -U postgres -d orbit \
-      -v conninfo=\"host=$gateway port=5432 dbname=orbit user=sovereign_replicator password=\$REPLICATOR_PASSWORD sslmode=require\" \
-      -f /tmp/subscription.sql
-  '"
+  # primary through the gateway's private address. Every value they need is in the uploaded
+  # files or in the machine's secrets; the one argument is the checked address above.
+  for f in publication.sql subscription.sql subscribe.sh; do
+    fly ssh sftp shell -a orbit-pg-gru <<<"put $here/postgres-gru/$f /tmp/$f"
+  done
+  fly ssh console -a orbit-pg-gru -C "sh /tmp/subscribe.sh $gateway"
 }
 
 case "${1:-}" in
