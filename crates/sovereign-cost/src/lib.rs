@@ -7,8 +7,14 @@
 //! figures come from the topology's `[usage]` and are marked as assumptions.
 //!
 //! Every line carries the catalog provenance of its price. A component with no known price is
-//! reported as a [`MissingPrice`], never counted as $0. Amounts are kept in whole cents, so the
-//! per-site subtotals and the total are exact sums of the lines.
+//! reported as a [`MissingPrice`], never counted as $0.
+//!
+//! Amounts are whole cents in `i64`. A line's amount is its quantity times its unit price,
+//! both read as the decimals they print as, multiplied exactly and rounded once; subtotals,
+//! the total, the Spot savings and the budget margins are checked sums of those cents. An
+//! amount that does not fit (or is not a number) is a [`CostError`] naming the line or the
+//! budget, never a clamped or wrapped figure. A budget is compared exactly: it is exceeded when
+//! the estimate is more than the budget, not more than the budget rounded to the cent.
 
 use std::collections::BTreeMap;
 
@@ -45,7 +51,9 @@ pub struct CostLine {
     pub quantity: f64,
     pub unit: String,
     pub unit_price_usd: f64,
-    /// Monthly amount in cents (rounded once, here; totals add these).
+    /// Monthly amount in cents: `quantity × unit_price_usd`, both read as the decimals they
+    /// print as (in JSON too), multiplied exactly and rounded once, half away from zero;
+    /// totals add these.
     pub monthly_cents: i64,
     /// The quantity is a `[usage]` assumption rather than something the topology fixes.
     pub assumption: bool,
@@ -88,6 +96,9 @@ impl std::fmt::Display for MissingPrice {
 pub struct BudgetCheck {
     /// `None` for the total budget.
     pub site: Option<String>,
+    /// The budget in whole cents, rounded down: `estimate_cents > budget_cents` exactly when
+    /// the estimate is more than the budget as written (`9.996` is 999 cents, and 1000 exceeds
+    /// it).
     pub budget_cents: i64,
     pub estimate_cents: i64,
     /// Budget minus estimate; negative when exceeded.
@@ -120,6 +131,77 @@ impl CostReport {
     }
 }
 
+/// An amount the model cannot represent in whole cents of an `i64`: the estimate is refused
+/// rather than printed wrong.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CostError {
+    /// A line's quantity times its unit price is not a finite number of cents that fits.
+    Line {
+        site: Option<String>,
+        component: &'static str,
+        description: String,
+        quantity: f64,
+        unit: String,
+        unit_price_usd: f64,
+        /// The `[usage]` key the quantity comes from, when it is an assumption.
+        usage_key: Option<&'static str>,
+    },
+    /// A sum of lines (a site's subtotal, the total, ...) does not fit.
+    Sum { what: String },
+    /// A budget is not a finite number of dollars whose cents fit.
+    Budget { key: String, usd: f64 },
+}
+
+/// A figure readable at any size: `1e18`, `0.1`, `730`.
+fn figure(x: f64) -> String {
+    let a = x.abs();
+    if a != 0.0 && !(1e-6..1e15).contains(&a) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+impl std::fmt::Display for CostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CostError::Line {
+                site,
+                component,
+                description,
+                quantity,
+                unit,
+                unit_price_usd,
+                usage_key,
+            } => {
+                write!(
+                    f,
+                    "the `{component}` line{} ({description}) is too large to represent: {} {unit} × ${} a month",
+                    site.as_ref()
+                        .map(|s| format!(" of site `{s}`"))
+                        .unwrap_or_default(),
+                    figure(*quantity),
+                    figure(*unit_price_usd),
+                )?;
+                if let Some(k) = usage_key {
+                    write!(f, "; the quantity comes from `[usage] {k}`")?;
+                }
+                Ok(())
+            }
+            CostError::Sum { what } => {
+                write!(f, "{what} is too large to represent in cents")
+            }
+            CostError::Budget { key, usd } => write!(
+                f,
+                "`{key}` = {} is not an amount of dollars that can be represented in cents",
+                figure(*usd)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CostError {}
+
 /// Components that are deployed but not in the model.
 pub const NOT_PRICED: &[&str] = &[
     "KMS keys (about $1 a month each: one per AWS site, DNSSEC, DNS logs, state)",
@@ -130,8 +212,92 @@ pub const NOT_PRICED: &[&str] = &[
     "public IPv4 addresses of NAT gateways and load balancers",
 ];
 
-fn cents(usd: f64) -> i64 {
-    (usd * 100.0).round() as i64
+/// `x` as the decimal it prints as (the shortest that reads back as the same `f64`, which is
+/// what was written in the topology or the catalog): `(digits, exponent)` with
+/// `x = digits × 10^exponent`. `None` for infinities and NaN.
+fn decimal(x: f64) -> Option<(i128, i32)> {
+    if !x.is_finite() {
+        return None;
+    }
+    // `{:e}` prints the shortest round-trip digits: `-4.5e-2`, `1e18`, `0e0`.
+    let s = format!("{x:e}");
+    let (mantissa, exponent) = s.split_once('e')?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // At most 17 significant digits.
+    let digits: i128 = format!("{int}{frac}").parse().ok()?;
+    let exponent = exponent.checked_sub(i32::try_from(frac.len()).ok()?)?;
+    Some((if negative { -digits } else { digits }, exponent))
+}
+
+/// `digits × 10^exponent` as an integer, rounded half away from zero (`round`) or toward
+/// minus infinity (`floor`); `None` when it does not fit an i64.
+fn scale(digits: i128, exponent: i32, floor: bool) -> Option<i64> {
+    if digits == 0 {
+        return Some(0);
+    }
+    let value = if exponent >= 0 {
+        digits.checked_mul(10i128.checked_pow(exponent.unsigned_abs())?)?
+    } else {
+        let n = exponent.unsigned_abs();
+        // |digits| < 10^35, so beyond 10^38 the quotient is below ½ in magnitude.
+        match 10i128.checked_pow(n) {
+            Some(d) if n <= 38 => {
+                if floor {
+                    digits.div_euclid(d)
+                } else {
+                    let (q, r) = (digits / d, digits % d);
+                    if 2 * r.abs() >= d {
+                        q + digits.signum()
+                    } else {
+                        q
+                    }
+                }
+            }
+            _ => {
+                if floor && digits < 0 {
+                    -1
+                } else {
+                    0
+                }
+            }
+        }
+    };
+    i64::try_from(value).ok()
+}
+
+/// `quantity × unit_price` dollars in whole cents: the product of the two decimals (see
+/// [`CostLine::monthly_cents`]) computed exactly and rounded once, half away from zero.
+/// `None` when either is not finite or the cents do not fit an i64.
+pub fn product_cents(quantity: f64, unit_price: f64) -> Option<i64> {
+    let (dq, eq) = decimal(quantity)?;
+    let (dp, ep) = decimal(unit_price)?;
+    // Two numbers of at most 17 digits: below 10^34, no overflow.
+    let digits = dq.checked_mul(dp)?;
+    scale(digits, eq.checked_add(ep)?.checked_add(2)?, false)
+}
+
+/// `usd` dollars in whole cents, rounded down, exactly; `None` when it is not finite or does
+/// not fit an i64.
+pub fn floor_cents(usd: f64) -> Option<i64> {
+    let (d, e) = decimal(usd)?;
+    scale(d, e.checked_add(2)?, true)
+}
+
+/// One line before it is priced.
+struct Line {
+    component: &'static str,
+    description: String,
+    quantity: f64,
+    unit: &'static str,
+    unit_price: f64,
+    price: PriceSource,
+    /// The `[usage]` key the quantity comes from, when it is an assumption.
+    usage: Option<&'static str>,
 }
 
 struct Builder<'a> {
@@ -140,32 +306,45 @@ struct Builder<'a> {
     lines: Vec<CostLine>,
     missing: Vec<MissingPrice>,
     spot_savings_cents: i64,
+    /// The first amount that could not be represented.
+    error: Option<CostError>,
 }
 
 impl Builder<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn line(
-        &mut self,
-        site: Option<&str>,
-        component: &'static str,
-        description: String,
-        quantity: f64,
-        unit: &str,
-        unit_price: f64,
-        assumption: bool,
-        price: PriceSource,
-    ) {
+    fn fail(&mut self, e: CostError) {
+        self.error.get_or_insert(e);
+    }
+
+    fn line(&mut self, site: Option<&str>, l: Line) {
+        self.priced(site, l);
+    }
+
+    /// Adds a priced line; returns its cents, or `None` (and records why) when they do not fit.
+    fn priced(&mut self, site: Option<&str>, l: Line) -> Option<i64> {
+        let Some(cents) = product_cents(l.quantity, l.unit_price) else {
+            self.fail(CostError::Line {
+                site: site.map(str::to_string),
+                component: l.component,
+                description: l.description,
+                quantity: l.quantity,
+                unit: l.unit.to_string(),
+                unit_price_usd: l.unit_price,
+                usage_key: l.usage,
+            });
+            return None;
+        };
         self.lines.push(CostLine {
             site: site.map(str::to_string),
-            component,
-            description,
-            quantity,
-            unit: unit.to_string(),
-            unit_price_usd: unit_price,
-            monthly_cents: cents(quantity * unit_price),
-            assumption,
-            price,
+            component: l.component,
+            description: l.description,
+            quantity: l.quantity,
+            unit: l.unit.to_string(),
+            unit_price_usd: l.unit_price,
+            monthly_cents: cents,
+            assumption: l.usage.is_some(),
+            price: l.price,
         });
+        Some(cents)
     }
 
     fn missing(&mut self, site: Option<&str>, component: &'static str, item: &str, region: &str) {
@@ -192,8 +371,15 @@ impl Builder<'_> {
     }
 }
 
-/// Prices a validated topology.
-pub fn estimate(t: &ValidatedTopology, catalog: &Catalog) -> CostReport {
+fn add(a: i64, b: i64, what: impl FnOnce() -> String) -> Result<i64, CostError> {
+    a.checked_add(b)
+        .ok_or_else(|| CostError::Sum { what: what() })
+}
+
+/// Prices a validated topology. An amount too large to represent in cents is an error naming
+/// the line, sum or budget, whatever the inputs (the checker bounds them, the model does not
+/// rely on it).
+pub fn estimate(t: &ValidatedTopology, catalog: &Catalog) -> Result<CostReport, CostError> {
     let hours = f64::from(t.project.monthly_hours);
     let mut b = Builder {
         catalog,
@@ -201,44 +387,72 @@ pub fn estimate(t: &ValidatedTopology, catalog: &Catalog) -> CostReport {
         lines: Vec::new(),
         missing: Vec::new(),
         spot_savings_cents: 0,
+        error: None,
     };
     for site in &t.sites {
         price_site(t, site, &mut b);
     }
     price_global(t, &mut b);
+    if let Some(e) = b.error {
+        return Err(e);
+    }
 
     let mut site_cents: BTreeMap<String, i64> = t.sites.iter().map(|s| (s.id.clone(), 0)).collect();
-    let mut global_cents = 0;
+    let mut global_cents: i64 = 0;
     for l in &b.lines {
         match &l.site {
-            Some(s) => *site_cents.entry(s.clone()).or_default() += l.monthly_cents,
-            None => global_cents += l.monthly_cents,
+            Some(s) => {
+                let c = site_cents.entry(s.clone()).or_default();
+                *c = add(*c, l.monthly_cents, || {
+                    format!("the subtotal of site `{s}`")
+                })?;
+            }
+            None => {
+                global_cents = add(global_cents, l.monthly_cents, || {
+                    "the sum of the lines not tied to a site".into()
+                })?
+            }
         }
     }
-    let total_cents = site_cents.values().sum::<i64>() + global_cents;
+    let mut total_cents = global_cents;
+    for c in site_cents.values() {
+        total_cents = add(total_cents, *c, || "the total".into())?;
+    }
+    let check = |site: Option<&String>, key: String, usd: f64, est: i64| {
+        let budget = floor_cents(usd).ok_or_else(|| CostError::Budget {
+            key: key.clone(),
+            usd,
+        })?;
+        let margin = budget.checked_sub(est).ok_or_else(|| CostError::Sum {
+            what: format!("the margin of `{key}`"),
+        })?;
+        Ok::<_, CostError>(BudgetCheck {
+            site: site.cloned(),
+            budget_cents: budget,
+            estimate_cents: est,
+            margin_cents: margin,
+            exceeded: est > budget,
+        })
+    };
     let mut budgets = Vec::new();
     if let Some(bud) = &t.budgets {
-        let total_budget = cents(bud.monthly_total_usd);
-        budgets.push(BudgetCheck {
-            site: None,
-            budget_cents: total_budget,
-            estimate_cents: total_cents,
-            margin_cents: total_budget - total_cents,
-            exceeded: total_cents > total_budget,
-        });
+        budgets.push(check(
+            None,
+            "budgets.monthly_total_usd".into(),
+            bud.monthly_total_usd,
+            total_cents,
+        )?);
         for (site, amount) in &bud.per_site {
-            let budget = cents(*amount);
             let est = site_cents.get(site).copied().unwrap_or(0);
-            budgets.push(BudgetCheck {
-                site: Some(site.clone()),
-                budget_cents: budget,
-                estimate_cents: est,
-                margin_cents: budget - est,
-                exceeded: est > budget,
-            });
+            budgets.push(check(
+                Some(site),
+                format!("budgets.per_site.{site}"),
+                *amount,
+                est,
+            )?);
         }
     }
-    CostReport {
+    Ok(CostReport {
         currency: "USD",
         hours_per_month: t.project.monthly_hours,
         lines: b.lines,
@@ -249,7 +463,7 @@ pub fn estimate(t: &ValidatedTopology, catalog: &Catalog) -> CostReport {
         spot_savings_cents: b.spot_savings_cents,
         budgets,
         not_priced: NOT_PRICED.to_vec(),
-    }
+    })
 }
 
 fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
@@ -273,13 +487,15 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
         ) {
             b.line(
                 Some(id),
-                "nat_gateway",
-                format!("{nat} NAT gateways"),
-                nat * hours,
-                "hour",
-                p.usd,
-                false,
-                (&p.provenance).into(),
+                Line {
+                    component: "nat_gateway",
+                    description: format!("{nat} NAT gateways"),
+                    quantity: nat * hours,
+                    unit: "hour",
+                    unit_price: p.usd,
+                    price: (&p.provenance).into(),
+                    usage: None,
+                },
             );
         }
         if let Some(p) = b.regional(
@@ -292,13 +508,15 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             let gb = t.usage.nat_processed_gb_per_site;
             b.line(
                 Some(id),
-                "nat_data",
-                "NAT data processed".into(),
-                gb,
-                "GB",
-                p.usd,
-                true,
-                (&p.provenance).into(),
+                Line {
+                    component: "nat_data",
+                    description: "NAT data processed".into(),
+                    quantity: gb,
+                    unit: "GB",
+                    unit_price: p.usd,
+                    price: (&p.provenance).into(),
+                    usage: Some("nat_processed_gb_per_site"),
+                },
             );
         }
         // Kubernetes.
@@ -312,13 +530,15 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             };
             b.line(
                 Some(id),
-                "eks_control_plane",
-                format!("EKS {} control plane ({what})", k.version),
-                hours,
-                "hour",
-                rate.usd,
-                false,
-                (&rate.provenance).into(),
+                Line {
+                    component: "eks_control_plane",
+                    description: format!("EKS {} control plane ({what})", k.version),
+                    quantity: hours,
+                    unit: "hour",
+                    unit_price: rate.usd,
+                    price: (&rate.provenance).into(),
+                    usage: None,
+                },
             );
             price_group(b, id, region, "nodes_on_demand", &k.on_demand, None);
             if let Some(spot) = &k.spot {
@@ -335,13 +555,15 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             {
                 Some(p) => b.line(
                     Some(id),
-                    "aurora_instances",
-                    format!("{n} × {}", pg.instance_class),
-                    n * hours,
-                    "instance-hour",
-                    p.usd,
-                    false,
-                    (&p.provenance).into(),
+                    Line {
+                        component: "aurora_instances",
+                        description: format!("{n} × {}", pg.instance_class),
+                        quantity: n * hours,
+                        unit: "instance-hour",
+                        unit_price: p.usd,
+                        price: (&p.provenance).into(),
+                        usage: None,
+                    },
                 ),
                 None => b.missing(Some(id), "aurora_instances", &pg.instance_class, region),
             }
@@ -354,13 +576,15 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             ) {
                 b.line(
                     Some(id),
-                    "aurora_storage",
-                    "Aurora storage (a full copy in every member region)".into(),
-                    t.usage.aurora_storage_gb,
-                    "GB-month",
-                    p.usd,
-                    true,
-                    (&p.provenance).into(),
+                    Line {
+                        component: "aurora_storage",
+                        description: "Aurora storage (a full copy in every member region)".into(),
+                        quantity: t.usage.aurora_storage_gb,
+                        unit: "GB-month",
+                        unit_price: p.usd,
+                        price: (&p.provenance).into(),
+                        usage: Some("aurora_storage_gb"),
+                    },
                 );
             }
             if let Some(p) = b.regional(
@@ -373,23 +597,27 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
                 match role {
                     AuroraRole::Primary => b.line(
                         Some(id),
-                        "aurora_io",
-                        "Aurora I/O requests".into(),
-                        t.usage.aurora_io_millions,
-                        "million requests",
-                        p.usd,
-                        true,
-                        (&p.provenance).into(),
+                        Line {
+                            component: "aurora_io",
+                            description: "Aurora I/O requests".into(),
+                            quantity: t.usage.aurora_io_millions,
+                            unit: "million requests",
+                            unit_price: p.usd,
+                            price: (&p.provenance).into(),
+                            usage: Some("aurora_io_millions"),
+                        },
                     ),
                     AuroraRole::Secondary => b.line(
                         Some(id),
-                        "aurora_replicated_write_io",
-                        "replicated write I/O into this secondary".into(),
-                        t.usage.aurora_write_io_millions,
-                        "million requests",
-                        p.usd,
-                        true,
-                        (&p.provenance).into(),
+                        Line {
+                            component: "aurora_replicated_write_io",
+                            description: "replicated write I/O into this secondary".into(),
+                            quantity: t.usage.aurora_write_io_millions,
+                            unit: "million requests",
+                            unit_price: p.usd,
+                            price: (&p.provenance).into(),
+                            usage: Some("aurora_write_io_millions"),
+                        },
                     ),
                 }
             }
@@ -400,13 +628,15 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
                 match catalog.prices.transfer_out_gb.get(from) {
                     Some(p) => b.line(
                         Some(id),
-                        "transfer_replication",
-                        format!("replication traffic {from} → {region}"),
-                        t.usage.replication_transfer_gb,
-                        "GB",
-                        p.usd,
-                        true,
-                        (&p.provenance).into(),
+                        Line {
+                            component: "transfer_replication",
+                            description: format!("replication traffic {from} → {region}"),
+                            quantity: t.usage.replication_transfer_gb,
+                            unit: "GB",
+                            unit_price: p.usd,
+                            price: (&p.provenance).into(),
+                            usage: Some("replication_transfer_gb"),
+                        },
                     ),
                     None => b.missing(
                         Some(id),
@@ -428,13 +658,15 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             {
                 Some(p) => b.line(
                     Some(id),
-                    "elasticache",
-                    format!("{n} × {}", r.node_type),
-                    n * hours,
-                    "node-hour",
-                    p.usd,
-                    false,
-                    (&p.provenance).into(),
+                    Line {
+                        component: "elasticache",
+                        description: format!("{n} × {}", r.node_type),
+                        quantity: n * hours,
+                        unit: "node-hour",
+                        unit_price: p.usd,
+                        price: (&p.provenance).into(),
+                        usage: None,
+                    },
                 ),
                 None => b.missing(Some(id), "elasticache", &r.node_type, region),
             }
@@ -461,13 +693,15 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             ) {
                 b.line(
                     Some(id),
-                    "load_balancer",
-                    what.to_string(),
-                    hours,
-                    "hour",
-                    p.usd,
-                    false,
-                    (&p.provenance).into(),
+                    Line {
+                        component: "load_balancer",
+                        description: what.to_string(),
+                        quantity: hours,
+                        unit: "hour",
+                        unit_price: p.usd,
+                        price: (&p.provenance).into(),
+                        usage: None,
+                    },
                 );
             }
             if let Some(p) = b.regional(
@@ -479,13 +713,15 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             ) {
                 b.line(
                     Some(id),
-                    "load_balancer_capacity",
-                    format!("{what}: capacity units"),
-                    t.usage.load_balancer_lcu * hours,
-                    "LCU-hour",
-                    p.usd,
-                    true,
-                    (&p.provenance).into(),
+                    Line {
+                        component: "load_balancer_capacity",
+                        description: format!("{what}: capacity units"),
+                        quantity: t.usage.load_balancer_lcu * hours,
+                        unit: "LCU-hour",
+                        unit_price: p.usd,
+                        price: (&p.provenance).into(),
+                        usage: Some("load_balancer_lcu"),
+                    },
                 );
             }
         }
@@ -503,26 +739,34 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
                 let gb = f64::from(dc.nodes) * f64::from(dc.storage_size_gi);
                 b.line(
                     Some(id),
-                    "ebs_cassandra",
-                    format!("{} × {} GiB gp3 (Cassandra)", dc.nodes, dc.storage_size_gi),
-                    gb,
-                    "GB-month",
-                    p.usd,
-                    false,
-                    (&p.provenance).into(),
+                    Line {
+                        component: "ebs_cassandra",
+                        description: format!(
+                            "{} × {} GiB gp3 (Cassandra)",
+                            dc.nodes, dc.storage_size_gi
+                        ),
+                        quantity: gb,
+                        unit: "GB-month",
+                        unit_price: p.usd,
+                        price: (&p.provenance).into(),
+                        usage: None,
+                    },
                 );
             }
             if c.datacenters.len() > 1 {
                 match catalog.prices.transfer_out_gb.get(region) {
                     Some(p) => b.line(
                         Some(id),
-                        "transfer_cassandra",
-                        "Cassandra replication traffic out of this datacenter".into(),
-                        t.usage.cassandra_replication_gb,
-                        "GB",
-                        p.usd,
-                        true,
-                        (&p.provenance).into(),
+                        Line {
+                            component: "transfer_cassandra",
+                            description: "Cassandra replication traffic out of this datacenter"
+                                .into(),
+                            quantity: t.usage.cassandra_replication_gb,
+                            unit: "GB",
+                            unit_price: p.usd,
+                            price: (&p.provenance).into(),
+                            usage: Some("cassandra_replication_gb"),
+                        },
                     ),
                     None => b.missing(
                         Some(id),
@@ -543,13 +787,15 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
                 let n = f64::from(app.fly_machines);
                 b.line(
                     Some(id),
-                    "fly_machines",
-                    format!("{n} × {} in {fly}", m.name),
-                    n,
-                    "machine-month",
-                    m.usd_month,
-                    false,
-                    (&m.provenance).into(),
+                    Line {
+                        component: "fly_machines",
+                        description: format!("{n} × {} in {fly}", m.name),
+                        quantity: n,
+                        unit: "machine-month",
+                        unit_price: m.usd_month,
+                        price: (&m.provenance).into(),
+                        usage: None,
+                    },
                 );
             }
             None => b.missing(Some(id), "fly_machines", &app.fly_vm_size, fly),
@@ -562,26 +808,30 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
         match catalog.fly_machine(&r.vm_size) {
             Some(m) => b.line(
                 Some(id),
-                "fly_machines",
-                format!("PostgreSQL replica on {}", m.name),
-                1.0,
-                "machine-month",
-                m.usd_month,
-                false,
-                (&m.provenance).into(),
+                Line {
+                    component: "fly_machines",
+                    description: format!("PostgreSQL replica on {}", m.name),
+                    quantity: 1.0,
+                    unit: "machine-month",
+                    unit_price: m.usd_month,
+                    price: (&m.provenance).into(),
+                    usage: None,
+                },
             ),
             None => b.missing(Some(id), "fly_machines", &r.vm_size, &fly),
         }
         let v = &catalog.fly_volume;
         b.line(
             Some(id),
-            "fly_volumes",
-            "PostgreSQL replica volume".into(),
-            f64::from(r.volume_size_gb),
-            "GB-month",
-            v.usd_gb_month,
-            false,
-            (&v.provenance).into(),
+            Line {
+                component: "fly_volumes",
+                description: "PostgreSQL replica volume".into(),
+                quantity: f64::from(r.volume_size_gb),
+                unit: "GB-month",
+                unit_price: v.usd_gb_month,
+                price: (&v.provenance).into(),
+                usage: None,
+            },
         );
         if let Some(via) = t.site(&r.via).and_then(|s| s.aws.as_ref()) {
             let region = via.region.as_str();
@@ -591,26 +841,30 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             {
                 Some(p) => b.line(
                     Some(id),
-                    "fly_link_gateway",
-                    format!("WireGuard gateway (t3.medium in {region})"),
-                    hours,
-                    "hour",
-                    p.usd,
-                    false,
-                    (&p.provenance).into(),
+                    Line {
+                        component: "fly_link_gateway",
+                        description: format!("WireGuard gateway (t3.medium in {region})"),
+                        quantity: hours,
+                        unit: "hour",
+                        unit_price: p.usd,
+                        price: (&p.provenance).into(),
+                        usage: None,
+                    },
                 ),
                 None => b.missing(Some(id), "fly_link_gateway", "t3.medium", region),
             }
             match catalog.prices.internet_egress_gb.get(region) {
                 Some(p) => b.line(
                     Some(id),
-                    "transfer_replication",
-                    format!("replication traffic {region} → Fly.io"),
-                    t.usage.replication_transfer_gb,
-                    "GB",
-                    p.usd,
-                    true,
-                    (&p.provenance).into(),
+                    Line {
+                        component: "transfer_replication",
+                        description: format!("replication traffic {region} → Fly.io"),
+                        quantity: t.usage.replication_transfer_gb,
+                        unit: "GB",
+                        unit_price: p.usd,
+                        price: (&p.provenance).into(),
+                        usage: Some("replication_transfer_gb"),
+                    },
                 ),
                 None => b.missing(Some(id), "transfer_replication", "internet egress", region),
             }
@@ -655,22 +909,35 @@ fn price_group(
         ),
     };
     let mut source: PriceSource = (&p.provenance).into();
-    if let Some(d) = spot_discount {
+    if spot_discount.is_some() {
         let disc = &b.catalog.prices.global.spot_discount.provenance;
         source.status = source.status.weakest(disc.status);
         source.source = format!("{}; discount: {}", source.source, disc.source);
-        b.spot_savings_cents += cents(node_hours * p.usd) - cents(node_hours * p.usd * (1.0 - d));
     }
-    b.line(
+    let cents = b.priced(
         Some(site),
-        component,
-        what,
-        node_hours,
-        "node-hour",
-        price,
-        false,
-        source,
+        Line {
+            component,
+            description: what,
+            quantity: node_hours,
+            unit: "node-hour",
+            unit_price: price,
+            price: source,
+            usage: None,
+        },
     );
+    if let (Some(spot), Some(_)) = (cents, spot_discount) {
+        // What the same node-hours cost on demand, less what the Spot line costs.
+        let saved = product_cents(node_hours, p.usd)
+            .and_then(|on_demand| on_demand.checked_sub(spot))
+            .and_then(|s| b.spot_savings_cents.checked_add(s));
+        match saved {
+            Some(s) => b.spot_savings_cents = s,
+            None => b.fail(CostError::Sum {
+                what: format!("the Spot savings of site `{site}`"),
+            }),
+        }
+    }
 }
 
 fn price_global(t: &ValidatedTopology, b: &mut Builder) {
@@ -688,21 +955,23 @@ fn price_global(t: &ValidatedTopology, b: &mut Builder) {
     };
     b.line(
         None,
-        "route53_zones",
-        format!(
-            "hosted zones: {}{}",
-            d.zone,
-            if zones > 1.0 {
-                " and the private zone"
-            } else {
-                ""
-            }
-        ),
-        zones,
-        "zone-month",
-        zone.usd,
-        false,
-        (&zone.provenance).into(),
+        Line {
+            component: "route53_zones",
+            description: format!(
+                "hosted zones: {}{}",
+                d.zone,
+                if zones > 1.0 {
+                    " and the private zone"
+                } else {
+                    ""
+                }
+            ),
+            quantity: zones,
+            unit: "zone-month",
+            unit_price: zone.usd,
+            price: (&zone.provenance).into(),
+            usage: None,
+        },
     );
     let aws_checks = t
         .sites
@@ -717,25 +986,29 @@ fn price_global(t: &ValidatedTopology, b: &mut Builder) {
     if aws_checks > 0.0 {
         b.line(
             None,
-            "route53_health_checks",
-            "health checks of AWS endpoints".into(),
-            aws_checks,
-            "check-month",
-            aws_check.usd,
-            false,
-            (&aws_check.provenance).into(),
+            Line {
+                component: "route53_health_checks",
+                description: "health checks of AWS endpoints".into(),
+                quantity: aws_checks,
+                unit: "check-month",
+                unit_price: aws_check.usd,
+                price: (&aws_check.provenance).into(),
+                usage: None,
+            },
         );
     }
     if fly_checks > 0.0 {
         b.line(
             None,
-            "route53_health_checks",
-            "health checks of Fly.io endpoints".into(),
-            fly_checks,
-            "check-month",
-            other_check.usd,
-            false,
-            (&other_check.provenance).into(),
+            Line {
+                component: "route53_health_checks",
+                description: "health checks of Fly.io endpoints".into(),
+                quantity: fly_checks,
+                unit: "check-month",
+                unit_price: other_check.usd,
+                price: (&other_check.provenance).into(),
+                usage: None,
+            },
         );
     }
 }
@@ -800,7 +1073,7 @@ nat_processed_gb_per_site = 200
     /// Hand calculations with us-east-1 catalog prices, 730 hours.
     #[test]
     fn lines_match_hand_calculations() {
-        let r = estimate(&topology(SMALL), Catalog::builtin());
+        let r = estimate(&topology(SMALL), Catalog::builtin()).unwrap();
         assert!(r.missing.is_empty(), "{:?}", r.missing);
         // EKS control plane: 730 h × $0.10 = $73.00
         assert_eq!(line(&r, "eks_control_plane").monthly_cents, 7300);
@@ -829,7 +1102,7 @@ nat_processed_gb_per_site = 200
             sovereign_spec::Template::GlobalSovereign.text(),
             sovereign_spec::Template::Minimal.text(),
         ] {
-            let r = estimate(&topology(text), Catalog::builtin());
+            let r = estimate(&topology(text), Catalog::builtin()).unwrap();
             let sum: i64 = r.lines.iter().map(|l| l.monthly_cents).sum();
             assert_eq!(sum, r.total_cents);
             assert_eq!(
@@ -851,7 +1124,7 @@ nat_processed_gb_per_site = 200
     #[test]
     fn unknown_price_is_an_error_not_zero() {
         let text = SMALL.replace("db.r6i.2xlarge", "db.r8g.large");
-        let r = estimate(&topology(&text), Catalog::builtin());
+        let r = estimate(&topology(&text), Catalog::builtin()).unwrap();
         assert_eq!(
             r.missing,
             vec![MissingPrice {
@@ -867,7 +1140,7 @@ nat_processed_gb_per_site = 200
     #[test]
     fn hours_per_month_follow_the_topology() {
         let text = SMALL.replace("name = \"acme\"", "name = \"acme\"\nmonthly_hours = 720");
-        let r = estimate(&topology(&text), Catalog::builtin());
+        let r = estimate(&topology(&text), Catalog::builtin()).unwrap();
         assert_eq!(line(&r, "eks_control_plane").monthly_cents, 7200);
     }
 
@@ -876,7 +1149,7 @@ nat_processed_gb_per_site = 200
         let text = format!(
             "{SMALL}\n[budgets]\nmonthly_total_usd = 1000\nrecipients = [\"a@b.example\"]\n[budgets.per_site]\niad = 5000\n"
         );
-        let r = estimate(&topology(&text), Catalog::builtin());
+        let r = estimate(&topology(&text), Catalog::builtin()).unwrap();
         let total = r.budgets.iter().find(|b| b.site.is_none()).unwrap();
         assert!(total.exceeded);
         assert_eq!(total.margin_cents, 100000 - r.total_cents);
@@ -894,7 +1167,8 @@ nat_processed_gb_per_site = 200
         let r = estimate(
             &topology(sovereign_spec::Template::GlobalSovereign.text()),
             Catalog::builtin(),
-        );
+        )
+        .unwrap();
         assert!(r.missing.is_empty(), "{:?}", r.missing);
         assert!(!r.exceeded(), "{:?}", r.budgets);
         let secondaries = r
@@ -903,5 +1177,145 @@ nat_processed_gb_per_site = 200
             .filter(|l| l.component == "aurora_replicated_write_io")
             .count();
         assert_eq!(secondaries, 4);
+    }
+
+    /// Finding 6 of issue 10: `aurora_storage_gb = 1e18` clamped the line, the site subtotal
+    /// wrapped negative and the total read $1,306.05 within budget. Whatever the checker
+    /// lets through, a figure too large is an error naming the line and its `[usage]` key.
+    #[test]
+    fn a_line_too_large_is_an_error_naming_it() {
+        let mut t = topology(SMALL);
+        t.usage.aurora_storage_gb = 1e18;
+        let e = estimate(&t, Catalog::builtin()).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                CostError::Line {
+                    component: "aurora_storage",
+                    usage_key: Some("aurora_storage_gb"),
+                    site: Some(s),
+                    ..
+                } if s == "iad"
+            ),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(msg.contains("`aurora_storage` line of site `iad`"), "{msg}");
+        assert!(msg.contains("1e18 GB-month × $0.1"), "{msg}");
+        assert!(msg.contains("[usage] aurora_storage_gb"), "{msg}");
+        for bad in [f64::INFINITY, f64::NAN, f64::MAX] {
+            let mut t = topology(SMALL);
+            t.usage.nat_processed_gb_per_site = bad;
+            let e = estimate(&t, Catalog::builtin()).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    CostError::Line {
+                        component: "nat_data",
+                        ..
+                    }
+                ),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+
+    /// Lines that each fit but whose sum does not: an error, never a wrapped subtotal.
+    #[test]
+    fn a_sum_too_large_is_an_error() {
+        let mut t = topology(SMALL);
+        // 6e17 GB × $0.10 and 3e17 M × $0.20: 6e18 cents each, 1.2e19 together > i64::MAX.
+        t.usage.aurora_storage_gb = 6e17;
+        t.usage.aurora_io_millions = 3e17;
+        let e = estimate(&t, Catalog::builtin()).unwrap_err();
+        assert_eq!(
+            e,
+            CostError::Sum {
+                what: "the subtotal of site `iad`".into()
+            }
+        );
+        // Each alone fits, and is exact to the cent.
+        t.usage.aurora_io_millions = 10.0;
+        let r = estimate(&t, Catalog::builtin()).unwrap();
+        assert_eq!(
+            line(&r, "aurora_storage").monthly_cents,
+            6_000_000_000_000_000_000
+        );
+        assert!(r.total_cents > line(&r, "aurora_storage").monthly_cents);
+    }
+
+    /// A budget compares with the estimate exactly, not rounded to the cent first.
+    #[test]
+    fn budgets_compare_exactly() {
+        let with_budget = |usd: f64| {
+            let mut t = topology(SMALL);
+            let total = estimate(&t, Catalog::builtin()).unwrap().total_cents;
+            t.budgets = Some(sovereign_check::BudgetsV {
+                monthly_total_usd: usd,
+                per_site: BTreeMap::from([("iad".to_string(), usd)]),
+                alert_thresholds_percent: vec![],
+                recipients: vec![],
+            });
+            (total, estimate(&t, Catalog::builtin()))
+        };
+        let (total, _) = with_budget(1.0);
+        let dollars = |cents: f64| cents / 100.0;
+        // 0.4 cent under the estimate: exceeded (rounding the budget to the cent hid it).
+        let (_, r) = with_budget(dollars(total as f64 - 0.4));
+        let r = r.unwrap();
+        for b in &r.budgets {
+            assert!(b.exceeded, "{b:?}");
+            assert_eq!(b.budget_cents, total - 1);
+            assert_eq!(b.margin_cents, -1);
+        }
+        // Exactly the estimate, or a fraction of a cent over: within budget.
+        for extra in [0.0, 0.4, 0.6] {
+            let (_, r) = with_budget(dollars(total as f64 + extra));
+            for b in &r.unwrap().budgets {
+                assert!(!b.exceeded, "{extra}: {b:?}");
+                assert_eq!(b.margin_cents, 0);
+            }
+        }
+        // A budget of 1e-300 dollars is above 0 and below any estimate: exceeded, by the
+        // whole estimate.
+        let (_, r) = with_budget(1e-300);
+        let b = &r.unwrap().budgets[0];
+        assert!(b.exceeded);
+        assert_eq!((b.budget_cents, b.margin_cents), (0, -total));
+        // Budgets no i64 of cents holds are errors naming the key.
+        for bad in [1e300, f64::INFINITY, f64::NAN] {
+            let (_, r) = with_budget(bad);
+            match r.unwrap_err() {
+                CostError::Budget { key, .. } => assert_eq!(key, "budgets.monthly_total_usd"),
+                e => panic!("{bad}: {e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn cents_are_exact() {
+        // Decimal products rounded once, half away from zero.
+        assert_eq!(product_cents(730.0, 0.045), Some(3285));
+        assert_eq!(product_cents(0.5, 0.01), Some(1));
+        assert_eq!(product_cents(-0.5, 0.01), Some(-1));
+        assert_eq!(product_cents(0.4, 0.01), Some(0));
+        assert_eq!(product_cents(2920.0, 0.096), Some(28032));
+        assert_eq!(product_cents(1e300, 1e-300), Some(100));
+        assert_eq!(product_cents(5e-324, 1.0), Some(0));
+        assert_eq!(product_cents(0.0, f64::MAX), Some(0));
+        assert_eq!(product_cents(9.2e16, 1.0), Some(9_200_000_000_000_000_000));
+        assert_eq!(product_cents(9.3e16, 1.0), None);
+        assert_eq!(product_cents(f64::MAX, 2.0), None);
+        assert_eq!(product_cents(f64::NAN, 1.0), None);
+        // Floors, of the decimal as written.
+        assert_eq!(floor_cents(0.29), Some(29));
+        assert_eq!(floor_cents(9.996), Some(999));
+        assert_eq!(floor_cents(10.0), Some(1000));
+        assert_eq!(floor_cents(1e-300), Some(0));
+        assert_eq!(floor_cents(-1e-300), Some(-1));
+        assert_eq!(floor_cents(-0.001), Some(-1));
+        assert_eq!(floor_cents(1e9), Some(100_000_000_000));
+        assert_eq!(floor_cents(1e300), None);
+        assert_eq!(floor_cents(f64::NEG_INFINITY), None);
     }
 }

@@ -184,7 +184,13 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
         ));
         return Ok(Exit::Findings);
     };
-    let report = sovereign_cost::estimate(topology, sovereign_catalog::Catalog::builtin());
+    let report = match sovereign_cost::estimate(topology, sovereign_catalog::Catalog::builtin()) {
+        Ok(r) => r,
+        Err(e) => {
+            out.error(&format!("cannot estimate: {e}"));
+            return Ok(Exit::Findings);
+        }
+    };
     match args.format {
         Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&report)?)),
         Format::Human => out.print(&human(&topology.project.name, &report, true)),

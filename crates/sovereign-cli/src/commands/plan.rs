@@ -76,7 +76,13 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
         Some(survivability::scenario(topology, catalog, &a, loss))
     };
     let inv = inventory(topology);
-    let cost = sovereign_cost::estimate(topology, catalog);
+    let cost = match sovereign_cost::estimate(topology, catalog) {
+        Ok(c) => c,
+        Err(e) => {
+            out.error(&format!("cannot plan: {e}"));
+            return Ok(Exit::Findings);
+        }
+    };
     let latency = survivability::latency(topology, catalog);
     let surv = survivability::analyse(topology, catalog);
     let deploy = sovereign_render::deploy::steps(topology, "terraform");
