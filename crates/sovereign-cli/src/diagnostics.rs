@@ -13,16 +13,20 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<()> {
     };
     let mut labels = Vec::new();
     if let Some(p) = &d.primary {
-        labels.push(cs::Label::primary((), p.span.clone()).with_message(&p.message));
+        labels.push(cs::Label::primary((), p.span.clone()).with_message(visible(&p.message)));
     }
     for s in &d.secondary {
-        labels.push(cs::Label::secondary((), s.span.clone()).with_message(&s.message));
+        labels.push(cs::Label::secondary((), s.span.clone()).with_message(visible(&s.message)));
     }
-    let mut notes: Vec<String> = d.help.iter().map(|h| format!("help: {h}")).collect();
-    notes.extend(d.notes.iter().map(|n| format!("note: {n}")));
+    let mut notes: Vec<String> = d
+        .help
+        .iter()
+        .map(|h| format!("help: {}", visible(h)))
+        .collect();
+    notes.extend(d.notes.iter().map(|n| format!("note: {}", visible(n))));
     cs::Diagnostic::new(severity)
         .with_code(d.code)
-        .with_message(&d.message)
+        .with_message(visible(&d.message))
         .with_labels(labels)
         .with_notes(notes)
 }
@@ -30,7 +34,9 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<()> {
 /// Renders findings the way compilers do: `error[CODE]: message`, `--> file:line:col`, the
 /// source line with the span underlined, `= help:` and `= note:` lines.
 pub fn render_human(source: &Source, diags: &[Diagnostic], color: bool) -> String {
-    let file = SimpleFile::new(source.name.as_str(), source.text.as_str());
+    let shown = visible(&source.text);
+    let name = visible(&source.name);
+    let file = SimpleFile::new(name.as_str(), shown.as_str());
     let config = Config {
         chars: Chars::ascii(),
         ..Config::default()
@@ -59,6 +65,27 @@ pub fn render_human(source: &Source, diags: &[Diagnostic], color: bool) -> Strin
         }
     }
     out
+}
+
+/// The text with every character a terminal would act on or hide (control characters, escape
+/// sequences, bidirectional overrides, zero-width marks) replaced by a visible one of the same
+/// UTF-8 length, so byte spans still point at the same places.
+pub fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let hidden = (c.is_control() && c != '\n' && c != '\t' && c != '\r')
+                || sovereign_check::limits::is_invisible(c);
+            if !hidden {
+                return c.to_string();
+            }
+            match c.len_utf8() {
+                1 => "?".to_string(),
+                2 => "\u{00BF}".to_string(),
+                3 => "\u{FFFD}".to_string(),
+                _ => "\u{1F5CB}".to_string(),
+            }
+        })
+        .collect()
 }
 
 /// `2 errors and 1 warning in `file``, or `no problems in `file``.

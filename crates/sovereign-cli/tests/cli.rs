@@ -286,6 +286,64 @@ fn hostile_input_never_panics() {
     assert_eq!(check_bytes(many_keys.as_bytes()), 1);
 }
 
+/// Nothing from the input reaches the terminal as an escape sequence, a bidirectional override
+/// or an invisible character: in diagnostics' source excerpts, messages, or `explain`'s echo.
+#[test]
+fn terminal_control_characters_are_never_echoed() {
+    let hostile = "[project]\nname = \"acme\"\n\n[[sites]]\nid = \"ams\u{202E}x\u{200B}\"\nname = \"\\u001b[31mred\"\nfly_region = \"ams\"\n";
+    let o = sovereign()
+        .args(["check", "-", "--color", "never"])
+        .write_stdin(hostile)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for bad in ['\u{1b}', '\u{202E}', '\u{200B}'] {
+        assert!(!all.contains(bad), "{bad:?} reached the terminal:\n{all}");
+    }
+    assert!(all.contains("SOV011"), "{all}");
+    assert!(
+        all.contains("SOV016"),
+        "the name with an escape sequence is refused: {all}"
+    );
+    let o = sovereign()
+        .args(["explain", "\u{1b}]0;pwned\u{7}x"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err}");
+}
+
+/// A quoted `"NaN"` is not a number with quotes around it.
+#[test]
+fn nan_in_quotes_gets_no_remove_the_quotes_hint() {
+    let text = "[project]\nname = \"acme\"\n\n[[sites]]\nid = \"ams\"\nfly_region = \"ams\"\n\n[budgets]\nmonthly_total_usd = \"NaN\"\nrecipients = [\"a@example.com\"]\n";
+    let o = sovereign()
+        .args(["check", "-", "--color", "never"])
+        .write_stdin(text)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("remove the quotes"), "{out}");
+    let o = sovereign()
+        .args(["check", "-", "--color", "never"])
+        .write_stdin(text.replace("\"NaN\"", "\"5000\""))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("remove the quotes: `5000`"));
+}
+
 #[test]
 fn non_utf8_is_reported_at_the_byte() {
     let dir = tempfile::tempdir().unwrap();

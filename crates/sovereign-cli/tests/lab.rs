@@ -92,6 +92,77 @@ fn status_json(dir: &Path) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("status JSON: {e}: {}", text(&o).0))
 }
 
+/// Every file of the lab that holds a secret (a password, a token) is readable by its owner
+/// alone, in a directory only its owner can enter; `lab.json` holds none.
+#[cfg(unix)]
+fn secrets_are_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let creds = dir.join("credentials");
+    let mut secrets: Vec<String> = Vec::new();
+    for f in ["postgres.json", "cassandra.json"] {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(creds.join(f)).unwrap()).unwrap();
+        secrets.push(v["password"].as_str().unwrap().to_string());
+    }
+    for f in ["redis.token", "replicator.token"] {
+        secrets.push(
+            std::fs::read_to_string(creds.join(f))
+                .unwrap()
+                .trim()
+                .to_string(),
+        );
+    }
+    assert!(secrets.iter().all(|s| s.len() >= 16), "{secrets:?}");
+    let mut stack = vec![dir.to_path_buf()];
+    let mut holders = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let ft = e.file_type().unwrap();
+            let p = e.path();
+            if ft.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if !ft.is_file() {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&p) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            if !secrets.iter().any(|s| text.contains(s.as_str())) {
+                continue;
+            }
+            holders += 1;
+            assert_ne!(
+                p.file_name().unwrap(),
+                "lab.json",
+                "lab.json holds a secret"
+            );
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            let parent = std::fs::metadata(p.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "{} holds a secret and has mode {mode:o}",
+                p.display()
+            );
+            assert_eq!(
+                parent & 0o077,
+                0,
+                "{} holds a secret in a directory of mode {parent:o}",
+                p.display()
+            );
+        }
+    }
+    assert!(holders >= 4, "the credentials files themselves were found");
+}
+
 #[test]
 fn default_topology_end_to_end() {
     let (_t, dir) = lab_dir();
@@ -122,6 +193,9 @@ fn default_topology_end_to_end() {
             & 0o777;
         assert_eq!(mode, 0o600, "{f}");
     }
+
+    #[cfg(unix)]
+    secrets_are_private(&dir);
 
     // Every check passes on a healthy lab.
     let (out, _) = expect(&run(&["lab", "verify"], &dir), 0, "lab verify");

@@ -32,11 +32,15 @@ pub fn down(dir: &Path, keep: bool, progress: &dyn Fn(&str)) -> Result<DownRepor
     let mut stopped = 0;
     let mut killed = 0;
     // Stops one process (its own way first, SIGKILL if it lingers) and counts how.
-    let mut halt = |what: &str, pid: u32, graceful: &dyn Fn()| {
+    let mut halt = |what: &str,
+                    pid: u32,
+                    graceful: &dyn Fn(),
+                    still_ours: &dyn Fn() -> bool,
+                    crash: &dyn Fn()| {
         progress(&format!("stopping {what} (pid {pid})"));
         graceful();
-        if process::alive(pid) {
-            process::kill9(pid);
+        if still_ours() {
+            crash();
             killed += 1;
         } else {
             stopped += 1;
@@ -48,8 +52,16 @@ pub fn down(dir: &Path, keep: bool, progress: &dyn Fn(&str)) -> Result<DownRepor
     // PostgreSQL first: its clients (exporters, the proxy) may hold connections.
     for m in state.pgs() {
         addrs.push((m.pg.host.clone(), m.pg.port));
-        if let Some(pid) = m.pg.pid().filter(|p| process::alive(*p)) {
-            halt(&format!("PostgreSQL {}", m.site), pid, &|| m.pg.stop());
+        if let Some(pid) = m.pg.pid() {
+            halt(
+                &format!("PostgreSQL {}", m.site),
+                pid,
+                &|| m.pg.stop(),
+                &|| m.pg.pid().is_some(),
+                &|| {
+                    m.pg.kill9();
+                },
+            );
         }
     }
     for p in state.procs.iter().rev() {
@@ -60,10 +72,14 @@ pub fn down(dir: &Path, keep: bool, progress: &dyn Fn(&str)) -> Result<DownRepor
             }
             addrs.push((host, *port));
         }
-        if process::alive(p.pid) {
-            halt(&p.name, p.pid, &|| {
-                process::stop(p.pid, Duration::from_secs(15))
-            });
+        if p.is_running() {
+            halt(
+                &p.name,
+                p.pid,
+                &|| process::stop(p, Duration::from_secs(15)),
+                &|| p.is_running(),
+                &|| process::kill9(p),
+            );
         }
     }
     for r in state
@@ -147,7 +163,7 @@ pub fn status(dir: &Path) -> Result<Status, LabError> {
     let mut components = Vec::new();
     for m in s.pgs() {
         let pid = m.pg.pid();
-        let alive = pid.is_some_and(process::alive);
+        let alive = pid.is_some();
         let listening = process::port_open(&m.pg.host, m.pg.port);
         components.push(Component {
             name: "postgres".into(),
@@ -165,7 +181,7 @@ pub fn status(dir: &Path) -> Result<Status, LabError> {
         });
     }
     for p in &s.procs {
-        let alive = process::alive(p.pid);
+        let alive = p.is_running();
         let listening = match (&p.host, p.ports.first()) {
             (Some(h), Some(port)) if alive => process::port_open(h, *port),
             _ => alive,

@@ -74,6 +74,15 @@ pub struct FailoverReport {
     pub lost_writes: usize,
     /// Time between the oldest lost acknowledgement and the kill: the data-loss window.
     pub rpo_seconds: f64,
+    /// The most asynchronous replication can lose: writes acknowledged within this many seconds
+    /// before the kill (the target's write lag at the kill, plus the one-way delay to it, plus
+    /// 0.2 s for sampling). A write acknowledged earlier and lost is a bug, and fails the drill.
+    pub loss_bound_seconds: f64,
+    /// Lost writes acknowledged before the bound: 0 unless something is wrong.
+    pub lost_beyond_bound: usize,
+    /// Every acknowledgement with its time relative to the kill and whether the new primary
+    /// has it (CSV, in the lab directory), to reconcile the figures.
+    pub ack_log: String,
     /// Kill → the target's replication stream ended (the lab's failure detection).
     pub detection_seconds: f64,
     /// Kill → promotion finished.
@@ -266,15 +275,27 @@ async fn failover_async(
 
     // How far behind each standby is at the moment of the kill.
     let mut behind = BTreeMap::new();
+    let mut target_write_lag = 0.0f64;
     if let Ok(c) = connect(&old_m, &db).await
         && let Ok(rows) = c
-            .query("SELECT application_name, (pg_current_wal_lsn() - COALESCE(replay_lsn, '0/0'))::bigint FROM pg_stat_replication", &[])
+            .query("SELECT application_name, (pg_current_wal_lsn() - COALESCE(replay_lsn, '0/0'))::bigint, EXTRACT(epoch FROM COALESCE(write_lag, '0'::interval))::float8 FROM pg_stat_replication", &[])
             .await
     {
         for r in rows {
-            behind.insert(r.get::<_, Option<String>>(0).unwrap_or_default(), r.get::<_, Option<i64>>(1).unwrap_or(0));
+            let name = r.get::<_, Option<String>>(0).unwrap_or_default();
+            if name == target {
+                target_write_lag = r.get::<_, Option<f64>>(2).unwrap_or(0.0);
+            }
+            behind.insert(name, r.get::<_, Option<i64>>(1).unwrap_or(0));
         }
     }
+    let one_way_ms = state
+        .proxy_config
+        .routes
+        .iter()
+        .find(|r| r.name == format!("pg {target}→{old}"))
+        .map_or(0.0, |r| r.delay_ms);
+    let loss_bound = target_write_lag.max(one_way_ms / 1000.0) + one_way_ms / 1000.0 + 0.2;
     progress(&format!(
         "kill -9 the primary at {old} (pid {})",
         old_m.pg.pid().unwrap_or(0)
@@ -399,6 +420,11 @@ async fn failover_async(
         .lock()
         .map(|a| a.iter().filter(|a| a.site == target).count())
         .unwrap_or(0);
+    let lost_beyond_bound = lost
+        .iter()
+        .filter(|(_, at)| killed.saturating_duration_since(*at).as_secs_f64() > loss_bound)
+        .count();
+    let ack_log = write_ack_log(dir, &old, killed, &acked_old, &present)?;
 
     // Everyone else follows the new primary.
     let mut repointed = Vec::new();
@@ -501,6 +527,9 @@ async fn failover_async(
         acknowledged_after: acked_after,
         lost_writes: lost.len(),
         rpo_seconds: rpo.as_secs_f64(),
+        loss_bound_seconds: loss_bound,
+        lost_beyond_bound,
+        ack_log: ack_log.display().to_string(),
         detection_seconds: detected.as_secs_f64(),
         promotion_seconds: promoted.as_secs_f64(),
         rto_seconds: rto.as_secs_f64(),
@@ -511,6 +540,40 @@ async fn failover_async(
         backups,
         notes,
     })
+}
+
+/// Writes `drills/failover-<time>-acks.csv`: every write the old primary acknowledged, when
+/// (seconds before the kill; negative after it), and whether the new primary has it.
+fn write_ack_log(
+    dir: &Path,
+    old: &str,
+    killed: Instant,
+    acked: &[(i64, Instant)],
+    present: &std::collections::HashSet<i64>,
+) -> Result<std::path::PathBuf, LabError> {
+    let drills = dir.join("drills");
+    std::fs::create_dir_all(&drills)
+        .map_err(|e| LabError::io(format!("cannot create {}", drills.display()), e))?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let path = drills.join(format!("failover-{stamp}-acks.csv"));
+    let mut text = String::from("id,acknowledged_by,seconds_before_kill,on_new_primary\n");
+    for (id, at) in acked {
+        let before = if *at <= killed {
+            killed.duration_since(*at).as_secs_f64()
+        } else {
+            -at.duration_since(killed).as_secs_f64()
+        };
+        text.push_str(&format!(
+            "{id},{old},{before:.4},{}\n",
+            present.contains(id)
+        ));
+    }
+    std::fs::write(&path, text)
+        .map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))?;
+    Ok(path)
 }
 
 /// Waits until `standby` has replayed the primary's current WAL position.
@@ -607,12 +670,10 @@ fn reseed(state: &LabState, m: &PgMember, new: &PgMember) -> Result<(), LabError
         .get(&format!("pg {}→{}", m.site, new.site))
         .copied()
         .ok_or_else(|| LabError::Other(format!("no proxy route {}→{}", m.site, new.site)))?;
-    if m.pg.pid().is_some_and(process::alive) {
+    if m.pg.pid().is_some() {
         m.pg.stop();
     }
-    if let Some(pid) = m.pg.pid().filter(|p| process::alive(*p)) {
-        process::kill9(pid);
-    }
+    m.pg.kill9();
     let home =
         m.pg.data
             .parent()
@@ -1310,7 +1371,7 @@ fn restart_node(state: &mut LabState, dir: &Path, n: &cassandra::Node) -> Result
     let base = n.dir.parent().map(Path::to_path_buf).unwrap_or_default();
     let fresh = cassandra::start(&base, &c.cluster, &n.spec, &seeds, 256)?;
     for p in state.procs.iter_mut().filter(|p| p.pid == n.proc.pid) {
-        p.pid = fresh.proc.pid;
+        *p = fresh.proc.clone();
     }
     if let Some(cs) = state.cassandra.as_mut() {
         for x in cs.nodes.iter_mut().filter(|x| x.spec.name == n.spec.name) {

@@ -19,6 +19,7 @@ pub mod process;
 pub mod proxy;
 pub mod state;
 pub mod topology_edit;
+pub mod trust;
 pub mod up;
 
 use std::fmt;

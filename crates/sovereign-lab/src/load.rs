@@ -28,6 +28,10 @@ pub struct SiteLag {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Why writes are missing, when some are: the reader's last error, or how far behind the
+    /// primary says the site was when the watch ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_missing: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -205,14 +209,21 @@ async fn run(
         readers.push(tokio::spawn(async move {
             let mut seen_up_to = base;
             let mut lags: Vec<f64> = Vec::new();
+            let mut last_error: Option<String> = None;
             while seen_up_to < last_id && Instant::now() < deadline {
-                if let Ok(row) = c
+                let r = c
                     .query_one(
                         "SELECT COALESCE(max(id), 0) FROM public.sovereign_load",
                         &[],
                     )
-                    .await
-                {
+                    .await;
+                if let Err(e) = &r {
+                    last_error = Some(format!("reading it failed: {}", DbError(e)));
+                    if c.is_closed() {
+                        break;
+                    }
+                }
+                if let Ok(row) = r {
                     let v: i64 = row.get(0);
                     if v > seen_up_to {
                         let now = Instant::now();
@@ -233,7 +244,7 @@ async fn run(
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            (m.site, m.role, lags)
+            (m.site, m.role, lags, last_error)
         }));
     }
     progress(&format!(
@@ -263,21 +274,37 @@ async fn run(
             a[i] = Some(done);
         }
     }
+    let done_writing = Instant::now();
     let seconds = start.elapsed().as_secs_f64();
     let mut sites = Vec::new();
     for r in readers {
-        let (site, role, mut lags) = r
+        let (site, role, mut lags, last_error) = r
             .await
             .map_err(|e| LabError::Other(format!("a reader crashed: {e}")))?;
         lags.sort_by(f64::total_cmp);
+        let missing = total - lags.len();
+        let why_missing = if missing == 0 {
+            None
+        } else {
+            let waited = deadline.saturating_duration_since(done_writing);
+            Some(match last_error {
+                Some(e) => e,
+                None => format!(
+                    "not seen {:.0} s after the last write; the primary reports: {}",
+                    waited.as_secs_f64(),
+                    replication_state(&writer, &site, &role).await
+                ),
+            })
+        };
         sites.push(SiteLag {
             site,
             role,
             seen: lags.len(),
-            missing: total - lags.len(),
+            missing,
             p50_ms: quantile(&lags, 0.5),
             p99_ms: quantile(&lags, 0.99),
             max_ms: lags.last().copied().unwrap_or(0.0),
+            why_missing,
         });
     }
     commits.sort_by(f64::total_cmp);
@@ -293,6 +320,40 @@ async fn run(
         latency_scale: state.latency_scale,
         sites,
     })
+}
+
+/// What the primary says of a site's replication: its streaming or logical connection's state
+/// and how many bytes of WAL it has not replayed or confirmed.
+async fn replication_state(primary: &Client, site: &str, role: &str) -> String {
+    let q = if role == "logical_replica" {
+        "SELECT slot_name, active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint \
+         FROM pg_replication_slots WHERE slot_type = 'logical' AND slot_name LIKE '%' || $1 || '%'"
+    } else {
+        "SELECT application_name, state = 'streaming', pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint \
+         FROM pg_stat_replication WHERE application_name = $1"
+    };
+    match primary.query(q, &[&site]).await {
+        Ok(rows) if rows.is_empty() => format!("no replication connection from {site}"),
+        Ok(rows) => rows
+            .iter()
+            .map(|r| {
+                let name: String = r.get(0);
+                let active: Option<bool> = r.get(1);
+                let behind: Option<i64> = r.get(2);
+                format!(
+                    "{name} {}, {} bytes behind",
+                    if active == Some(true) {
+                        "connected"
+                    } else {
+                        "not streaming"
+                    },
+                    behind.map_or("unknown".into(), |b| b.to_string())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(e) => format!("cannot ask: {}", DbError(&e)),
+    }
 }
 
 #[cfg(test)]

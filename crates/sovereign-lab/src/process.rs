@@ -23,6 +23,48 @@ pub struct Proc {
     pub site: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// When it started, in clock ticks since boot (`/proc/<pid>/stat`): with the PID, what
+    /// tells the process apart from a later one that reuses the PID.
+    #[serde(default)]
+    pub started: Option<u64>,
+}
+
+impl Proc {
+    /// Whether the process the lab started is still running: the PID is alive and started at
+    /// the recorded moment. A process that reuses the PID is not ours and is never signalled.
+    pub fn is_running(&self) -> bool {
+        self.started
+            .is_some_and(|t| alive(self.pid) && start_ticks(self.pid) == Some(t))
+    }
+}
+
+/// When a process started, in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
+pub fn start_ticks(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = s.rsplit_once(')')?.1;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// When a process started, in seconds since the epoch (from its start ticks and the boot time;
+/// Linux reports ticks at 100 a second to user space).
+pub fn start_epoch(pid: u32) -> Option<u64> {
+    let ticks = start_ticks(pid)?;
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let btime: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(btime + ticks / 100)
+}
+
+/// The command name of a process (`/proc/<pid>/comm`).
+pub fn command_name(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 /// A free TCP port on a loopback address: bound, read, released.
@@ -171,6 +213,7 @@ pub fn spawn(name: &str, mut cmd: Command, log: &Path, ports: Vec<u16>) -> Resul
         log: log.to_path_buf(),
         site: None,
         host: None,
+        started: start_ticks(pid),
     })
 }
 
@@ -229,8 +272,23 @@ fn signal(pid: u32, sig: &str) {
         .status();
 }
 
-/// Stops a process: SIGTERM, then SIGKILL after `grace`.
-pub fn stop(pid: u32, grace: Duration) {
+/// Stops a process the lab started: SIGTERM, then SIGKILL after `grace`. Nothing is sent when
+/// the PID is no longer that process.
+pub fn stop(p: &Proc, grace: Duration) {
+    if p.is_running() {
+        stop_pid(p.pid, grace);
+    }
+}
+
+/// SIGKILL to a process the lab started, when it is still that process.
+pub fn kill9(p: &Proc) {
+    if p.is_running() {
+        kill9_pid(p.pid);
+    }
+}
+
+/// Stops a PID the caller has verified: SIGTERM, then SIGKILL after `grace`.
+pub(crate) fn stop_pid(pid: u32, grace: Duration) {
     if !alive(pid) {
         return;
     }
@@ -249,8 +307,8 @@ pub fn stop(pid: u32, grace: Duration) {
     }
 }
 
-/// SIGKILL, no grace: what a crash looks like.
-pub fn kill9(pid: u32) {
+/// SIGKILL to a PID the caller has verified, no grace: what a crash looks like.
+pub(crate) fn kill9_pid(pid: u32) {
     signal(pid, "KILL");
     let start = Instant::now();
     while alive(pid) && start.elapsed() < Duration::from_secs(5) {

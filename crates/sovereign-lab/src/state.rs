@@ -13,10 +13,14 @@ use crate::engines::pgbackrest::Stanza;
 use crate::engines::postgres::Pg;
 use crate::engines::prometheus::Prometheus;
 use crate::engines::redis::Redis;
-use crate::process::{self, Proc};
+use crate::outputs;
+use crate::process::Proc;
 use crate::proxy::ProxyConfig;
+use crate::trust;
 
 pub const STATE_FILE: &str = "lab.json";
+/// The replication role's password, beside the other credentials.
+pub const REPLICATOR_CREDENTIALS: &str = "credentials/replicator.token";
 pub const LOCK_FILE: &str = "lab.lock";
 
 /// An exclusive hold on a lab directory while a command changes it (`up`, `down`, drills):
@@ -46,11 +50,23 @@ impl LabLock {
                 Ok(LabLock { _file: file })
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                // The holder writes who it is just after taking the lock: give it a moment.
+                let mut holder = String::new();
+                for _ in 0..20 {
+                    holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    if !holder.trim().is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                let who = match holder.trim().split_once(' ') {
+                    Some((pid, what)) => format!("`sovereign {what}`, pid {pid}"),
+                    None if !holder.trim().is_empty() => holder.trim().to_string(),
+                    None => "it did not say which".to_string(),
+                };
                 Err(LabError::Other(format!(
-                    "another sovereign command is working on the lab in {} (pid and command: {}); wait for it to finish",
+                    "another sovereign command is working on the lab in {} ({who}); wait for it to finish",
                     dir.display(),
-                    holder.trim()
                 )))
             }
             Err(std::fs::TryLockError::Error(e)) => {
@@ -59,7 +75,9 @@ impl LabLock {
         }
     }
 }
-pub const FORMAT: u32 = 1;
+/// Version 2: secrets moved out of `lab.json` into `credentials/`; processes carry their start
+/// time.
+pub const FORMAT: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +100,8 @@ pub struct PgMember {
 pub struct LabPostgres {
     pub primary: String,
     pub database: String,
+    /// Kept in `credentials/`, never in `lab.json`: [`LabState::load`] fills it.
+    #[serde(skip)]
     pub replicator_password: String,
     pub members: BTreeMap<String, PgMember>,
     pub stanza: Option<Stanza>,
@@ -159,39 +179,78 @@ impl LabState {
         dir.join(STATE_FILE)
     }
 
+    /// Reads the lab in `dir`, after checking the directory and the file are the caller's
+    /// alone (see [`crate::trust`]), and fills in the secrets from `credentials/`.
     pub fn load(dir: &Path) -> Result<Option<LabState>, LabError> {
         let p = Self::path(dir);
+        if !p.exists() {
+            return Ok(None);
+        }
+        trust::check_dir(dir)?;
+        trust::check_private_file(&p)?;
         let text = match std::fs::read_to_string(&p) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(LabError::io(format!("cannot read {}", p.display()), e)),
         };
-        let s: LabState = serde_json::from_str(&text).map_err(|e| {
+        let format = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("format").and_then(serde_json::Value::as_u64));
+        if format.is_some_and(|f| f != u64::from(FORMAT)) {
+            return Err(LabError::Other(format!(
+                "{} was written by another version of sovereign (format {}); stop its processes and remove the directory",
+                p.display(),
+                format.unwrap_or_default()
+            )));
+        }
+        let mut s: LabState = serde_json::from_str(&text).map_err(|e| {
             LabError::Other(format!(
                 "{} is not a lab state file ({e}); remove the directory by hand",
                 p.display()
             ))
         })?;
-        if s.format != FORMAT {
-            return Err(LabError::Other(format!(
-                "{} was written by another version of sovereign (format {}); stop its processes and remove the directory",
-                p.display(),
-                s.format
-            )));
-        }
+        s.fill_secrets(dir)?;
         Ok(Some(s))
     }
 
-    /// Writes the state through a temporary file and a rename.
+    /// The passwords `lab.json` does not hold, from the private files `up` wrote.
+    fn fill_secrets(&mut self, dir: &Path) -> Result<(), LabError> {
+        let read = |rel: &str| -> Result<Option<String>, LabError> {
+            let p = dir.join(rel);
+            match std::fs::read_to_string(&p) {
+                Ok(t) => {
+                    trust::check_private_file(&p)?;
+                    Ok(Some(t))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(LabError::io(format!("cannot read {}", p.display()), e)),
+            }
+        };
+        if let Some(pg) = self.postgres.as_mut() {
+            if let Some(t) = read(outputs::PG_CREDENTIALS)? {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
+                let pw = v["password"].as_str().unwrap_or_default();
+                for m in pg.members.values_mut() {
+                    m.pg.password = pw.to_string();
+                }
+            }
+            if let Some(t) = read(REPLICATOR_CREDENTIALS)? {
+                pg.replicator_password = t.trim().to_string();
+            }
+        }
+        if let Some(t) = read(outputs::REDIS_CREDENTIALS)? {
+            for r in self.redis.values_mut() {
+                r.redis.password = t.trim().to_string();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the state, owner-only, through a temporary file and a rename.
     pub fn save(&self, dir: &Path) -> Result<(), LabError> {
-        let p = Self::path(dir);
-        let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| LabError::Other(format!("cannot serialise the lab state: {e}")))?;
-        std::fs::write(&tmp, text)
-            .map_err(|e| LabError::io(format!("cannot write {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &p)
-            .map_err(|e| LabError::io(format!("cannot write {}", p.display()), e))
+        trust::write_private(&Self::path(dir), text.as_bytes())
     }
 
     /// Every PostgreSQL of the lab, with the site it belongs to.
@@ -204,11 +263,11 @@ impl LabState {
         let mut v: Vec<(String, u32)> = self
             .procs
             .iter()
-            .filter(|p| process::alive(p.pid))
+            .filter(|p| p.is_running())
             .map(|p| (p.name.clone(), p.pid))
             .collect();
         for m in self.pgs() {
-            if let Some(pid) = m.pg.pid().filter(|p| process::alive(*p)) {
+            if let Some(pid) = m.pg.pid() {
                 v.push((format!("postgres {}", m.site), pid));
             }
         }

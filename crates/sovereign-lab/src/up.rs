@@ -81,18 +81,7 @@ pub fn password() -> Result<String, LabError> {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), LabError> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    o.mode(0o600);
-    let mut f = o
-        .open(path)
-        .map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))
+    crate::trust::write_private(path, text.as_bytes())
 }
 
 /// What the lab needs from the machine, checked before anything starts.
@@ -159,6 +148,23 @@ pub fn preflight(t: &ValidatedTopology, opts: &UpOptions) -> Result<(), LabError
             "--latency-scale {} is not a non-negative number",
             opts.latency_scale
         )));
+    }
+    // PostgreSQL runs as the `postgres` user when we are root: it must be able to reach the lab
+    // directory. The lab directory itself is made passable; what is above it is the user's.
+    if t.postgres.is_some() && process::is_root() {
+        let above = opts
+            .dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Some(blocked) = crate::trust::unreachable_for(pglab::OWNER, above) {
+            return Err(LabError::Other(format!(
+                "PostgreSQL runs as the `{}` user, which cannot enter {}: choose a --dir it can reach (under /tmp or /var/tmp), or let it pass with `chmod o+x {}`",
+                pglab::OWNER,
+                blocked.display(),
+                blocked.display()
+            )));
+        }
     }
     Ok(())
 }
@@ -258,11 +264,15 @@ pub fn up(
     preflight(t, opts)?;
     std::fs::create_dir_all(&dir)
         .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
+    // Ours alone before anything is written into it (see crate::trust).
+    crate::trust::check_dir(&dir)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        // PostgreSQL runs as its own user and must reach its directories.
-        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+        // Others may pass through (PostgreSQL runs as its own user and must reach its
+        // directories) but not list or change it.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))
+            .map_err(|e| LabError::io(format!("cannot set the mode of {}", dir.display()), e))?;
     }
     let dir = dir
         .canonicalize()
@@ -340,16 +350,7 @@ fn build(
     let dir = u.dir.clone();
     std::fs::write(dir.join("topology.toml"), &opts.topology_text)
         .map_err(|e| LabError::io("cannot write topology.toml", e))?;
-    std::fs::create_dir_all(dir.join("credentials"))
-        .map_err(|e| LabError::io("cannot create credentials/", e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(
-            dir.join("credentials"),
-            std::fs::Permissions::from_mode(0o700),
-        );
-    }
+    crate::trust::private_dir(&dir.join("credentials"))?;
     // What render produces for this topology: the alert rules and the replication SQL the
     // lab runs for real.
     let tree = sovereign_render::render(t, catalog, &opts.topology_source)
@@ -663,7 +664,7 @@ fn build(
             let start = Instant::now();
             for l in listens {
                 while !process::port_open(&l.ip().to_string(), l.port()) {
-                    if !process::alive(p.pid) || start.elapsed() > Duration::from_secs(15) {
+                    if !p.is_running() || start.elapsed() > Duration::from_secs(15) {
                         return Err(LabError::Start {
                             what: "latency proxy".into(),
                             detail: format!("not listening on {l}"),
@@ -749,6 +750,7 @@ fn start_postgres(
         &dir.join(outputs::PG_CREDENTIALS),
         &serde_json::json!({"username": "postgres", "password": pw}).to_string(),
     )?;
+    write_private(&dir.join(REPLICATOR_CREDENTIALS), &replicator)?;
     u.state.postgres = Some(LabPostgres {
         primary: pg.primary.clone(),
         database: pg.database_name.clone(),

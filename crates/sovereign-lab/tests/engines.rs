@@ -99,8 +99,8 @@ fn redis_prometheus_dnsmasq() {
     let rp = free_port("127.0.0.1").unwrap();
     let r = Redis::start(dir.path(), "cache", "127.0.0.1", rp, "pw", "allkeys-lru").unwrap();
     let _stop_redis = process::OnDrop({
-        let pid = r.proc.pid;
-        move || process::stop(pid, Duration::from_secs(5))
+        let proc = r.proc.clone();
+        move || process::stop(&proc, Duration::from_secs(5))
     });
     let pp = free_port("127.0.0.1").unwrap();
     let cfg = PromConfig {
@@ -110,8 +110,8 @@ fn redis_prometheus_dnsmasq() {
     };
     let p = Prometheus::start(dir.path(), "prom", "127.0.0.1", pp, &cfg).unwrap();
     let _stop_prom = process::OnDrop({
-        let pid = p.proc.pid;
-        move || process::stop(pid, Duration::from_secs(5))
+        let proc = p.proc.clone();
+        move || process::stop(&proc, Duration::from_secs(5))
     });
     let dp = free_port("127.0.0.1").unwrap();
     let d = dnsmasq::start(
@@ -126,8 +126,8 @@ fn redis_prometheus_dnsmasq() {
     )
     .unwrap();
     let _stop_dns = process::OnDrop({
-        let pid = d.pid;
-        move || process::stop(pid, Duration::from_secs(5))
+        let proc = d.clone();
+        move || process::stop(&proc, Duration::from_secs(5))
     });
     {
         use std::io::{Read, Write};
@@ -152,9 +152,9 @@ fn redis_prometheus_dnsmasq() {
         "2",
         "two A records: {dig:?}"
     );
-    for pid in [r.proc.pid, p.proc.pid, d.pid] {
-        process::stop(pid, Duration::from_secs(5));
-        assert!(!process::alive(pid));
+    for proc in [&r.proc, &p.proc, &d] {
+        process::stop(proc, Duration::from_secs(5));
+        assert!(!process::alive(proc.pid));
     }
     assert!(process::port_free("127.0.0.1", rp) && process::port_free("127.0.0.1", pp));
 }
@@ -169,14 +169,14 @@ fn redis_replica_reports_its_link() {
     let primary =
         Redis::start(dir.path(), "primary", "127.0.0.1", p1, "pw", "allkeys-lru").unwrap();
     let _stop_primary = process::OnDrop({
-        let pid = primary.proc.pid;
-        move || process::stop(pid, Duration::from_secs(5))
+        let proc = primary.proc.clone();
+        move || process::stop(&proc, Duration::from_secs(5))
     });
     let replica =
         Redis::start(dir.path(), "replica", "127.0.0.1", p2, "pw", "allkeys-lru").unwrap();
     let _stop_replica = process::OnDrop({
-        let pid = replica.proc.pid;
-        move || process::stop(pid, Duration::from_secs(5))
+        let proc = replica.proc.clone();
+        move || process::stop(&proc, Duration::from_secs(5))
     });
     assert!(!replica.link_up(), "a primary has no link");
     assert_eq!(replica.command(&["PING"]).unwrap(), "+PONG");

@@ -661,7 +661,12 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
 fn conversion_hint(v: &DeValue<'_>, expected: &str) -> Option<String> {
     match v {
         DeValue::String(s) if expected == "an integer" || expected == "a number" => {
-            if s.trim().parse::<f64>().is_ok() {
+            // Only a finite number written plainly: `"NaN"` or `"inf"` are not numbers here.
+            let t = s.trim();
+            if t.parse::<f64>().is_ok_and(f64::is_finite)
+                && t.chars()
+                    .all(|c| c.is_ascii_digit() || "+-._eE".contains(c))
+            {
                 Some(format!("remove the quotes: `{}`", s.trim()))
             } else {
                 None

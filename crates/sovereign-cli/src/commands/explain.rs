@@ -38,7 +38,10 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
             let hint = sovereign_spec::closest(&key, names.iter().copied())
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_else(|| "; `sovereign explain` lists them".into());
-            Err(CliError::usage(format!("no rule `{key}`{hint}")))
+            Err(CliError::usage(format!(
+                "no rule `{}`{hint}",
+                key.escape_debug()
+            )))
         }
     }
 }

@@ -143,6 +143,15 @@ pub fn load(a: LoadArgs, out: &Output) -> Result<Exit, CliError> {
                 rows,
             ));
             s.push_str("\nlag: from the primary acknowledging a write to the write being readable at the site.\n");
+            for x in r.sites.iter().filter(|x| x.missing > 0) {
+                s.push_str(&format!(
+                    "{}: {} of {} writes never seen: {}\n",
+                    x.site,
+                    x.missing,
+                    r.writes,
+                    x.why_missing.as_deref().unwrap_or("no reason recorded")
+                ));
+            }
             out.print(&s);
         }
     }
@@ -230,8 +239,11 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
                 vec![
                     "RPO (acknowledged writes lost)".into(),
                     format!(
-                        "{} of {} ({:.3} s window)",
-                        r.lost_writes, r.acknowledged_before_kill, r.rpo_seconds
+                        "{} of {} ({:.3} s window, bound {:.2} s)",
+                        r.lost_writes,
+                        r.acknowledged_before_kill,
+                        r.rpo_seconds,
+                        r.loss_bound_seconds
                     ),
                     "AWS: typically seconds, about the replication lag".into(),
                 ],
@@ -282,6 +294,21 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
                 rows,
             ));
             s.push_str(&format!("\nbackups: {}\n", r.backups));
+            s.push_str(&format!(
+                "acknowledgements: {} (every write the old primary acknowledged, when, and whether the new primary has it)\n",
+                r.ack_log
+            ));
+            if r.lost_beyond_bound > 0 {
+                s.push_str(&format!(
+                    "error: {} lost write(s) were acknowledged more than {:.2} s before the kill: asynchronous replication does not lose those; the copies did not converge as the plan assumes\n",
+                    r.lost_beyond_bound, r.loss_bound_seconds
+                ));
+            } else if r.lost_writes > 0 {
+                s.push_str(&format!(
+                    "the {} lost write(s) were all acknowledged within {:.2} s of the kill (the target's write lag plus the one-way delay): asynchronous replication's RPO, as the plan predicts\n",
+                    r.lost_writes, r.loss_bound_seconds
+                ));
+            }
             for n in &r.notes {
                 s.push_str(&format!("note: {n}\n"));
             }
@@ -304,7 +331,11 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
             out.print(&s);
         }
     }
-    Ok(if data_ok { Exit::Ok } else { Exit::Findings })
+    Ok(if data_ok && r.lost_beyond_bound == 0 {
+        Exit::Ok
+    } else {
+        Exit::Findings
+    })
 }
 
 /// Files `render` writes differently for the new topology: (path, added, removed, excerpt).

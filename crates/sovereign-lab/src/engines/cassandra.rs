@@ -156,7 +156,7 @@ pub struct Node {
 
 impl Node {
     pub fn stop(&self) {
-        process::stop(self.proc.pid, Duration::from_secs(20));
+        process::stop(&self.proc, Duration::from_secs(20));
     }
 }
 
@@ -291,7 +291,7 @@ pub fn wait_ready(node: &Node, timeout: Duration) -> Result<(), LabError> {
         if process::port_open(&node.spec.listen.to_string(), node.spec.native_port) {
             return Ok(());
         }
-        if !process::alive(node.proc.pid) {
+        if !node.proc.is_running() {
             return Err(LabError::Start {
                 what: format!("Cassandra {}", node.spec.name),
                 detail: "the JVM exited".into(),

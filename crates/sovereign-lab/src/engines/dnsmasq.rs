@@ -44,7 +44,7 @@ pub fn start(
         if process::port_open(host, port) {
             return Ok(p);
         }
-        if !process::alive(p.pid) {
+        if !p.is_running() {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));

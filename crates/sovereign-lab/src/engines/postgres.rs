@@ -34,8 +34,11 @@ pub fn bin_dir() -> Result<PathBuf, LabError> {
         })
 }
 
+/// The OS user PostgreSQL runs as when the lab runs as root (it refuses to run as root).
+pub const OWNER: &str = "postgres";
+
 fn owner() -> Option<&'static str> {
-    process::is_root().then_some("postgres")
+    process::is_root().then_some(OWNER)
 }
 
 /// Makes `path` (and the files in it) belong to the postgres user when we are root.
@@ -58,6 +61,8 @@ pub struct Pg {
     pub host: String,
     pub port: u16,
     pub user: String,
+    /// Kept in `credentials/`, never in `lab.json`: [`crate::state::LabState::load`] fills it.
+    #[serde(skip)]
     pub password: String,
     pub bin: PathBuf,
     pub log: PathBuf,
@@ -84,10 +89,16 @@ impl Pg {
         std::fs::create_dir_all(&home)
             .map_err(|e| LabError::io(format!("cannot create {}", home.display()), e))?;
         let data = home.join("data");
+        // Readable only by the server's user, in a directory only it can enter.
         let pwfile = home.join("pwfile");
-        std::fs::write(&pwfile, password)
-            .map_err(|e| LabError::io("cannot write the password file", e))?;
+        crate::trust::write_private(&pwfile, password.as_bytes())?;
         chown(&home)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| LabError::io(format!("cannot protect {}", home.display()), e))?;
+        }
         let pg = Pg {
             name: name.into(),
             data: data.clone(),
@@ -191,9 +202,20 @@ impl Pg {
     }
 
     /// The postmaster's PID, from postmaster.pid.
+    /// The PID of this cluster's postmaster while it runs. The PID file's other lines are
+    /// checked against the process (its data directory, its start time, its name), so a PID
+    /// reused by another process after a crash is never taken for the server.
     pub fn pid(&self) -> Option<u32> {
         let t = std::fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
-        t.lines().next()?.trim().parse().ok()
+        let mut lines = t.lines();
+        let pid: u32 = lines.next()?.trim().parse().ok()?;
+        let data = lines.next()?.trim();
+        let started: u64 = lines.next()?.trim().parse().ok()?;
+        let same_dir = Path::new(data) == self.data
+            || Path::new(data).canonicalize().ok() == self.data.canonicalize().ok();
+        let same_start = process::start_epoch(pid).is_some_and(|s| s.abs_diff(started) <= 2);
+        let is_postgres = process::command_name(pid).is_some_and(|c| c.starts_with("postgres"));
+        (process::alive(pid) && same_dir && same_start && is_postgres).then_some(pid)
     }
 
     pub fn stop(&self) {
@@ -209,14 +231,14 @@ impl Pg {
         if process::run("pg_ctl stop", c).is_err()
             && let Some(pid) = self.pid()
         {
-            process::stop(pid, Duration::from_secs(10));
+            process::stop_pid(pid, Duration::from_secs(10));
         }
     }
 
     /// A crash: SIGKILL to the postmaster (its backends follow when they notice).
     pub fn kill9(&self) -> Option<u32> {
         let pid = self.pid()?;
-        process::kill9(pid);
+        process::kill9_pid(pid);
         Some(pid)
     }
 

@@ -127,7 +127,7 @@ impl Prometheus {
     }
 
     pub fn stop(&self) {
-        process::stop(self.proc.pid, Duration::from_secs(10));
+        process::stop(&self.proc, Duration::from_secs(10));
     }
 }
 
@@ -168,21 +168,12 @@ pub fn redis_exporter(
         what: "prometheus-redis-exporter".into(),
         install: "apt-get install prometheus-redis-exporter".into(),
     })?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
+    crate::trust::private_dir(dir)?;
     let password_file = dir.join(format!("{name}.passwords.json"));
-    {
-        use std::io::Write;
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        let mut f = o
-            .open(&password_file)
-            .map_err(|e| LabError::io("cannot write the exporter's password file", e))?;
-        f.write_all(serde_json::json!({ redis: token }).to_string().as_bytes())
-            .map_err(|e| LabError::io("cannot write the exporter's password file", e))?;
-    }
+    crate::trust::write_private(
+        &password_file,
+        serde_json::json!({ redis: token }).to_string().as_bytes(),
+    )?;
     let mut c = Command::new(bin);
     c.arg("-redis.addr")
         .arg(redis)

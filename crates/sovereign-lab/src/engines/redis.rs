@@ -14,6 +14,8 @@ pub struct Redis {
     pub name: String,
     pub host: String,
     pub port: u16,
+    /// Kept in `credentials/`, never in `lab.json`: [`crate::state::LabState::load`] fills it.
+    #[serde(skip)]
     pub password: String,
     pub maxmemory_policy: String,
     pub dir: PathBuf,
@@ -29,18 +31,18 @@ impl Redis {
         password: &str,
         policy: &str,
     ) -> Result<Redis, LabError> {
-        let home = dir.join(name);
-        std::fs::create_dir_all(&home)
-            .map_err(|e| LabError::io(format!("cannot create {}", home.display()), e))?;
+        // The configuration holds the AUTH token: a private file in a private directory (the
+        // server runs as the caller).
+        let home = crate::trust::private_dir(&dir.join(name))?;
         let conf = home.join("redis.conf");
-        std::fs::write(
+        crate::trust::write_private(
             &conf,
             format!(
                 "bind {host}\nport {port}\nprotected-mode yes\nrequirepass {password}\nmaxmemory 64mb\nmaxmemory-policy {policy}\nsave \"\"\nappendonly no\ndir {}\n",
                 home.display()
-            ),
-        )
-        .map_err(|e| LabError::io("cannot write redis.conf", e))?;
+            )
+            .as_bytes(),
+        )?;
         let bin = which("redis-server").ok_or_else(|| LabError::Missing {
             what: "redis-server".into(),
             install: "apt-get install redis-server".into(),
@@ -126,6 +128,6 @@ impl Redis {
     }
 
     pub fn stop(&self) {
-        process::stop(self.proc.pid, Duration::from_secs(10));
+        process::stop(&self.proc, Duration::from_secs(10));
     }
 }
