@@ -280,3 +280,33 @@ fn verify_topology_expectations_match_render() {
     assert!(!err.contains("sites behind the API name"), "{err}");
     assert!(!err.contains("API name:"), "{err}");
 }
+
+/// Finding 12 of issue 10: `--timeout 0` was refused as "not between 0 and 3600".
+#[test]
+fn verify_timeout_range_is_stated_truly() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        &json!({"sites": {"ams": {"redis": {"primary_endpoint": "127.0.0.1", "port": 1}}}, "redis": {}}),
+    );
+    for bad in ["0", "0.05", "3600.5", "NaN", "-1", "inf"] {
+        sovereign()
+            .args(["verify", "--outputs"])
+            .arg(&p)
+            .arg(format!("--timeout={bad}"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "give a number of seconds from 0.1 to 3600",
+            ));
+    }
+    // Both ends are accepted: the run goes ahead (and fails its check, exit 1).
+    for good in ["0.1", "3600"] {
+        sovereign()
+            .args(["verify", "--only", "redis::reachable", "--outputs"])
+            .arg(&p)
+            .arg(format!("--timeout={good}"))
+            .assert()
+            .code(1);
+    }
+}

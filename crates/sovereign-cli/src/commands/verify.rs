@@ -30,7 +30,7 @@ pub struct Args {
     /// Only checks whose name matches (`postgres::*`, `*::reachable`); repeat or separate with commas.
     #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
     pub only: Vec<String>,
-    /// Seconds each check may take before it fails.
+    /// Seconds each check may take before it fails (0.1 to 3600).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub timeout: f64,
     /// A DNS resolver (`ip` or `ip:port`) for `dns::routing`; repeatable. Default: those in the
@@ -45,15 +45,20 @@ pub struct Args {
     pub list: bool,
 }
 
+/// The shortest and longest `--timeout`, in seconds.
+pub const TIMEOUT_RANGE: std::ops::RangeInclusive<f64> = 0.1..=3600.0;
+
 pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
     if args.list {
         out.print(&format!("{}\n", sovereign_verify::CHECKS.join("\n")));
         return Ok(Exit::Ok);
     }
-    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
+    if !TIMEOUT_RANGE.contains(&args.timeout) {
         return Err(CliError::usage(format!(
-            "--timeout {} is not a number of seconds between 0 and 3600",
-            args.timeout
+            "--timeout {}: give a number of seconds from {} to {}",
+            args.timeout,
+            TIMEOUT_RANGE.start(),
+            TIMEOUT_RANGE.end()
         )));
     }
     let Some(outputs_path) = args.outputs.clone() else {
