@@ -392,7 +392,7 @@ async fn prometheus_http_and_dns_checks() {
             let p = site.clone();
             move || p.stop()
         }),
-        Box::new(move || process::stop(dns.pid, Duration::from_secs(5))),
+        Box::new(move || process::stop(&dns, Duration::from_secs(5))),
     ]);
     let v = json!({
         "sites": {
