@@ -17,6 +17,9 @@ fn sovereign() -> Command {
         "SOVEREIGN_REDIS_PASSWORD",
         "SOVEREIGN_PG_USER",
         "SOVEREIGN_PG_PASSWORD",
+        "SOVEREIGN_PG_CREDENTIALS_FILE",
+        "SOVEREIGN_PG_SSLMODE",
+        "SOVEREIGN_PG_CA_FILE",
     ] {
         c.env_remove(v);
     }
@@ -279,6 +282,114 @@ fn verify_topology_expectations_match_render() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("sites behind the API name"), "{err}");
     assert!(!err.contains("API name:"), "{err}");
+}
+
+fn minimal() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/minimal.toml")
+}
+
+fn stdout_and_stderr(o: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Finding 7 of issue 10: an outputs file pointing `postgres.pgbackrest.config` at a file
+/// holding a password made verify quote it, in every format. Nothing that looks like a
+/// credential reaches the output: not from a file the outputs name, not from a URL in them,
+/// not in a note, not in a usage error.
+#[test]
+fn verify_never_prints_credentials_the_outputs_lead_to() {
+    const SECRET: &str = "hunter2";
+    let dir = tempfile::tempdir().unwrap();
+    let closed = free_port("127.0.0.1").unwrap();
+    std::fs::write(
+        dir.path().join("standby.conf"),
+        format!(
+            "primary_conninfo = 'host=10.0.0.1 user=rep password={SECRET}'\nrequirepass {SECRET}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pg.json"),
+        r#"{"username": "u", "password": "pw-7f1"}"#,
+    )
+    .unwrap();
+    let p = write(
+        dir.path(),
+        &json!({
+            "sites": {
+                "dub": {
+                    "postgres": {"role": "primary", "writer_endpoint": "127.0.0.1", "port": closed},
+                    "load_balancer": {"url": format!("http://admin:{SECRET}@127.0.0.1:{closed}"), "health_path": "/"}
+                }
+            },
+            "postgres": {
+                "primary_site": "dub", "credentials_file": "pg.json",
+                "pgbackrest": {"stanza": "main", "config": "standby.conf"}
+            },
+            "redis": {"maxmemory_policy": format!("requirepass {SECRET}")}
+        }),
+    );
+    for format in ["human", "json", "junit"] {
+        let o = sovereign()
+            .args([
+                "verify",
+                "--timeout",
+                "5",
+                "--only",
+                "postgres::backups,http::*",
+                "--format",
+                format,
+                "--outputs",
+            ])
+            .arg(&p)
+            .arg("--topology")
+            .arg(minimal())
+            .output()
+            .unwrap();
+        let (out, err) = stdout_and_stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{format}: {out}{err}");
+        assert!(
+            !out.contains(SECRET) && !err.contains(SECRET),
+            "{format}:\n{out}\n{err}"
+        );
+        assert!(
+            !out.contains("pw-7f1") && !err.contains("pw-7f1"),
+            "{format}: {out}"
+        );
+        // The checks ran and say why they failed, without the file's text.
+        assert!(out.contains("pgbackrest check failed"), "{format}: {out}");
+        assert!(
+            out.contains("at line 1 of the configuration file (its text is not shown)"),
+            "{format}: {out}"
+        );
+        assert!(out.contains("admin:****@127.0.0.1"), "{format}: {out}");
+        // The note quoting the outputs' eviction policy is masked too.
+        assert!(err.contains("requirepass ****"), "{format}: {err}");
+        if format == "json" {
+            let j: Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(j["failed"], 2, "{j}");
+        }
+        if format == "junit" {
+            assert!(out.contains("<failure message="), "{out}");
+        }
+    }
+    // A usage error quoting a value of the outputs file.
+    let bad = write(
+        dir.path(),
+        &json!({"sites": {"dub": {"redis": {"primary_endpoint": "127.0.0.1", "port": format!("password={SECRET}")}}}}),
+    );
+    let o = sovereign()
+        .args(["verify", "--outputs"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let (out, err) = stdout_and_stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("unexpected shape"), "{err}");
+    assert!(!err.contains(SECRET) && !out.contains(SECRET), "{err}");
 }
 
 /// Finding 12 of issue 10: `--timeout 0` was refused as "not between 0 and 3600".

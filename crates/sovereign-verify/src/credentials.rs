@@ -84,7 +84,7 @@ pub fn redis(o: &Outputs) -> Result<Option<String>, String> {
     }
     match o.redis.as_ref().and_then(|r| r.credentials_secret.as_ref()) {
         Some(s) => Err(format!(
-            "no Redis AUTH token: set SOVEREIGN_REDIS_PASSWORD (the secret `{s}` in Secrets Manager holds it)"
+            "no Redis AUTH token; set SOVEREIGN_REDIS_PASSWORD (the secret `{s}` in Secrets Manager holds it)"
         )),
         None => Ok(None),
     }

@@ -9,7 +9,8 @@
 //! fails its check with a reason, it never hangs the run.
 //!
 //! Credentials come from environment variables or from files the outputs name, never from the
-//! command line, and are never printed.
+//! command line, and are never printed: every message verify returns or prints goes through
+//! [`redact::redact`], and details quote no more of a file the outputs point at than needed.
 
 mod cassandra;
 mod checks;
@@ -20,6 +21,7 @@ mod http;
 pub mod outputs;
 mod postgres;
 mod prometheus;
+pub mod redact;
 mod redis_checks;
 pub mod report;
 
@@ -183,8 +185,8 @@ pub async fn verify(outputs: &Outputs, opts: &Options) -> Result<Vec<CheckResult
                             site: site.or(c.site.clone()),
                             status: if o.ok { Status::Pass } else { Status::Fail },
                             duration_ms: ms,
-                            detail: o.detail,
-                            data: o.data,
+                            detail: redact::redact(&o.detail),
+                            data: redact::redact_json(&o.data),
                         })
                         .collect::<Vec<_>>(),
                     Err(_) => vec![CheckResult {
@@ -208,7 +210,7 @@ pub async fn verify(outputs: &Outputs, opts: &Options) -> Result<Vec<CheckResult
                 site: None,
                 status: Status::Fail,
                 duration_ms: 0,
-                detail: format!("a check crashed: {e}"),
+                detail: redact::redact(&format!("a check crashed: {e}")),
                 data: serde_json::Value::Null,
             }),
         }

@@ -773,15 +773,10 @@ async fn pgbackrest(b: PgBackRest, config: std::path::PathBuf, timeout: Duration
             if out.status.success() {
                 Ok(String::from_utf8_lossy(&out.stdout).to_string())
             } else {
-                let err = String::from_utf8_lossy(&out.stderr);
-                let outp = String::from_utf8_lossy(&out.stdout);
-                let msg = err
-                    .lines()
-                    .chain(outp.lines())
-                    .find(|l| l.contains("ERROR"))
-                    .unwrap_or(err.trim())
-                    .trim()
-                    .to_string();
+                let msg = pgbackrest_error(
+                    &String::from_utf8_lossy(&out.stderr),
+                    &String::from_utf8_lossy(&out.stdout),
+                );
                 Err(format!("pgbackrest {cmd} failed: {msg}"))
             }
         }
@@ -836,6 +831,42 @@ async fn pgbackrest(b: PgBackRest, config: std::path::PathBuf, timeout: Duration
     }
 }
 
+/// pgBackRest's error, without the text of the configuration file it may quote. The outputs
+/// choose that file, and can point it at one holding a password: a parse error ends with the
+/// offending line (`key/value found outside of section at line 1: <the line>`), a bad value
+/// is quoted (`'<value>' is not valid for '<option>' option`). Those parts are left out.
+pub(crate) fn pgbackrest_error(stderr: &str, stdout: &str) -> String {
+    let line = stderr
+        .lines()
+        .chain(stdout.lines())
+        .find(|l| l.contains("ERROR"))
+        .or_else(|| stderr.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or("no message")
+        .trim();
+    let mut msg = line.to_string();
+    if let Some(i) = msg.find(" at line ") {
+        let rest = &msg[i + " at line ".len()..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest[digits..].starts_with(':') {
+            let end = i + " at line ".len() + digits;
+            msg = format!(
+                "{} of the configuration file (its text is not shown)",
+                &msg[..end]
+            );
+        }
+    }
+    if let Some(i) = msg.find("' is not valid for '")
+        && let Some(open) = msg[..i].rfind('\'')
+    {
+        msg = format!("{}a value{}", &msg[..open], &msg[i + 1..]);
+    }
+    // One line, and not a long one.
+    if msg.chars().count() > 300 {
+        msg = msg.chars().take(300).collect::<String>() + "…";
+    }
+    msg
+}
+
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -845,4 +876,33 @@ fn is_root() -> bool {
                 .map(|l| l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pgbackrest_error;
+
+    #[test]
+    fn pgbackrest_errors_do_not_quote_the_configuration() {
+        let e = pgbackrest_error(
+            "ERROR: [029]: key/value found outside of section at line 1: primary_conninfo = 'host=10.0.0.1 password=hunter2'\n",
+            "",
+        );
+        assert_eq!(
+            e,
+            "ERROR: [029]: key/value found outside of section at line 1 of the configuration file (its text is not shown)"
+        );
+        let e = pgbackrest_error(
+            "WARN: something\nERROR: [032]: 'hunter2' is not valid for 'pg1-port' option\n",
+            "",
+        );
+        assert_eq!(
+            e,
+            "ERROR: [032]: a value is not valid for 'pg1-port' option"
+        );
+        let e = pgbackrest_error("", "P00  ERROR: [055]: unable to load info file\n");
+        assert_eq!(e, "P00  ERROR: [055]: unable to load info file");
+        assert_eq!(pgbackrest_error("", ""), "no message");
+        assert!(pgbackrest_error(&"x".repeat(5000), "").chars().count() <= 301);
+    }
 }

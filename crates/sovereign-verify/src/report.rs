@@ -1,16 +1,34 @@
-//! Reports: one line per check for people, JSON and JUnit XML for CI.
+//! Reports: one line per check for people, JSON and JUnit XML for CI. Every string of every
+//! report goes through [`redact`] first, whoever built the results.
 
 use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::redact::{redact, redact_json};
 use crate::{CheckResult, Status};
+
+/// The results with every string they carry redacted.
+fn redacted(results: &[CheckResult]) -> Vec<CheckResult> {
+    results
+        .iter()
+        .map(|r| CheckResult {
+            name: redact(&r.name),
+            site: r.site.as_deref().map(redact),
+            status: r.status,
+            duration_ms: r.duration_ms,
+            detail: redact(&r.detail),
+            data: redact_json(&r.data),
+        })
+        .collect()
+}
 
 pub fn passed(results: &[CheckResult]) -> usize {
     results.iter().filter(|r| r.status == Status::Pass).count()
 }
 
 pub fn human(results: &[CheckResult], elapsed_ms: u64, color: bool) -> String {
+    let results = &redacted(results)[..];
     let name_w = results.iter().map(|r| r.name.len()).max().unwrap_or(0);
     let site_w = results
         .iter()
@@ -54,6 +72,7 @@ struct JsonReport<'a> {
 }
 
 pub fn json(results: &[CheckResult], elapsed_ms: u64) -> String {
+    let results = &redacted(results)[..];
     let ok = passed(results);
     let r = JsonReport {
         passed: ok,
@@ -80,6 +99,7 @@ fn xml(s: &str) -> String {
 
 /// JUnit XML: one test suite per engine, one test case per check and site.
 pub fn junit(results: &[CheckResult], elapsed_ms: u64) -> String {
+    let results = &redacted(results)[..];
     let mut engines: Vec<&str> = results
         .iter()
         .map(|r| r.name.split("::").next().unwrap_or(""))

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use sovereign_verify::redact::redact;
 use sovereign_verify::{Options, Outputs, report};
 
 use crate::diagnostics::{render_human, summary};
@@ -64,7 +65,8 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
     let Some(outputs_path) = args.outputs.clone() else {
         return Err(CliError::usage("--outputs FILE is required"));
     };
-    let mut outputs = Outputs::load(&outputs_path).map_err(|e| CliError::usage(e.to_string()))?;
+    let mut outputs =
+        Outputs::load(&outputs_path).map_err(|e| CliError::usage(redact(&e.to_string())))?;
     if let Some(path) = &args.topology {
         let loaded = crate::input::load(Some(path))?;
         let diags = &loaded.report.diagnostics;
@@ -77,7 +79,7 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
             )));
         };
         for n in sovereign_verify::expect::apply(&mut outputs, t) {
-            out.status(&format!("note: {n}"));
+            out.status(&format!("note: {}", redact(&n)));
         }
     }
     let opts = Options {
@@ -99,7 +101,7 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
     let start = Instant::now();
     let results = rt
         .block_on(sovereign_verify::verify(&outputs, &opts))
-        .map_err(|e| CliError::usage(e.to_string()))?;
+        .map_err(|e| CliError::usage(redact(&e.to_string())))?;
     let ms = start.elapsed().as_millis() as u64;
     // Drop the runtime without waiting for stray connection tasks of failed checks.
     rt.shutdown_timeout(Duration::from_millis(100));
