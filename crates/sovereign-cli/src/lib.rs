@@ -73,7 +73,7 @@ pub enum Command {
     /// Write the Terraform tree, Helm charts and values, monitoring files and the Fly.io plan.
     Render(commands::render::Args),
     /// Check a live deployment from its outputs: PostgreSQL, Redis, Cassandra, Prometheus, HTTP, DNS.
-    Verify(commands::verify::Args),
+    Verify(commands::verify::Cli),
     /// Rehearse the data tier on this machine with the real engines; drill failover and restore.
     Lab(commands::lab::Args),
 }
@@ -89,7 +89,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(args, &out),
         Command::Cost(args) => commands::cost::run(args, &out),
         Command::Render(args) => commands::render::run(args, &out),
-        Command::Verify(args) => commands::verify::run(args, &out),
+        Command::Verify(cli) => commands::verify::run_cli(cli, &out),
         Command::Lab(args) => commands::lab::run(args, &out),
     };
     match result {

@@ -421,3 +421,73 @@ fn verify_timeout_range_is_stated_truly() {
             .code(1);
     }
 }
+
+/// Finding 8 of issue 10: TLS is turned off on the command line only (`--pg-insecure-no-tls`);
+/// the environment can choose `require` or `verify-full` and a CA bundle, not plain text.
+#[test]
+fn verify_pg_tls_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        &json!({"sites": {"ams": {"redis": {"primary_endpoint": "127.0.0.1", "port": 1}}}, "redis": {}}),
+    );
+    sovereign()
+        .args(["verify", "--help"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("--pg-insecure-no-tls"))
+        .stdout(predicate::str::contains("--pg-ca-file"))
+        .stdout(predicate::str::contains("--pg-sslmode"));
+    sovereign()
+        .args([
+            "verify",
+            "--pg-insecure-no-tls",
+            "--pg-sslmode",
+            "verify-full",
+            "--outputs",
+        ])
+        .arg(&p)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--pg-insecure-no-tls contradicts"));
+    sovereign()
+        .args(["verify", "--pg-insecure-no-tls", "--outputs"])
+        .arg(&p)
+        .env("SOVEREIGN_PG_CA_FILE", "/etc/ssl/certs/ca-certificates.crt")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--pg-insecure-no-tls contradicts"));
+    for mode in ["disable", "allow", "prefer"] {
+        sovereign()
+            .args(["verify", "--outputs"])
+            .arg(&p)
+            .env("SOVEREIGN_PG_SSLMODE", mode)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("invalid value"));
+        sovereign()
+            .args(["verify", "--pg-sslmode", mode, "--outputs"])
+            .arg(&p)
+            .assert()
+            .code(2);
+    }
+    for ok in [
+        vec!["--pg-sslmode", "verify-full"],
+        vec!["--pg-insecure-no-tls"],
+        vec![],
+    ] {
+        sovereign()
+            .args([
+                "verify",
+                "--timeout",
+                "1",
+                "--only",
+                "redis::reachable",
+                "--outputs",
+            ])
+            .arg(&p)
+            .args(ok)
+            .assert()
+            .code(1);
+    }
+}

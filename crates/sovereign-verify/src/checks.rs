@@ -45,7 +45,7 @@ pub fn plan(o: &Outputs, opts: &Options) -> Vec<Planned> {
     // theirs ("connection refused", "timed out connecting") rather than a bare timeout.
     let t = opts.timeout.mul_f64(0.8).max(Duration::from_millis(200));
     let mut out = Vec::new();
-    plan_postgres(&o, t, &mut out);
+    plan_postgres(&o, &opts.pg_tls, t, &mut out);
     plan_redis(&o, t, &mut out);
     plan_cassandra(&o, t, &mut out);
     plan_prometheus(&o, t, &mut out);
@@ -54,7 +54,7 @@ pub fn plan(o: &Outputs, opts: &Options) -> Vec<Planned> {
     out
 }
 
-fn plan_postgres(o: &Arc<Outputs>, t: Duration, out: &mut Vec<Planned>) {
+fn plan_postgres(o: &Arc<Outputs>, caller: &crate::PgTls, t: Duration, out: &mut Vec<Planned>) {
     let Some(pg) = o.postgres.clone() else { return };
     let targets = postgres::targets(o);
     let primary_site = pg.primary_site.clone();
@@ -74,12 +74,15 @@ fn plan_postgres(o: &Arc<Outputs>, t: Duration, out: &mut Vec<Planned>) {
             return;
         }
     };
-    let mode = std::env::var("SOVEREIGN_PG_SSLMODE")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .or(pg.sslmode.clone())
-        .unwrap_or_else(|| "require".into());
-    let tls = postgres::Tls { mode };
+    let tls = match postgres::Tls::resolve(caller, pg.sslmode.as_deref()) {
+        Ok(tls) => tls,
+        Err(e) => {
+            for n in names {
+                out.push(failed(n, Some(primary_site.clone()), e.clone()));
+            }
+            return;
+        }
+    };
     let mut expected_sites: Vec<&String> = std::iter::once(&pg.primary_site)
         .chain(pg.expected_replicas.iter())
         .collect();

@@ -11,6 +11,9 @@
 //! Credentials come from environment variables or from files the outputs name, never from the
 //! command line, and are never printed: every message verify returns or prints goes through
 //! [`redact::redact`], and details quote no more of a file the outputs point at than needed.
+//!
+//! PostgreSQL sessions use TLS unless the caller turns it off ([`PgTls`], the command line's
+//! `--pg-insecure-no-tls`); the outputs file can only make TLS stricter, never turn it off.
 
 mod cassandra;
 mod checks;
@@ -26,6 +29,7 @@ mod redis_checks;
 pub mod report;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -103,6 +107,40 @@ pub(crate) struct Planned {
     pub fut: BoxFut,
 }
 
+/// How PostgreSQL sessions use TLS, weakest first. The caller chooses; the outputs' `sslmode`
+/// can raise it to [`PgSslMode::VerifyFull`], never lower it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PgSslMode {
+    /// Plain text: the password crosses the network readable. Only for a lab on loopback.
+    Disable,
+    /// Encrypted, the server's certificate not checked (libpq's `require`; Aurora's minimum).
+    #[default]
+    Require,
+    /// Encrypted, the certificate checked against [`PgTls::ca_file`] (else the web's root
+    /// CAs) and the host name.
+    VerifyFull,
+}
+
+impl PgSslMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PgSslMode::Disable => "disable",
+            PgSslMode::Require => "require",
+            PgSslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// TLS of PostgreSQL sessions, as the caller configured it (the CLI's `--pg-sslmode`,
+/// `--pg-ca-file`, `--pg-insecure-no-tls`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PgTls {
+    pub mode: PgSslMode,
+    /// PEM bundle of the CAs that sign the servers' certificates (the RDS bundle), for
+    /// `verify-full`.
+    pub ca_file: Option<PathBuf>,
+}
+
 /// Options of a run.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -111,6 +149,7 @@ pub struct Options {
     pub timeout: Duration,
     /// Resolvers (`ip:port`) for `dns::routing`, besides those the outputs name.
     pub resolvers: Vec<String>,
+    pub pg_tls: PgTls,
 }
 
 impl Default for Options {
@@ -119,6 +158,7 @@ impl Default for Options {
             only: Vec::new(),
             timeout: Duration::from_secs(10),
             resolvers: Vec::new(),
+            pg_tls: PgTls::default(),
         }
     }
 }

@@ -95,7 +95,9 @@ pub struct Postgres {
     pub credentials_secret: Option<String>,
     /// A JSON file `{"username": .., "password": ..}` (the lab).
     pub credentials_file: Option<String>,
-    /// `require` (default: Aurora refuses plain connections) or `disable`.
+    /// `verify-full` makes verify check the server's certificate. Nothing here can turn TLS
+    /// off or weaken what the caller chose: `disable`, `prefer`, `allow` and `require` change
+    /// nothing (only the caller's `--pg-insecure-no-tls` turns TLS off).
     pub sslmode: Option<String>,
     pub pgbackrest: Option<PgBackRest>,
 }

@@ -2,18 +2,20 @@
 //!
 //! Connections use TLS the way libpq's `sslmode` does: `require` (the default, as Aurora
 //! refuses plain connections) encrypts without checking the certificate, `verify-full` checks
-//! it against `SOVEREIGN_PG_CA_FILE` (the RDS CA bundle) or the web roots, `disable` sends
-//! plain text (the lab on loopback).
+//! it against the caller's CA bundle ([`crate::PgTls::ca_file`], the RDS bundle) or the web
+//! roots and checks the host name, `disable` sends plain text (a lab on loopback, and only when
+//! the caller asks: the outputs cannot).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio_postgres::{Client, NoTls};
 
-use crate::Outcome;
 use crate::credentials::UserPassword;
 use crate::outputs::{Outputs, PgBackRest};
+use crate::{Outcome, PgSslMode};
 
 /// Where and how to connect to one site's copy.
 #[derive(Clone, Debug)]
@@ -56,12 +58,36 @@ pub fn targets(o: &Outputs) -> Vec<Result<Target, (String, String)>> {
         .collect()
 }
 
+/// The TLS a run uses: the caller's, raised by the outputs' `sslmode` where it is stricter.
 #[derive(Clone, Debug)]
 pub struct Tls {
-    pub mode: String,
+    pub mode: PgSslMode,
+    pub ca_file: Option<PathBuf>,
 }
 
-fn rustls_config(verify: bool) -> Result<rustls::ClientConfig, String> {
+impl Tls {
+    /// The caller's choice, made stricter (never looser) by what the outputs ask for:
+    /// `verify-full` (or `verify-ca`) raises it; `require`, `prefer`, `allow` and `disable`
+    /// change nothing. Anything else is an error in the outputs.
+    pub fn resolve(caller: &crate::PgTls, outputs: Option<&str>) -> Result<Tls, String> {
+        let asked = match outputs {
+            None | Some("disable" | "allow" | "prefer" | "require") => PgSslMode::Disable,
+            Some("verify-full" | "verify-ca") => PgSslMode::VerifyFull,
+            Some(other) => {
+                return Err(format!(
+                    "the outputs' postgres.sslmode `{}` is not one of disable, allow, prefer, require, verify-ca, verify-full",
+                    other.escape_debug()
+                ));
+            }
+        };
+        Ok(Tls {
+            mode: caller.mode.max(asked),
+            ca_file: caller.ca_file.clone(),
+        })
+    }
+}
+
+fn rustls_config(verify: bool, ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
     let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
@@ -76,21 +102,22 @@ fn rustls_config(verify: bool) -> Result<rustls::ClientConfig, String> {
             .with_no_client_auth());
     }
     let mut roots = rustls::RootCertStore::empty();
-    match std::env::var("SOVEREIGN_PG_CA_FILE")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
+    match ca_file {
         Some(path) => {
             use rustls::pki_types::CertificateDer;
             use rustls::pki_types::pem::PemObject;
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&path)
-                .map_err(|e| format!("cannot read SOVEREIGN_PG_CA_FILE `{path}`: {e}"))?
+            let shown = path.display();
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("cannot read the CA bundle `{shown}`: {e}"))?
                 .collect::<Result<_, _>>()
-                .map_err(|e| format!("SOVEREIGN_PG_CA_FILE `{path}` is not a PEM bundle: {e}"))?;
+                .map_err(|e| format!("the CA bundle `{shown}` is not PEM: {e}"))?;
+            if certs.is_empty() {
+                return Err(format!("the CA bundle `{shown}` holds no certificate"));
+            }
             for c in certs {
                 roots
                     .add(c)
-                    .map_err(|e| format!("a certificate in `{path}` is unusable: {e}"))?;
+                    .map_err(|e| format!("a certificate in `{shown}` is unusable: {e}"))?;
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -167,30 +194,28 @@ pub async fn connect(
             db_message(&e)
         )
     };
-    match tls.mode.as_str() {
-        "disable" => {
+    match tls.mode {
+        PgSslMode::Disable => {
             cfg.ssl_mode(tokio_postgres::config::SslMode::Disable);
             let (client, conn) = cfg.connect(NoTls).await.map_err(err)?;
             tokio::spawn(conn);
             Ok(client)
         }
         mode => {
-            let verify = match mode {
-                "require" | "prefer" | "allow" => false,
-                "verify-ca" | "verify-full" => true,
-                other => {
-                    return Err(format!(
-                        "unknown sslmode `{other}` in the outputs (disable, require, verify-full)"
+            cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+            let verify = mode == PgSslMode::VerifyFull;
+            let config = rustls_config(verify, tls.ca_file.as_deref())?;
+            let connector = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+            let (client, conn) = cfg.connect(connector).await.map_err(|e| {
+                let mut m = err(e);
+                if m.contains("does not support TLS") {
+                    m.push_str(&format!(
+                        " (verify requires TLS, sslmode {}: `--pg-insecure-no-tls` turns it off for a lab on loopback; the outputs cannot)",
+                        mode.as_str()
                     ));
                 }
-            };
-            cfg.ssl_mode(if mode == "prefer" || mode == "allow" {
-                tokio_postgres::config::SslMode::Prefer
-            } else {
-                tokio_postgres::config::SslMode::Require
-            });
-            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(rustls_config(verify)?);
-            let (client, conn) = cfg.connect(tls).await.map_err(err)?;
+                m
+            })?;
             tokio::spawn(conn);
             Ok(client)
         }

@@ -11,7 +11,7 @@ use sovereign_lab::engines::postgres::{self as pglab, Pg};
 use sovereign_lab::engines::prometheus::{PromConfig, Prometheus};
 use sovereign_lab::engines::redis::Redis;
 use sovereign_lab::process::{self, free_port};
-use sovereign_verify::{CheckResult, Options, Outputs, Status, verify};
+use sovereign_verify::{CheckResult, Options, Outputs, PgSslMode, PgTls, Status, verify};
 
 const PW: &str = "lab-secret-9f3";
 
@@ -38,11 +38,25 @@ fn outputs(dir: &Path, v: serde_json::Value) -> Outputs {
     Outputs::load(&path).unwrap()
 }
 
+/// The lab's servers listen on loopback without TLS: the caller turns it off (the outputs
+/// cannot).
+fn no_tls() -> PgTls {
+    PgTls {
+        mode: PgSslMode::Disable,
+        ca_file: None,
+    }
+}
+
 async fn run(o: &Outputs, only: &[&str], timeout: f64) -> Vec<CheckResult> {
+    run_tls(o, only, timeout, no_tls()).await
+}
+
+async fn run_tls(o: &Outputs, only: &[&str], timeout: f64, pg_tls: PgTls) -> Vec<CheckResult> {
     let opts = Options {
         only: only.iter().map(|s| s.to_string()).collect(),
         timeout: Duration::from_secs_f64(timeout),
         resolvers: vec![],
+        pg_tls,
     };
     verify(o, &opts).await.unwrap()
 }
@@ -186,6 +200,14 @@ async fn postgres_checks() {
         + &sovereign_verify::report::human(&r, 0, false)
         + &sovereign_verify::report::junit(&r, 0);
     assert!(!text.contains(PW));
+
+    // The outputs say `sslmode: disable`, but only the caller can turn TLS off: by default
+    // verify asks for TLS, which these servers do not offer, and says what to do.
+    let r = run_tls(&o, &["postgres::reachable"], 3.0, PgTls::default()).await;
+    for site in ["ams", "iad", "jnb"] {
+        assert_fail(&r, "postgres::reachable", site, "does not support TLS");
+        assert_fail(&r, "postgres::reachable", site, "--pg-insecure-no-tls");
+    }
 
     // A stuck standby: replay paused while the primary writes.
     let (c, conn) = tokio_postgres::connect(&standby.conninfo("app"), tokio_postgres::NoTls)
@@ -518,4 +540,129 @@ async fn silent_servers_time_out() {
         assert_eq!(c.status, Status::Fail, "{c:?}");
     }
     drop(listener);
+}
+
+/// A CA, and a certificate it signs for 127.0.0.1, made with the openssl command line.
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &str| {
+        let out = std::process::Command::new("openssl")
+            .args(args.split_whitespace())
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+         -subj /CN=sovereign-test-CA -addext basicConstraints=critical,CA:TRUE \
+         -addext keyUsage=critical,keyCertSign",
+    );
+    openssl("req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1");
+    openssl(
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
+         -days 2 -extfile server.ext",
+    );
+    (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    )
+}
+
+/// Finding 8 of issue 10: an outputs file saying `sslmode: disable` made verify send the
+/// password in clear text. TLS is the caller's choice; the outputs can only make it stricter.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_tls_is_the_callers_choice() {
+    let dir = tempdir();
+    let ip = "127.0.0.1";
+    let port = free_port(ip).unwrap();
+    let pg = Pg::init(dir.path(), "ams", ip, port, PW).unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let (ca, crt, key) = certificates(&certs);
+    // The server reads its key as its own user, from a file only that user can read.
+    for (from, name) in [(&crt, "server.crt"), (&key, "server.key")] {
+        let to = pg.data.join(name);
+        std::fs::copy(from, &to).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let owner = std::fs::metadata(&pg.data).unwrap();
+            std::os::unix::fs::chown(&to, Some(owner.uid()), Some(owner.gid())).unwrap();
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    pg.write_conf(&[
+        ("ssl", "on"),
+        ("ssl_cert_file", "'server.crt'"),
+        ("ssl_key_file", "'server.key'"),
+    ])
+    .unwrap();
+    // TCP sessions must be encrypted: a plain one is refused by pg_hba.conf.
+    std::fs::write(
+        pg.data.join("pg_hba.conf"),
+        "local all all trust\nhostssl all all 127.0.0.0/8 scram-sha-256\n",
+    )
+    .unwrap();
+    pg.start().unwrap();
+    let _cleanup = Cleanup(vec![Box::new({
+        let p = pg.clone();
+        move || p.stop()
+    })]);
+    std::fs::write(
+        dir.path().join("pg.json"),
+        json!({"username": "postgres", "password": PW}).to_string(),
+    )
+    .unwrap();
+    let mut v = json!({
+        "sites": {"ams": {"postgres": {"role": "primary", "writer_endpoint": ip, "port": port}}},
+        "postgres": {"primary_site": "ams", "credentials_file": "pg.json", "sslmode": "disable", "backup_retention_days": 7}
+    });
+    let only = ["postgres::reachable"];
+    let with_ca = |mode| PgTls {
+        mode,
+        ca_file: Some(ca.clone()),
+    };
+
+    // The outputs' `disable` is ignored: the default encrypts, and the server lets it in.
+    let o = outputs(dir.path(), v.clone());
+    let r = run_tls(&o, &only, 5.0, PgTls::default()).await;
+    assert_pass(&r, "postgres::reachable", "ams");
+    // Turned off by the caller: a plain session, which this server refuses.
+    let r = run_tls(&o, &only, 5.0, no_tls()).await;
+    assert_fail(&r, "postgres::reachable", "ams", "no encryption");
+    // verify-full against the CA that signed the certificate, and against the web's roots.
+    let r = run_tls(&o, &only, 5.0, with_ca(PgSslMode::VerifyFull)).await;
+    assert_pass(&r, "postgres::reachable", "ams");
+    let verify_full_web = PgTls {
+        mode: PgSslMode::VerifyFull,
+        ca_file: None,
+    };
+    let r = run_tls(&o, &only, 5.0, verify_full_web).await;
+    assert_fail(&r, "postgres::reachable", "ams", "UnknownIssuer");
+
+    // The outputs can raise the caller's choice to verify-full, even from "no TLS".
+    v["postgres"]["sslmode"] = json!("verify-full");
+    let o = outputs(dir.path(), v.clone());
+    for caller in [PgTls::default(), no_tls()] {
+        let r = run_tls(&o, &only, 5.0, caller).await;
+        assert_fail(&r, "postgres::reachable", "ams", "UnknownIssuer");
+    }
+    let r = run_tls(&o, &only, 5.0, with_ca(PgSslMode::Require)).await;
+    assert_pass(&r, "postgres::reachable", "ams");
+
+    // An sslmode the outputs cannot mean fails the checks rather than being guessed at.
+    v["postgres"]["sslmode"] = json!("off");
+    let o = outputs(dir.path(), v);
+    let r = run_tls(&o, &only, 5.0, PgTls::default()).await;
+    assert_fail(&r, "postgres::reachable", "ams", "`off` is not one of");
 }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sovereign_verify::redact::redact;
-use sovereign_verify::{Options, Outputs, report};
+use sovereign_verify::{Options, Outputs, PgSslMode, PgTls, report};
 
 use crate::diagnostics::{render_human, summary};
 use crate::exit::{CliError, Exit};
@@ -19,6 +19,66 @@ pub enum VerifyFormat {
 /// balancers, DNS. Credentials come from environment variables (SOVEREIGN_PG_USER and
 /// SOVEREIGN_PG_PASSWORD, SOVEREIGN_REDIS_PASSWORD, SOVEREIGN_CASSANDRA_USER and
 /// SOVEREIGN_CASSANDRA_PASSWORD) or from files the outputs name; never from arguments.
+/// PostgreSQL sessions are encrypted unless --pg-insecure-no-tls says otherwise.
+#[derive(clap::Args, Debug)]
+pub struct Cli {
+    #[command(flatten)]
+    pub args: Args,
+    #[command(flatten)]
+    pub pg: PgTlsArgs,
+}
+
+/// TLS of verify's PostgreSQL sessions. The outputs file cannot turn TLS off: its
+/// `postgres.sslmode` can only raise it to `verify-full`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PgTlsArgs {
+    /// PostgreSQL TLS: `require` encrypts (Aurora's minimum), `verify-full` also checks the
+    /// server's certificate and host name against --pg-ca-file (else the web's root CAs).
+    #[arg(long, value_enum, value_name = "MODE", env = "SOVEREIGN_PG_SSLMODE", default_value_t = PgSslModeArg::Require)]
+    pub pg_sslmode: PgSslModeArg,
+    /// PEM bundle of the CAs that sign PostgreSQL's certificates (the RDS bundle); implies
+    /// `--pg-sslmode verify-full`.
+    #[arg(long, value_name = "FILE", env = "SOVEREIGN_PG_CA_FILE")]
+    pub pg_ca_file: Option<PathBuf>,
+    /// Connect to PostgreSQL without TLS, sending the password in clear text: for a lab on
+    /// loopback only. (Outputs asking for `verify-full` still get it.)
+    #[arg(long)]
+    pub pg_insecure_no_tls: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PgSslModeArg {
+    #[default]
+    Require,
+    VerifyFull,
+}
+
+impl PgTlsArgs {
+    /// The library's configuration; contradictory choices are a usage error.
+    pub fn resolve(&self) -> Result<PgTls, CliError> {
+        if self.pg_insecure_no_tls {
+            if self.pg_sslmode == PgSslModeArg::VerifyFull || self.pg_ca_file.is_some() {
+                return Err(CliError::usage(
+                    "--pg-insecure-no-tls contradicts --pg-sslmode verify-full and --pg-ca-file (or SOVEREIGN_PG_SSLMODE / SOVEREIGN_PG_CA_FILE): give one or the other",
+                ));
+            }
+            return Ok(PgTls {
+                mode: PgSslMode::Disable,
+                ca_file: None,
+            });
+        }
+        let mode = match (self.pg_sslmode, &self.pg_ca_file) {
+            (PgSslModeArg::VerifyFull, _) | (_, Some(_)) => PgSslMode::VerifyFull,
+            (PgSslModeArg::Require, None) => PgSslMode::Require,
+        };
+        Ok(PgTls {
+            mode,
+            ca_file: self.pg_ca_file.clone(),
+        })
+    }
+}
+
+/// The options of `sovereign verify` other than PostgreSQL's TLS (which `lab verify` shares).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// What `terraform output -json` printed for the rendered tree (or `sovereign lab up` wrote).
@@ -49,7 +109,19 @@ pub struct Args {
 /// The shortest and longest `--timeout`, in seconds.
 pub const TIMEOUT_RANGE: std::ops::RangeInclusive<f64> = 0.1..=3600.0;
 
+/// `sovereign verify`.
+pub fn run_cli(cli: Cli, out: &Output) -> Result<Exit, CliError> {
+    run_with(cli.args, &cli.pg, out)
+}
+
+/// Verify with PostgreSQL's TLS at its default (`require`, no CA bundle).
 pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
+    run_with(args, &PgTlsArgs::default(), out)
+}
+
+/// Verify with the given PostgreSQL TLS options (`lab verify` passes
+/// `pg_insecure_no_tls: true`: the lab's servers listen on loopback without TLS).
+pub fn run_with(args: Args, pg: &PgTlsArgs, out: &Output) -> Result<Exit, CliError> {
     if args.list {
         out.print(&format!("{}\n", sovereign_verify::CHECKS.join("\n")));
         return Ok(Exit::Ok);
@@ -62,6 +134,7 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
             TIMEOUT_RANGE.end()
         )));
     }
+    let pg_tls = pg.resolve()?;
     let Some(outputs_path) = args.outputs.clone() else {
         return Err(CliError::usage("--outputs FILE is required"));
     };
@@ -86,6 +159,7 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
         only: args.only.clone(),
         timeout: Duration::from_secs_f64(args.timeout),
         resolvers: args.resolver.clone(),
+        pg_tls,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
