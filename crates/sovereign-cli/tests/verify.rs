@@ -370,7 +370,7 @@ fn verify_never_prints_credentials_the_outputs_lead_to() {
         assert!(err.contains("requirepass ****"), "{format}: {err}");
         if format == "json" {
             let j: Value = serde_json::from_str(&out).unwrap();
-            assert_eq!(j["failed"], 2, "{j}");
+            assert_eq!(j["failed"], 3, "{j}");
         }
         if format == "junit" {
             assert!(out.contains("<failure message="), "{out}");
@@ -390,6 +390,106 @@ fn verify_never_prints_credentials_the_outputs_lead_to() {
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("unexpected shape"), "{err}");
     assert!(!err.contains(SECRET) && !out.contains(SECRET), "{err}");
+}
+
+/// Finding 9 of issue 10: outputs without a `postgres` section skipped every PostgreSQL check
+/// and exited 0. A component the outputs lack is a failed `<engine>::outputs_present` check.
+#[test]
+fn verify_fails_components_the_outputs_lack() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port("127.0.0.1").unwrap();
+    let _redis =
+        Stop(Redis::start(dir.path(), "cache", "127.0.0.1", port, TOKEN, "allkeys-lru").unwrap());
+    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+    let redis = json!({"primary_endpoint": "127.0.0.1", "port": port});
+    let redis_section =
+        json!({"mode": "regional", "maxmemory_policy": "allkeys-lru", "credentials_file": "token"});
+
+    // Without a topology: PostgreSQL endpoints but no `postgres` output (the cache is fine).
+    let p = write(
+        dir.path(),
+        &json!({
+            "sites": {"dub": {"redis": redis, "postgres": {"role": "primary", "writer_endpoint": "127.0.0.1", "port": 5432}}},
+            "redis": redis_section
+        }),
+    );
+    sovereign()
+        .args(["verify", "--outputs"])
+        .arg(&p)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("PASS  redis::reachable"))
+        .stdout(predicate::str::contains(
+            "FAIL  postgres::outputs_present  -",
+        ))
+        .stdout(predicate::str::contains(
+            "the outputs give PostgreSQL endpoints at dub but no `postgres` output",
+        ));
+
+    // With the topology: every component it declares and the outputs lack fails, and says
+    // what is missing; what is there passes.
+    let p = write(
+        dir.path(),
+        &json!({
+            "sites": {"dub": {"redis": redis}, "iad": {"redis": redis}},
+            "redis": redis_section
+        }),
+    );
+    let o = sovereign()
+        .args([
+            "verify",
+            "--only",
+            "*::outputs_present",
+            "--format",
+            "json",
+            "--outputs",
+        ])
+        .arg(&p)
+        .arg("--topology")
+        .arg(minimal())
+        .output()
+        .unwrap();
+    let (out, err) = stdout_and_stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    let check = |name: &str| {
+        j["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {j}"))
+            .clone()
+    };
+    let pg = check("postgres::outputs_present");
+    assert_eq!(pg["status"], "fail");
+    assert_eq!(
+        pg["data"]["absent"],
+        json!([
+            "the `postgres` output",
+            "`sites.dub.postgres`",
+            "`sites.iad.postgres`"
+        ])
+    );
+    assert!(
+        pg["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("the topology declares PostgreSQL (primary dub; replicas iad), but the outputs lack the `postgres` output"),
+        "{pg}"
+    );
+    assert_eq!(check("redis::outputs_present")["status"], "pass");
+    for name in [
+        "prometheus::outputs_present",
+        "http::outputs_present",
+        "dns::outputs_present",
+    ] {
+        assert_eq!(check(name)["status"], "fail", "{name}");
+    }
+    assert_eq!(
+        check("http::outputs_present")["data"]["absent"],
+        json!(["`sites.dub.load_balancer`", "`sites.iad.load_balancer`"])
+    );
 }
 
 /// Finding 12 of issue 10: `--timeout 0` was refused as "not between 0 and 3600".

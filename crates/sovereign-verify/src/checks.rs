@@ -45,6 +45,7 @@ pub fn plan(o: &Outputs, opts: &Options) -> Vec<Planned> {
     // theirs ("connection refused", "timed out connecting") rather than a bare timeout.
     let t = opts.timeout.mul_f64(0.8).max(Duration::from_millis(200));
     let mut out = Vec::new();
+    plan_presence(&o, &mut out);
     plan_postgres(&o, &opts.pg_tls, t, &mut out);
     plan_redis(&o, t, &mut out);
     plan_cassandra(&o, t, &mut out);
@@ -52,6 +53,88 @@ pub fn plan(o: &Outputs, opts: &Options) -> Vec<Planned> {
     plan_http(&o, t, &mut out);
     plan_dns(&o, opts, t, &mut out);
     out
+}
+
+/// `<engine>::outputs_present`: with a topology, one per engine it declares, failing when the
+/// outputs lack what it calls for; without one, a failure where sites have an engine's
+/// endpoints but its own output (what to expect of them) is missing. Either way a missing
+/// section is a failed check, never a silently skipped engine.
+fn plan_presence(o: &Arc<Outputs>, out: &mut Vec<Planned>) {
+    let mut seen = Vec::new();
+    for d in &o.declared {
+        seen.push(d.engine);
+        let outcome = if d.absent.is_empty() {
+            Outcome::pass(format!("the outputs have what the topology declares: {}", d.what))
+        } else {
+            Outcome::fail(format!(
+                "the topology declares {}, but the outputs lack {}: are they from this topology, and fully applied?",
+                d.what,
+                d.absent.join(", ")
+            ))
+        }
+        .with(serde_json::json!({"absent": d.absent}));
+        out.push(one(outputs_present(d.engine), None, async move { outcome }));
+    }
+    let sites_with = |f: &dyn Fn(&crate::outputs::Site) -> bool| -> Vec<String> {
+        o.sites
+            .iter()
+            .filter(|(_, s)| f(s))
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    let mut orphan = |engine: &'static str, what: &str, sites: Vec<String>, missing: &str| {
+        if sites.is_empty() || seen.contains(&engine) {
+            return;
+        }
+        out.push(failed(
+            outputs_present(engine),
+            None,
+            format!(
+                "the outputs give {what} at {} but no {missing}: what to check them against is unknown",
+                sites.join(", ")
+            ),
+        ));
+    };
+    if o.postgres.is_none() {
+        orphan(
+            "postgres",
+            "PostgreSQL endpoints",
+            sites_with(&|s| s.postgres.is_some()),
+            "`postgres` output (primary, replicas, credentials)",
+        );
+    }
+    if o.redis.is_none() {
+        orphan(
+            "redis",
+            "caches",
+            sites_with(&|s| s.redis.is_some()),
+            "`redis` output (mode, eviction policy, credentials)",
+        );
+    }
+    match &o.cassandra {
+        None => orphan(
+            "cassandra",
+            "Cassandra contact points",
+            sites_with(&|s| s.cassandra.is_some()),
+            "`cassandra` output (keyspace, datacenters)",
+        ),
+        Some(c) if c.datacenters.is_empty() => orphan(
+            "cassandra",
+            "Cassandra contact points",
+            sites_with(&|s| s.cassandra.is_some()),
+            "`cassandra.datacenters` (nodes and replication factor per datacenter)",
+        ),
+        Some(_) => {}
+    }
+}
+
+/// The `outputs_present` check of an engine, by its name in [`crate::CHECKS`].
+fn outputs_present(engine: &str) -> &'static str {
+    crate::CHECKS
+        .iter()
+        .find(|c| c.strip_suffix("::outputs_present") == Some(engine))
+        .copied()
+        .unwrap_or("verify::outputs_present")
 }
 
 fn plan_postgres(o: &Arc<Outputs>, caller: &crate::PgTls, t: Duration, out: &mut Vec<Planned>) {

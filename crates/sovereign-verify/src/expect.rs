@@ -1,12 +1,16 @@
 //! Expectations from the topology (`--topology`): what the deployment should look like, laid
-//! over what the outputs say, with a note wherever the two disagree.
+//! over what the outputs say, with a note wherever the two disagree, and a record of every
+//! component the topology declares and the outputs lack (each a failed
+//! `<engine>::outputs_present` check).
 
 use std::collections::BTreeMap;
 
 use sovereign_check::ValidatedTopology;
 use sovereign_spec::model::RedisMode;
 
-use crate::outputs::{Cassandra, CassandraDc, Dns, Monitoring, Outputs, Postgres, Redis};
+use crate::outputs::{
+    Cassandra, CassandraDc, Declared, Dns, Monitoring, Outputs, Postgres, Redis, Site,
+};
 
 /// Notes a disagreement; an output that says nothing (absent, empty) is not one.
 fn note<T: PartialEq + serde::Serialize>(
@@ -31,8 +35,110 @@ fn note<T: PartialEq + serde::Serialize>(
     }
 }
 
-/// Sets every expectation the topology defines; returns where the outputs disagreed.
+/// The sites of `ids` whose outputs lack `part` (`sites.<id>.<part>`).
+fn absent_at<'a>(
+    o: &Outputs,
+    ids: impl IntoIterator<Item = &'a str>,
+    part: &str,
+    has: impl Fn(&Site) -> bool,
+) -> Vec<String> {
+    ids.into_iter()
+        .filter(|id| !o.sites.get(*id).is_some_and(&has))
+        .map(|id| format!("`sites.{id}.{part}`"))
+        .collect()
+}
+
+/// What the topology declares per engine, and what of it the outputs lack (before
+/// [`apply`] fills expectations in).
+pub fn declared(o: &Outputs, t: &ValidatedTopology) -> Vec<Declared> {
+    let mut out = Vec::new();
+    let section = |present: bool, name: &str| {
+        (!present)
+            .then(|| format!("the `{name}` output"))
+            .into_iter()
+    };
+    if let Some(pg) = &t.postgres {
+        let replicas: Vec<&str> = pg.replicas().collect();
+        let members = std::iter::once(pg.primary.as_str()).chain(replicas.iter().copied());
+        out.push(Declared {
+            engine: "postgres",
+            what: format!(
+                "PostgreSQL (primary {}; replicas {})",
+                pg.primary,
+                if replicas.is_empty() {
+                    "none".to_string()
+                } else {
+                    replicas.join(", ")
+                }
+            ),
+            absent: section(o.postgres.is_some(), "postgres")
+                .chain(absent_at(o, members, "postgres", |s| s.postgres.is_some()))
+                .collect(),
+        });
+    }
+    if let Some(r) = &t.redis {
+        let sites: Vec<&str> = t
+            .sites
+            .iter()
+            .filter(|s| s.redis)
+            .map(|s| s.id.as_str())
+            .collect();
+        out.push(Declared {
+            engine: "redis",
+            what: format!("Redis ({}) at {}", r.node_type, sites.join(", ")),
+            absent: section(o.redis.is_some(), "redis")
+                .chain(absent_at(o, sites, "redis", |s| s.redis.is_some()))
+                .collect(),
+        });
+    }
+    if let Some(c) = &t.cassandra {
+        let sites: Vec<&str> = c.datacenters.iter().map(|d| d.site.as_str()).collect();
+        out.push(Declared {
+            engine: "cassandra",
+            what: format!(
+                "Cassandra (keyspace `{}`; datacenters {})",
+                c.keyspace,
+                sites.join(", ")
+            ),
+            absent: section(o.cassandra.is_some(), "cassandra")
+                .chain(absent_at(o, sites, "cassandra", |s| s.cassandra.is_some()))
+                .collect(),
+        });
+    }
+    let monitored: Vec<&str> = t.eks_sites().map(|s| s.id.as_str()).collect();
+    if !monitored.is_empty() {
+        let url = o.monitoring.as_ref().map(|m| m.prometheus_url.is_some());
+        out.push(Declared {
+            engine: "prometheus",
+            what: format!("Prometheus monitoring of {}", monitored.join(", ")),
+            absent: section(url.is_some(), "monitoring")
+                .chain((url == Some(false)).then(|| "`monitoring.prometheus_url`".to_string()))
+                .collect(),
+        });
+    }
+    let api = t.api_sites();
+    if !api.is_empty() {
+        let sites: Vec<&str> = api.iter().map(|s| s.id.as_str()).collect();
+        out.push(Declared {
+            engine: "http",
+            what: format!("load balancers at {}", sites.join(", ")),
+            absent: absent_at(o, sites, "load_balancer", |s| s.load_balancer.is_some()),
+        });
+    }
+    if let (Some(d), Some(_)) = (&t.dns, &t.application) {
+        out.push(Declared {
+            engine: "dns",
+            what: format!("the API name {}", d.api_fqdn()),
+            absent: section(o.dns.is_some(), "dns").collect(),
+        });
+    }
+    out
+}
+
+/// Sets every expectation the topology defines and records what it declares that the outputs
+/// lack ([`Outputs::declared`]); returns where the outputs disagreed.
 pub fn apply(o: &mut Outputs, t: &ValidatedTopology) -> Vec<String> {
+    o.declared = declared(o, t);
     let mut notes = Vec::new();
     if let Some(pg) = &t.postgres {
         let p = o.postgres.get_or_insert_with(Postgres::default);

@@ -14,6 +14,10 @@
 //!
 //! PostgreSQL sessions use TLS unless the caller turns it off ([`PgTls`], the command line's
 //! `--pg-insecure-no-tls`); the outputs file can only make TLS stricter, never turn it off.
+//!
+//! With a topology ([`expect::apply`]), every component it declares that the outputs lack is a
+//! failed `<engine>::outputs_present` check; without one, per-site outputs of an engine whose
+//! own output is missing are (PostgreSQL, Redis and Cassandra cannot be checked without it).
 
 mod cassandra;
 mod checks;
@@ -178,20 +182,26 @@ pub fn glob(pattern: &str, name: &str) -> bool {
 
 /// Every check name verify knows, for `--only` validation and docs.
 pub const CHECKS: &[&str] = &[
+    "postgres::outputs_present",
     "postgres::reachable",
     "postgres::replication",
     "postgres::lag",
     "postgres::write_propagation",
     "postgres::backups",
+    "redis::outputs_present",
     "redis::reachable",
     "redis::role",
     "redis::memory_policy",
+    "cassandra::outputs_present",
     "cassandra::nodes_per_dc",
     "cassandra::keyspace_replication",
+    "prometheus::outputs_present",
     "prometheus::targets_up",
     "prometheus::rules_loaded",
     "prometheus::remote_write",
+    "http::outputs_present",
     "http::load_balancer",
+    "dns::outputs_present",
     "dns::routing",
 ];
 

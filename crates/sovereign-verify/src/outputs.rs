@@ -145,6 +145,19 @@ pub struct Dns {
     pub resolvers: Vec<String>,
 }
 
+/// What the topology declares of one engine, and which outputs it calls for were absent (set
+/// by [`crate::expect::apply`]; each becomes an `<engine>::outputs_present` check).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Declared {
+    /// `postgres`, `redis`, `cassandra`, `prometheus`, `http` or `dns`.
+    pub engine: &'static str,
+    /// What the topology declares, for the report: "PostgreSQL (primary dub, replicas iad)".
+    pub what: String,
+    /// The outputs it calls for that the file lacked: "the `postgres` output",
+    /// "`sites.iad.postgres`".
+    pub absent: Vec<String>,
+}
+
 /// Everything verify reads.
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
@@ -156,6 +169,8 @@ pub struct Outputs {
     pub dns: Option<Dns>,
     /// Directory of the outputs file: relative paths in it are resolved against it.
     pub base: PathBuf,
+    /// What a topology declares, when verify was given one; empty otherwise.
+    pub declared: Vec<Declared>,
 }
 
 fn unwrap(v: &Value) -> &Value {
@@ -204,6 +219,7 @@ impl Outputs {
             monitoring: field(&root, "monitoring")?,
             dns: field(&root, "dns")?,
             base: base.to_path_buf(),
+            declared: Vec::new(),
         })
     }
 

@@ -666,3 +666,63 @@ async fn postgres_tls_is_the_callers_choice() {
     let r = run_tls(&o, &only, 5.0, PgTls::default()).await;
     assert_fail(&r, "postgres::reachable", "ams", "`off` is not one of");
 }
+
+/// Finding 9 of issue 10: an engine whose own output is missing was skipped without a word.
+/// Without a topology, per-site endpoints of an engine whose output is missing (or, for
+/// Cassandra, names no datacenter) are a failed `<engine>::outputs_present`.
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_sections_are_failed_checks() {
+    let dir = tempdir();
+    let mut v = json!({"sites": {
+        "ams": {
+            "postgres": {"role": "primary", "writer_endpoint": "127.0.0.1", "port": 1},
+            "redis": {"primary_endpoint": "127.0.0.1", "port": 1},
+            "cassandra": {"datacenter": "ams", "contact_points": ["127.0.0.1"]}
+        },
+        "iad": {"postgres": {"role": "secondary", "reader_endpoint": "127.0.0.1", "port": 1}}
+    }});
+    let o = outputs(dir.path(), v.clone());
+    let r = run(&o, &["*::outputs_present"], 2.0).await;
+    assert_eq!(r.len(), 3, "{r:#?}");
+    for (engine, what) in [
+        (
+            "postgres",
+            "PostgreSQL endpoints at ams, iad but no `postgres` output",
+        ),
+        ("redis", "caches at ams but no `redis` output"),
+        (
+            "cassandra",
+            "Cassandra contact points at ams but no `cassandra` output",
+        ),
+    ] {
+        let c = r
+            .iter()
+            .find(|c| c.name == format!("{engine}::outputs_present"))
+            .unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains(what), "{}", c.detail);
+    }
+    v["cassandra"] = json!({"keyspace": "k", "datacenters": {}});
+    let o = outputs(dir.path(), v.clone());
+    let r = run(&o, &["cassandra::*"], 2.0).await;
+    assert_fail_anywhere(
+        &r,
+        "cassandra::outputs_present",
+        "no `cassandra.datacenters`",
+    );
+    // With each engine's output present there is nothing to report.
+    v["postgres"] = json!({"primary_site": "ams"});
+    v["redis"] = json!({});
+    v["cassandra"]["datacenters"] = json!({"ams": {"nodes": 1, "replication_factor": 1}});
+    let o = outputs(dir.path(), v);
+    assert!(run(&o, &["*::outputs_present"], 2.0).await.is_empty());
+}
+
+fn assert_fail_anywhere(r: &[CheckResult], name: &str, reason: &str) {
+    let c = r
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {r:#?}"));
+    assert_eq!(c.status, Status::Fail, "{}", c.detail);
+    assert!(c.detail.contains(reason), "{}", c.detail);
+}
