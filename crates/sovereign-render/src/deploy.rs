@@ -29,6 +29,24 @@ pub fn steps(t: &ValidatedTopology, dir: &str) -> Vec<Step> {
         ),
         commands: tf(&format!("{dir}/bootstrap")),
     }];
+    if let Some(d) = &t.dns {
+        out.push(Step {
+            name: "dns".into(),
+            why: format!(
+                "the public zone `{}` with DNSSEC signing and query logging; the certificates of the global root validate through it",
+                d.zone
+            ),
+            commands: tf(&format!("{dir}/dns")),
+        });
+        out.push(Step {
+            name: "delegate the zone".into(),
+            why: format!(
+                "by hand, at the parent zone's DNS host: NS records for `{zone}` pointing at the name servers this command prints, and the DS record for DNSSEC; the global root's certificates wait for the delegation (check: `dig +short NS {zone}` lists them)",
+                zone = d.zone
+            ),
+            commands: vec![format!("terraform -chdir={dir}/dns output delegation")],
+        });
+    }
     let fly_app =
         t.application.is_some() && t.sites.iter().any(|s| s.serves && s.fly_region.is_some());
     let fly_pg = t
@@ -42,10 +60,18 @@ pub fn steps(t: &ValidatedTopology, dir: &str) -> Vec<Step> {
             commands: vec![format!("{dir}/fly/deploy.sh apps")],
         });
     }
+    let mut global = tf(dir);
+    if t.eks_sites().next().is_some() {
+        // The clusters' public endpoints answer only the operator's ranges: a required variable.
+        global.insert(
+            0,
+            "export TF_VAR_operator_cidrs='[\"<public IP of this machine>/32\"]'".to_string(),
+        );
+    }
     out.push(Step {
         name: "global".into(),
-        why: "networks, peering mesh, EKS clusters and node groups, the Aurora global database, caches, load balancers, DNS, budgets, Fly.io link gateways".into(),
-        commands: tf(dir),
+        why: "networks, peering mesh, EKS clusters and node groups, the Aurora global database, caches, load balancers, DNS records, budgets, Fly.io link gateways".into(),
+        commands: global,
     });
     let mut sites: Vec<&str> = t.eks_sites().map(|s| s.id.as_str()).collect();
     // The global monitoring site first: the others remote-write to it.

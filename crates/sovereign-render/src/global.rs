@@ -117,6 +117,18 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let mut vars = File::new(
         &cx.header("Inputs of the global root; every other value comes from the topology."),
     );
+    if t.kubernetes.is_some() && t.eks_sites().next().is_some() {
+        vars.add(
+            Block::new("variable", &["operator_cidrs"])
+                .attr("type", raw("list(string)"))
+                .attr("description", s("Public ranges (CIDR) of the machines that apply the site and cassandra roots: their Helm and Kubernetes providers talk to every cluster's public API endpoint. Required: there is no range that works for everyone. Example: [\"198.51.100.7/32\"]."))
+                .block(
+                    Block::new("validation", &[])
+                        .attr("condition", raw("length(var.operator_cidrs) > 0 && alltrue([for c in var.operator_cidrs : can(cidrhost(c, 0)) && !startswith(c, \"0.0.0.0/\")])"))
+                        .attr("error_message", s("operator_cidrs needs at least one CIDR (not 0.0.0.0/0): the ranges of the machines that run terraform for the site roots.")),
+                ),
+        );
+    }
     vars.add(
         Block::new("variable", &["admin_principal_arns"])
             .attr("type", raw("list(string)"))
@@ -252,10 +264,7 @@ fn kubernetes(cx: &Ctx, tree: &mut Tree) {
                     "subnet_ids",
                     raw(format!("module.network_{}.private_subnet_ids", site.id)),
                 )
-                .attr(
-                    "public_access_cidrs",
-                    strs(k.public_access_cidrs.iter().cloned()),
-                )
+                .attr("public_access_cidrs", api_access(cx, site))
                 .attr(
                     "kms_key_arn",
                     raw(format!("module.network_{}.kms_key_arn", site.id)),
@@ -301,6 +310,38 @@ fn kubernetes(cx: &Ctx, tree: &mut Tree) {
     tree.add("kubernetes.tf", f.render());
     if !spot.is_empty() {
         tree.add("spot.tf", spot.render());
+    }
+}
+
+/// Who may reach a cluster's public API endpoint: the operator's machines (a required
+/// variable), the ranges the topology adds, and, on a Cassandra datacenter's cluster, the
+/// k8ssandra control plane, whose operator calls it from its site's NAT gateways.
+fn api_access(cx: &Ctx, site: &SiteV) -> Expr {
+    let Some(k) = &cx.t.kubernetes else {
+        return Expr::List(vec![]);
+    };
+    let mut parts = vec!["var.operator_cidrs".to_string()];
+    if !k.public_access_cidrs.is_empty() {
+        let listed: Vec<String> = k
+            .public_access_cidrs
+            .iter()
+            .map(|c| crate::hcl::quote(c))
+            .collect();
+        parts.push(format!("[{}]", listed.join(", ")));
+    }
+    if let Some(c) = &cx.t.cassandra
+        && site.cassandra_dc
+        && c.control_plane != site.id
+    {
+        parts.push(format!(
+            "formatlist(\"%s/32\", module.network_{}.nat_public_ips)",
+            c.control_plane
+        ));
+    }
+    if parts.len() == 1 {
+        raw(parts.remove(0))
+    } else {
+        raw(format!("concat({})", parts.join(", ")))
     }
 }
 
@@ -466,10 +507,15 @@ fn rds(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
             m = m
                 .attr("database_name", s(&pg.database_name))
                 .attr("master_username", raw("jsondecode(aws_secretsmanager_secret_version.postgres.secret_string).username"))
-                .attr("master_password", raw("jsondecode(aws_secretsmanager_secret_version.postgres.secret_string).password"))
-                .attr("logical_replication", Expr::Bool(!pg.logical_replicas.is_empty()));
+                .attr("master_password", raw("jsondecode(aws_secretsmanager_secret_version.postgres.secret_string).password"));
         }
+        // Every member, not only today's writer: after a switchover the new writer must be able
+        // to serve the logical replicas' subscriptions.
         m = m
+            .attr(
+                "logical_replication",
+                Expr::Bool(!pg.logical_replicas.is_empty()),
+            )
             .attr("vpc_id", raw(format!("module.network_{}.vpc_id", site.id)))
             .attr(
                 "subnet_ids",
@@ -610,10 +656,23 @@ fn edge(cx: &Ctx, tree: &mut Tree) {
                 )
                 .attr("app_port", int(app.port))
                 .attr("health_path", s(&app.health_path))
-                .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
                 .attr(
                     "domain_names",
                     strs([dns.api_fqdn(), cx.site_fqdn(&site.id).unwrap_or_default()]),
+                )
+                .attr(
+                    "validation_record_fqdns",
+                    Expr::List(
+                        [dns.api_fqdn(), cx.site_fqdn(&site.id).unwrap_or_default()]
+                            .iter()
+                            .map(|d| {
+                                raw(format!(
+                                    "aws_route53_record.certificate_validation[{}].fqdn",
+                                    crate::hcl::quote(d)
+                                ))
+                            })
+                            .collect(),
+                    ),
                 )
                 .attr(
                     "log_bucket_name",
@@ -633,146 +692,47 @@ fn dns(cx: &Ctx, tree: &mut Tree) {
     let t = cx.t;
     let Some(d) = &t.dns else { return };
     let mut f = File::new(&cx.header(&format!(
-        "DNS: the public zone (DNSSEC-signed, queries logged), {} records for the API name with a\nhealth check per site so a failed site drops out, and a name per site.",
+        "DNS: {} records for the API name with a health check per site so a failed site drops out, a\nname per site, and the certificates' validation records. The zone is the dns root's.",
         match d.routing {
             Routing::Latency => "latency",
             Routing::Geolocation => "geolocation",
         }
     )));
-    f.add(
-        Block::new("resource", &["aws_route53_zone", "public"])
-            .attr("name", s(&d.zone))
-            .attr(
-                "comment",
-                s(format!("{} ({})", cx.project(), t.project.environment)),
-            ),
-    );
-    // DNSSEC: an asymmetric key in us-east-1, as Route 53 requires.
-    f.add(Block::new("data", &["aws_caller_identity", "current"]));
-    f.add(
-        Block::new("resource", &["aws_kms_key", "dnssec"])
-            .attr("region", s("us-east-1"))
-            .attr("description", s(format!("DNSSEC signing key of {}", d.zone)))
-            .attr("customer_master_key_spec", s("ECC_NIST_P256"))
-            .attr("key_usage", s("SIGN_VERIFY"))
-            .attr("deletion_window_in_days", int(30))
-            .attr(
-                "policy",
-                raw(r#"jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministers"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "Route53DNSSEC"
-        Effect    = "Allow"
-        Principal = { Service = "dnssec-route53.amazonaws.com" }
-        Action    = ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"]
-        Resource  = "*"
-        Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
-      },
-      {
-        Sid       = "Route53DNSSECGrant"
-        Effect    = "Allow"
-        Principal = { Service = "dnssec-route53.amazonaws.com" }
-        Action    = "kms:CreateGrant"
-        Resource  = "*"
-        Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
-      },
-    ]
-  })"#),
-            )
-            .comment("checkov:skip=CKV_AWS_7:rotation is not available for asymmetric keys; Route 53 DNSSEC requires an ECC_NIST_P256 signing key"),
-    );
-    f.add(
-        Block::new("resource", &["aws_route53_key_signing_key", "this"])
-            .attr("hosted_zone_id", raw("aws_route53_zone.public.id"))
-            .attr("key_management_service_arn", raw("aws_kms_key.dnssec.arn"))
-            .attr("name", s("sovereign")),
-    );
-    f.add(
-        Block::new("resource", &["aws_route53_hosted_zone_dnssec", "this"]).attr(
-            "hosted_zone_id",
-            raw("aws_route53_key_signing_key.this.hosted_zone_id"),
-        ),
-    );
-    // Query logging: log groups for Route 53 live in us-east-1.
-    f.add(
-        Block::new("resource", &["aws_kms_key", "dns_logs"])
-            .attr("region", s("us-east-1"))
-            .attr("description", s(format!("query logs of {}", d.zone)))
-            .attr("enable_key_rotation", Expr::Bool(true))
-            .attr("deletion_window_in_days", int(30))
-            .attr(
-                "policy",
-                raw(r#"jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministers"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "CloudWatchLogs"
-        Effect    = "Allow"
-        Principal = { Service = "logs.us-east-1.amazonaws.com" }
-        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-        Resource  = "*"
-      },
-    ]
-  })"#),
-            ),
-    );
-    f.add(
-        Block::new("resource", &["aws_cloudwatch_log_group", "dns_queries"])
-            .attr("region", s("us-east-1"))
-            .attr("name", s(format!("/aws/route53/{}", d.zone)))
-            .attr("retention_in_days", int(365))
-            .attr("kms_key_id", raw("aws_kms_key.dns_logs.arn")),
-    );
-    f.add(
-        Block::new(
-            "resource",
-            &["aws_cloudwatch_log_resource_policy", "dns_queries"],
-        )
-        .attr("region", s("us-east-1"))
-        .attr(
-            "policy_name",
-            s(format!("{}-route53-query-logs", cx.project())),
-        )
-        .attr(
-            "policy_document",
-            raw(r#"jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "route53.amazonaws.com" }
-      Action    = ["logs:CreateLogStream", "logs:PutLogEvents"]
-      Resource  = "${aws_cloudwatch_log_group.dns_queries.arn}:*"
-    }]
-  })"#),
-        ),
-    );
-    f.add(
-        Block::new("resource", &["aws_route53_query_log", "this"])
-            .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
-            .attr(
-                "cloudwatch_log_group_arn",
-                raw("aws_cloudwatch_log_group.dns_queries.arn"),
+    // The zone itself lives in the dns root, applied (and delegated) before this one: the
+    // certificates below validate through it.
+    f.add(crate::site_root::remote_state(cx, "dns", "dns"));
+    f.add(Block::new("locals", &[]).attr(
+        "public_zone_id",
+        raw("data.terraform_remote_state.dns.outputs.zone_id"),
+    ));
+    // Certificate validation: ACM asks every certificate of an account for one domain to prove
+    // it with the same CNAME (https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html),
+    // so each domain's record is created once here and every region's certificate waits on it.
+    let edges: Vec<String> = edge_sites(cx)
+        .iter()
+        .map(|x| format!("module.edge_{}.domain_validation_options", x.id))
+        .collect();
+    if !edges.is_empty() && t.application.is_some() {
+        f.add(
+            Block::new(
+                "resource",
+                &["aws_route53_record", "certificate_validation"],
             )
             .attr(
-                "depends_on",
-                raw("[aws_cloudwatch_log_resource_policy.dns_queries]"),
-            ),
-    );
+                "for_each",
+                raw(format!(
+                    "merge([for options in [{}] : {{ for o in options : o.domain_name => o }}]...)",
+                    edges.join(", ")
+                )),
+            )
+            .blank()
+            .attr("zone_id", raw("local.public_zone_id"))
+            .attr("name", raw("each.value.resource_record_name"))
+            .attr("type", raw("each.value.resource_record_type"))
+            .attr("ttl", int(300))
+            .attr("records", raw("[each.value.resource_record_value]")),
+        );
+    }
 
     let api = d.api_fqdn();
     let mut taken_continents: Vec<&str> = Vec::new();
@@ -832,7 +792,7 @@ fn dns(cx: &Ctx, tree: &mut Tree) {
                 "resource",
                 &["aws_route53_record", &format!("site_{}", site.id)],
             )
-            .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+            .attr("zone_id", raw("local.public_zone_id"))
             .attr("name", s(&fqdn))
             .attr("type", s("A"))
             .block(alias()),
@@ -842,7 +802,7 @@ fn dns(cx: &Ctx, tree: &mut Tree) {
             "resource",
             &["aws_route53_record", &format!("api_{}", site.id)],
         )
-        .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+        .attr("zone_id", raw("local.public_zone_id"))
         .attr("name", s(&api))
         .attr("type", s("A"))
         .attr("set_identifier", s(&site.id));
@@ -903,7 +863,7 @@ fn dns(cx: &Ctx, tree: &mut Tree) {
             Block::new("resource", &["aws_route53_record", &format!("site_{}", site.id)])
                 .comment("checkov:skip=CKV2_AWS_23:points at the Fly.io application's anycast address; Fly.io is outside AWS")
                 .attr("count", raw("var.fly_ipv4 == \"\" ? 0 : 1"))
-                .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+                .attr("zone_id", raw("local.public_zone_id"))
                 .attr("name", s(&fqdn))
                 .attr("type", s("A"))
                 .attr("ttl", int(d.ttl_seconds))
@@ -912,7 +872,7 @@ fn dns(cx: &Ctx, tree: &mut Tree) {
         let rec = Block::new("resource", &["aws_route53_record", &format!("api_{}", site.id)])
             .comment("checkov:skip=CKV2_AWS_23:points at the Fly.io application's anycast address; Fly.io is outside AWS")
             .attr("count", raw("var.fly_ipv4 == \"\" ? 0 : 1"))
-            .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+            .attr("zone_id", raw("local.public_zone_id"))
             .attr("name", s(&api))
             .attr("type", s("A"))
             .attr("ttl", int(d.ttl_seconds))
@@ -929,7 +889,7 @@ fn dns(cx: &Ctx, tree: &mut Tree) {
         f.add(
             Block::new("resource", &["aws_route53_record", "api_default"])
                 .comment("Geolocation needs a default for places no continent record covers.")
-                .attr("zone_id", raw("aws_route53_zone.public.zone_id"))
+                .attr("zone_id", raw("local.public_zone_id"))
                 .attr("name", s(&api))
                 .attr("type", s("A"))
                 .attr("set_identifier", s("default"))
@@ -1106,46 +1066,56 @@ fn monitoring(cx: &Ctx, tree: &mut Tree) {
         );
         any = true;
     }
-    if let Some(pg) = &t.postgres {
-        let recipients = t
-            .budgets
-            .as_ref()
-            .map(|b| b.recipients.clone())
-            .unwrap_or_default();
-        for sec in &pg.secondaries {
-            let Some(site) = t.site(sec) else { continue };
-            let region = cx.region(site).to_string();
+    // An alert topic in every AWS site with a cluster or a database: CloudWatch alarms and the
+    // site's Alertmanager publish to it; the budget recipients are subscribed.
+    let recipients = t
+        .budgets
+        .as_ref()
+        .map(|b| b.recipients.clone())
+        .unwrap_or_default();
+    for site in alert_sites(cx) {
+        let id = &site.id;
+        let region = cx.region(site).to_string();
+        f.add(
+            Block::new("resource", &["aws_sns_topic", &format!("alerts_{id}")])
+                .attr("region", s(&region))
+                .attr("name", s(format!("{}-alerts", cx.project())))
+                .attr(
+                    "kms_master_key_id",
+                    raw(format!("module.network_{id}.kms_key_arn")),
+                )
+                .attr("tags", site_tags(id)),
+        );
+        for (i, email) in recipients.iter().enumerate() {
             f.add(
-                Block::new("resource", &["aws_sns_topic", &format!("alerts_{sec}")])
-                    .attr("region", s(&region))
-                    .attr("name", s(format!("{}-alerts", cx.project())))
-                    .attr(
-                        "kms_master_key_id",
-                        raw(format!("module.network_{sec}.kms_key_arn")),
-                    )
-                    .attr("tags", site_tags(sec)),
+                Block::new(
+                    "resource",
+                    &[
+                        "aws_sns_topic_subscription",
+                        &format!("alerts_{id}_{}", i + 1),
+                    ],
+                )
+                .attr("region", s(&region))
+                .attr("topic_arn", raw(format!("aws_sns_topic.alerts_{id}.arn")))
+                .attr("protocol", s("email"))
+                .attr("endpoint", s(email)),
             );
-            for (i, email) in recipients.iter().enumerate() {
-                f.add(
-                    Block::new(
-                        "resource",
-                        &[
-                            "aws_sns_topic_subscription",
-                            &format!("alerts_{sec}_{}", i + 1),
-                        ],
-                    )
-                    .attr("region", s(&region))
-                    .attr("topic_arn", raw(format!("aws_sns_topic.alerts_{sec}.arn")))
-                    .attr("protocol", s("email"))
-                    .attr("endpoint", s(email)),
-                );
-            }
+        }
+        any = true;
+    }
+    if let Some(pg) = &t.postgres {
+        // One alarm per member, today's writer included: AWS publishes the lag only for
+        // secondaries, so after a switchover the alarm of the new writer goes quiet (missing
+        // data is not breaching) and the old writer's, now a secondary, starts measuring.
+        for member in pg.members() {
+            let Some(site) = t.site(member) else { continue };
+            let region = cx.region(site).to_string();
             f.add(
                 Block::new(
                     "resource",
                     &[
                         "aws_cloudwatch_metric_alarm",
-                        &format!("replication_lag_{sec}"),
+                        &format!("replication_lag_{member}"),
                     ],
                 )
                 .attr("region", s(&region))
@@ -1153,13 +1123,13 @@ fn monitoring(cx: &Ctx, tree: &mut Tree) {
                     "alarm_name",
                     s(format!(
                         "{}-aurora-replication-lag",
-                        names::rds_cluster(cx.project(), sec)
+                        names::rds_cluster(cx.project(), member)
                     )),
                 )
                 .attr(
                     "alarm_description",
                     s(format!(
-                        "Aurora global replication lag into {sec} above {} s",
+                        "Aurora global replication lag into {member} above {} s (measured only while {member} is a secondary)",
                         pg.max_lag_seconds
                     )),
                 )
@@ -1169,7 +1139,7 @@ fn monitoring(cx: &Ctx, tree: &mut Tree) {
                     "dimensions",
                     map([(
                         "DBClusterIdentifier",
-                        raw(format!("module.database_{sec}.cluster_identifier")),
+                        raw(format!("module.database_{member}.cluster_identifier")),
                     )]),
                 )
                 .attr("statistic", s("Maximum"))
@@ -1177,16 +1147,16 @@ fn monitoring(cx: &Ctx, tree: &mut Tree) {
                 .attr("evaluation_periods", int(3))
                 .attr("threshold", Expr::Num(pg.max_lag_seconds * 1000.0))
                 .attr("comparison_operator", s("GreaterThanThreshold"))
-                .attr("treat_missing_data", s("breaching"))
+                .attr("treat_missing_data", s("notBreaching"))
                 .attr(
                     "alarm_actions",
-                    raw(format!("[aws_sns_topic.alerts_{sec}.arn]")),
+                    raw(format!("[aws_sns_topic.alerts_{member}.arn]")),
                 )
                 .attr(
                     "ok_actions",
-                    raw(format!("[aws_sns_topic.alerts_{sec}.arn]")),
+                    raw(format!("[aws_sns_topic.alerts_{member}.arn]")),
                 )
-                .attr("tags", site_tags(sec)),
+                .attr("tags", site_tags(member)),
             );
             any = true;
         }
@@ -1194,6 +1164,14 @@ fn monitoring(cx: &Ctx, tree: &mut Tree) {
     if any {
         tree.add("monitoring.tf", f.render());
     }
+}
+
+/// AWS sites with an alert topic: those with a cluster or an Aurora member.
+pub(crate) fn alert_sites<'a>(cx: &'a Ctx) -> Vec<&'a SiteV> {
+    cx.t.sites
+        .iter()
+        .filter(|s| s.aws.is_some() && (s.eks || s.aurora.is_some()))
+        .collect()
 }
 
 fn truncate(s: &str, n: usize) -> &str {
@@ -1337,6 +1315,14 @@ fn outputs(cx: &Ctx, tree: &mut Tree) {
                 "kms_key_arn".into(),
                 if site.aws.is_some() {
                     raw(format!("module.network_{id}.kms_key_arn"))
+                } else {
+                    Expr::Null
+                },
+            ),
+            (
+                "alerts_topic_arn".into(),
+                if alert_sites(cx).iter().any(|x| x.id == *id) {
+                    raw(format!("aws_sns_topic.alerts_{id}.arn"))
                 } else {
                     Expr::Null
                 },
@@ -1599,8 +1585,8 @@ fn outputs(cx: &Ctx, tree: &mut Tree) {
                 .attr(
                     "value",
                     map([
-                        ("zone_id", raw("aws_route53_zone.public.zone_id")),
-                        ("name_servers", raw("aws_route53_zone.public.name_servers")),
+                        ("zone_id", raw("local.public_zone_id")),
+                        ("name_servers", raw("data.terraform_remote_state.dns.outputs.name_servers")),
                         ("api_name", s(d.api_fqdn())),
                         ("sites", strs(t.api_sites().iter().map(|x| x.id.clone()))),
                     ]),

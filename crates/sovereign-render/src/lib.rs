@@ -5,6 +5,8 @@
 //! The tree holds:
 //!
 //! - `bootstrap/`: the S3 state bucket (local state);
+//! - `dns/`: the public zone, DNSSEC and query logging, applied and delegated before the global
+//!   root (its certificates validate through the zone);
 //! - the global root: networks, peering mesh, EKS clusters and node groups, the Aurora global
 //!   database, caches, load balancers, DNS, budgets, the Fly.io link gateways;
 //! - `sites/<site>/`: one root per EKS site for its cluster workloads (Helm), own state;
@@ -19,6 +21,7 @@
 mod bootstrap;
 mod cassandra_root;
 pub mod deploy;
+mod dns_root;
 mod docs;
 mod fly;
 mod global;
@@ -193,6 +196,7 @@ pub fn render(t: &ValidatedTopology, catalog: &Catalog, source: &str) -> Result<
         }
     }
     bootstrap::render(&cx, &mut tree);
+    dns_root::render(&cx, &mut tree);
     global::render(&cx, &mut tree)?;
     site_root::render(&cx, &mut tree)?;
     cassandra_root::render(&cx, &mut tree)?;

