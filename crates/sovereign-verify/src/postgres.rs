@@ -649,6 +649,10 @@ pub async fn write_propagation(
     tls: Tls,
     timeout: Duration,
 ) -> Vec<(Option<String>, Outcome)> {
+    // The wait for the row ends `timeout` after the check began, not after the write: the
+    // connections before it count, so every replica gets its own answer before the check's
+    // own deadline cuts the whole check short with a bare "no answer".
+    let began = Instant::now();
     let replicas: Vec<(String, String)> = expected(&o);
     if replicas.is_empty() {
         return vec![(
@@ -726,7 +730,7 @@ pub async fn write_propagation(
                     }
                     Err(e) => return (Some(site), Outcome::fail(format!("reading the probe failed: {}", db_message(&e)))),
                 }
-                if written.elapsed() > timeout {
+                if began.elapsed() > timeout {
                     return (Some(site), Outcome::fail("the probe row never arrived"));
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
