@@ -75,25 +75,19 @@ data "aws_eks_cluster" "control_plane" {
   name   = "global-sovereign-sin"
 }
 
-data "aws_eks_cluster_auth" "control_plane" {
-  region = "ap-southeast-1"
-  name   = "global-sovereign-sin"
-}
-
 provider "helm" {
   kubernetes = {
     host                   = data.aws_eks_cluster.control_plane.endpoint
     cluster_ca_certificate = base64decode(data.aws_eks_cluster.control_plane.certificate_authority[0].data)
-    token                  = data.aws_eks_cluster_auth.control_plane.token
+    exec = {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", "global-sovereign-sin", "--region", "ap-southeast-1"]
+    }
   }
 }
 
 data "aws_eks_cluster" "keyspace" {
-  region = "eu-west-1"
-  name   = "global-sovereign-ams"
-}
-
-data "aws_eks_cluster_auth" "keyspace" {
   region = "eu-west-1"
   name   = "global-sovereign-ams"
 }
@@ -103,6 +97,10 @@ provider "helm" {
   kubernetes = {
     host                   = data.aws_eks_cluster.keyspace.endpoint
     cluster_ca_certificate = base64decode(data.aws_eks_cluster.keyspace.certificate_authority[0].data)
-    token                  = data.aws_eks_cluster_auth.keyspace.token
+    exec = {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", "global-sovereign-ams", "--region", "eu-west-1"]
+    }
   }
 }

@@ -5,7 +5,8 @@ use serde_json::json;
 
 use crate::global::{AWS_PROVIDER, HELM_PROVIDER, aws_provider, tags_locals, terraform_block};
 use crate::hcl::{Block, Expr, File, map, raw, s};
-use crate::site_root::{cluster_access, helm_provider, remote_state, to_yaml};
+use crate::monitoring::CAPACITY_LABEL;
+use crate::site_root::{ClusterAccess, remote_state, to_yaml};
 use crate::{Ctx, RenderError, Tree};
 
 /// One rack per availability zone of the site (by zone id), at most one per node.
@@ -18,6 +19,44 @@ pub(crate) fn cassandra_racks(
         .and_then(|s| s.aws.as_ref())
         .map(|a| a.azs.iter().take(nodes as usize).cloned().collect())
         .unwrap_or_default()
+}
+
+/// What each Cassandra pod asks for, from the smallest on-demand instance type (Cassandra runs
+/// on on-demand nodes only, one pod per node): half the node's memory as request and limit, half
+/// of that as JVM heap (at most 16 GiB: the rest is off-heap memory and page cache), half its
+/// vCPUs as request and all of them as limit.
+pub(crate) struct CassandraSize {
+    pub cpu_request: u32,
+    pub cpu_limit: u32,
+    pub memory_gi: u32,
+    pub heap_gi: u32,
+}
+
+pub(crate) fn cassandra_size(cx: &Ctx) -> Result<CassandraSize, RenderError> {
+    let k =
+        cx.t.kubernetes
+            .as_ref()
+            .ok_or_else(|| RenderError("Cassandra without kubernetes settings".into()))?;
+    let smallest = k
+        .on_demand
+        .instance_types
+        .iter()
+        .map(|n| {
+            cx.catalog
+                .ec2_type(n)
+                .ok_or_else(|| RenderError(format!("instance type `{n}` is not in the catalog")))
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .min_by(|a, b| a.memory_gib.total_cmp(&b.memory_gib))
+        .ok_or_else(|| RenderError("no on-demand instance type".into()))?;
+    let memory_gi = ((smallest.memory_gib / 2.0).floor() as u32).max(2);
+    Ok(CassandraSize {
+        cpu_request: (smallest.vcpu / 2).max(1),
+        cpu_limit: smallest.vcpu.max(1),
+        memory_gi,
+        heap_gi: (memory_gi / 2).clamp(1, 16),
+    })
 }
 
 pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
@@ -60,18 +99,14 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
             &format!("sites/{site}"),
         ));
     }
-    let (data, conn) = cluster_access("control_plane", cx.region(cp), &cx.eks_name(&cp.id));
-    for d in data {
-        f.add(d);
-    }
-    f.add(helm_provider(&conn, None));
+    let access = ClusterAccess::new("control_plane", cx.region(cp), &cx.eks_name(&cp.id));
+    f.add(access.data.clone());
+    f.add(access.helm_provider(None));
     if first_dc.id != cp.id {
-        let (data, conn) =
-            cluster_access("keyspace", cx.region(first_dc), &cx.eks_name(&first_dc.id));
-        for d in data {
-            f.add(d);
-        }
-        f.add(helm_provider(&conn, Some("keyspace")));
+        let access =
+            ClusterAccess::new("keyspace", cx.region(first_dc), &cx.eks_name(&first_dc.id));
+        f.add(access.data.clone());
+        f.add(access.helm_provider(Some("keyspace")));
     }
     tree.add("cassandra/main.tf", f.render());
 
@@ -137,6 +172,11 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     );
     tree.add("cassandra/cassandra.tf", k.render());
 
+    let size = cassandra_size(cx)?;
+    let resources = json!({
+        "requests": { "cpu": size.cpu_request.to_string(), "memory": format!("{}Gi", size.memory_gi) },
+        "limits": { "cpu": size.cpu_limit.to_string(), "memory": format!("{}Gi", size.memory_gi) },
+    });
     let datacenters: Vec<serde_json::Value> = c
         .datacenters
         .iter()
@@ -147,6 +187,8 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
                 "size": d.nodes,
                 "storage": format!("{}Gi", d.storage_size_gi),
                 "racks": cassandra_racks(t, &d.site, d.nodes),
+                "resources": resources,
+                "heap": format!("{}Gi", size.heap_gi),
             })
         })
         .collect();
@@ -155,11 +197,12 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     tree.add(
         "cassandra/values/k8ssandra-cluster.yaml",
         to_yaml(
-            &cx.header("Values of charts/k8ssandra-cluster. Servers, CAs and tokens of remote clusters are set by cassandra.tf."),
+            &cx.header("Values of charts/k8ssandra-cluster. Servers, CAs and tokens of remote clusters are set by cassandra.tf.\nCassandra runs on on-demand nodes only (`nodeLabels`), sized from the smallest on-demand type."),
             &json!({
                 "clusterName": name,
                 "serverVersion": c.version,
                 "storageClass": c.storage_class,
+                "nodeLabels": { CAPACITY_LABEL: "on_demand" },
                 "datacenters": datacenters,
                 "clientConfigs": client_configs,
             }),

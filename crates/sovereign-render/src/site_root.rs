@@ -6,7 +6,7 @@ use crate::global::{
     AWS_PROVIDER, HELM_PROVIDER, K8S_PROVIDER, aws_provider, postgres_secret_name,
     redis_secret_name, tags_locals, terraform_block,
 };
-use crate::hcl::{Block, Expr, File, int, map, raw, s};
+use crate::hcl::{Block, Expr, File, int, map, raw, s, strs};
 use crate::{CHART_VERSIONS, Ctx, RenderError, Tree};
 
 /// `data "terraform_remote_state" "<label>"` reading another root's state.
@@ -23,56 +23,97 @@ pub(crate) fn remote_state(cx: &Ctx, label: &str, root: &str) -> Block {
         )
 }
 
-/// The data sources and provider settings that reach one EKS cluster.
-pub(crate) fn cluster_access(label: &str, region: &str, cluster: &str) -> (Vec<Block>, Expr) {
-    let data = vec![
-        Block::new("data", &["aws_eks_cluster", label])
-            .attr("region", s(region))
-            .attr("name", s(cluster)),
-        Block::new("data", &["aws_eks_cluster_auth", label])
-            .attr("region", s(region))
-            .attr("name", s(cluster)),
-    ];
-    let conn = map([
-        (
-            "host",
-            raw(format!("data.aws_eks_cluster.{label}.endpoint")),
-        ),
-        (
-            "cluster_ca_certificate",
-            raw(format!(
-                "base64decode(data.aws_eks_cluster.{label}.certificate_authority[0].data)"
-            )),
-        ),
-        (
-            "token",
-            raw(format!("data.aws_eks_cluster_auth.{label}.token")),
-        ),
-    ]);
-    (data, conn)
+/// The StorageClass every EKS site creates and marks default: gp3, encrypted with the site's KMS
+/// key through the EBS CSI driver. Every volume claim the tree writes names it (or Cassandra's
+/// own class, which the same site creates).
+pub(crate) const SITE_STORAGE_CLASS: &str = "gp3";
+
+/// How Terraform reaches one EKS cluster: the `aws_eks_cluster` data source (endpoint and CA) and
+/// the connection settings for the Kubernetes and Helm providers.
+pub(crate) struct ClusterAccess {
+    pub data: Block,
+    label: String,
+    region: String,
+    cluster: String,
 }
 
-/// `provider "kubernetes"` with the attributes of a connection map.
-pub(crate) fn kubernetes_provider(conn: &Expr, alias: Option<&str>) -> Block {
-    let mut b = Block::new("provider", &["kubernetes"]);
-    if let Some(a) = alias {
-        b = b.attr("alias", s(a));
-    }
-    if let Expr::Map(items) = conn {
-        for (k, v) in items {
-            b = b.attr(k, v.clone());
+impl ClusterAccess {
+    pub fn new(label: &str, region: &str, cluster: &str) -> ClusterAccess {
+        ClusterAccess {
+            data: Block::new("data", &["aws_eks_cluster", label])
+                .attr("region", s(region))
+                .attr("name", s(cluster)),
+            label: label.to_string(),
+            region: region.to_string(),
+            cluster: cluster.to_string(),
         }
     }
-    b
+
+    fn host(&self) -> Expr {
+        raw(format!("data.aws_eks_cluster.{}.endpoint", self.label))
+    }
+
+    fn ca(&self) -> Expr {
+        raw(format!(
+            "base64decode(data.aws_eks_cluster.{}.certificate_authority[0].data)",
+            self.label
+        ))
+    }
+
+    /// The exec credential plugin: a fresh token from `aws eks get-token` whenever the provider
+    /// needs one. A token read once at plan time (`aws_eks_cluster_auth`) expires after 15
+    /// minutes, before long Helm releases and the keyspace job finish.
+    fn exec(&self) -> [(&'static str, Expr); 3] {
+        [
+            ("api_version", s(EXEC_API_VERSION)),
+            ("command", s("aws")),
+            (
+                "args",
+                strs([
+                    "eks",
+                    "get-token",
+                    "--cluster-name",
+                    self.cluster.as_str(),
+                    "--region",
+                    self.region.as_str(),
+                ]),
+            ),
+        ]
+    }
+
+    /// `provider "kubernetes"` (2.x): connection attributes and an `exec {}` block.
+    pub fn kubernetes_provider(&self, alias: Option<&str>) -> Block {
+        let mut b = Block::new("provider", &["kubernetes"]);
+        if let Some(a) = alias {
+            b = b.attr("alias", s(a));
+        }
+        let mut exec = Block::new("exec", &[]);
+        for (k, v) in self.exec() {
+            exec = exec.attr(k, v);
+        }
+        b.attr("host", self.host())
+            .attr("cluster_ca_certificate", self.ca())
+            .block(exec)
+    }
+
+    /// `provider "helm"` (3.x): `kubernetes` and its `exec` are attributes, not blocks.
+    pub fn helm_provider(&self, alias: Option<&str>) -> Block {
+        let mut b = Block::new("provider", &["helm"]);
+        if let Some(a) = alias {
+            b = b.attr("alias", s(a));
+        }
+        b.attr(
+            "kubernetes",
+            map([
+                ("host", self.host()),
+                ("cluster_ca_certificate", self.ca()),
+                ("exec", map(self.exec())),
+            ]),
+        )
+    }
 }
 
-pub(crate) fn helm_provider(conn: &Expr, alias: Option<&str>) -> Block {
-    let mut b = Block::new("provider", &["helm"]);
-    if let Some(a) = alias {
-        b = b.attr("alias", s(a));
-    }
-    b.attr("kubernetes", conn.clone())
-}
+const EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1beta1";
 
 pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     for site in cx.t.eks_sites() {
@@ -82,7 +123,6 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
 }
 
 fn render_site(cx: &Ctx, site: &SiteV, tree: &mut Tree) -> Result<(), RenderError> {
-    let t = cx.t;
     let id = &site.id;
     let region = cx.region(site).to_string();
     let dir = format!("sites/{id}");
@@ -102,106 +142,18 @@ fn render_site(cx: &Ctx, site: &SiteV, tree: &mut Tree) -> Result<(), RenderErro
     f.add(aws_provider(&region));
     f.add(tags_locals(cx));
     f.add(remote_state(cx, "global", "global"));
-    let (data, conn) = cluster_access("this", &region, &cx.eks_name(id));
-    for d in data {
-        f.add(d);
-    }
-    f.add(kubernetes_provider(&conn, None));
-    f.add(helm_provider(&conn, None));
+    let access = ClusterAccess::new("this", &region, &cx.eks_name(id));
+    f.add(access.data.clone());
+    f.add(access.kubernetes_provider(None));
+    f.add(access.helm_provider(None));
 
-    let global = format!("data.terraform_remote_state.global.outputs.sites[\"{id}\"]");
+    let global = site_outputs(id);
     let versions = Expr::Map(
         CHART_VERSIONS
             .iter()
             .map(|(k, _, v)| (k.to_string(), s(*v)))
             .collect(),
     );
-    let application = match &t.application {
-        Some(app) if site.serves => {
-            let k = t
-                .kubernetes
-                .as_ref()
-                .ok_or_else(|| RenderError("EKS site without kubernetes settings".into()))?;
-            let tg = if crate::global::edge_sites(cx).iter().any(|e| e.id == *id) {
-                raw(format!("{global}.load_balancer.target_group_arn"))
-            } else {
-                s("")
-            };
-            map([
-                ("name", s(&app.name)),
-                ("image", s(&app.image)),
-                ("port", int(app.port)),
-                ("health_path", s(&app.health_path)),
-                ("replicas", int(app.replicas)),
-                ("max_replicas", int(app.replicas.saturating_mul(10).max(1))),
-                ("cpu_target_percent", int(k.scaling.cpu_target_percent)),
-                ("scale_up_pods", int(k.scaling.step)),
-                ("cooldown_seconds", int(k.scaling.cooldown_seconds)),
-                ("target_group_arn", tg),
-            ])
-        }
-        _ => Expr::Null,
-    };
-    let cassandra = match &t.cassandra {
-        Some(c) => map([
-            ("control_plane", Expr::Bool(site.cassandra_control_plane)),
-            ("datacenter", Expr::Bool(site.cassandra_dc)),
-            ("storage_class", s(&c.storage_class)),
-            (
-                "remote_access",
-                Expr::Bool(site.cassandra_dc && !site.cassandra_control_plane),
-            ),
-        ]),
-        None => Expr::Null,
-    };
-    let dashboards = if site.monitoring_global {
-        raw(
-            "{ for f in fileset(\"${path.root}/../../monitoring/dashboards\", \"*.json\") : trimsuffix(f, \".json\") => file(\"${path.root}/../../monitoring/dashboards/${f}\") }",
-        )
-    } else {
-        map(Vec::<(String, Expr)>::new())
-    };
-    let monitoring = map([
-        ("global", Expr::Bool(site.monitoring_global)),
-        (
-            "values",
-            raw("file(\"${path.root}/values/kube-prometheus-stack.yaml\")"),
-        ),
-        (
-            "rules",
-            raw("file(\"${path.root}/../../monitoring/rules/sovereign.rules.yml\")"),
-        ),
-        ("dashboards", dashboards),
-        (
-            "prometheus_target_group_arn",
-            if site.monitoring_global {
-                raw(
-                    "data.terraform_remote_state.global.outputs.monitoring.prometheus_target_group_arn",
-                )
-            } else {
-                s("")
-            },
-        ),
-    ]);
-    let postgres = match (&t.postgres, site.aurora) {
-        (Some(pg), Some(_)) => map([
-            (
-                "endpoint",
-                raw(format!("{global}.postgres.reader_endpoint")),
-            ),
-            ("database", s(&pg.database_name)),
-            ("secret_arn", s(postgres_secret_name(cx))),
-        ]),
-        _ => Expr::Null,
-    };
-    let redis = if site.redis {
-        map([
-            ("endpoint", raw(format!("{global}.redis.primary_endpoint"))),
-            ("secret_arn", s(redis_secret_name(cx))),
-        ])
-    } else {
-        Expr::Null
-    };
     f.add(
         Block::new("module", &["site"])
             .attr("source", s("../../modules/site"))
@@ -212,11 +164,13 @@ fn render_site(cx: &Ctx, site: &SiteV, tree: &mut Tree) -> Result<(), RenderErro
             .attr("kms_key_arn", raw(format!("{global}.kms_key_arn")))
             .attr("charts_dir", raw("\"${path.root}/../../charts\""))
             .attr("chart_versions", versions)
-            .attr("application", application)
-            .attr("cassandra", cassandra)
-            .attr("monitoring", monitoring)
-            .attr("postgres", postgres)
-            .attr("redis", redis),
+            .attr("application", application_input(cx, site)?)
+            .attr("storage_classes", storage_classes_input(cx, site))
+            .attr("cassandra", cassandra_input(cx, site))
+            .attr("monitoring", monitoring_input(site))
+            .attr("global_monitoring", global_monitoring_input(cx, site))
+            .attr("postgres", postgres_input(cx, site))
+            .attr("redis", redis_input(cx, site)),
     );
     tree.add(format!("{dir}/main.tf"), f.render());
 
@@ -241,6 +195,222 @@ fn render_site(cx: &Ctx, site: &SiteV, tree: &mut Tree) -> Result<(), RenderErro
         crate::monitoring::kps_values(cx, site)?,
     );
     Ok(())
+}
+
+/// The global root's outputs for one site.
+fn site_outputs(id: &str) -> String {
+    format!("data.terraform_remote_state.global.outputs.sites[\"{id}\"]")
+}
+
+/// The application and its autoscaling where the site serves it; null elsewhere.
+fn application_input(cx: &Ctx, site: &SiteV) -> Result<Expr, RenderError> {
+    let t = cx.t;
+    let Some(app) = t.application.as_ref().filter(|_| site.serves) else {
+        return Ok(Expr::Null);
+    };
+    let k = t
+        .kubernetes
+        .as_ref()
+        .ok_or_else(|| RenderError("EKS site without kubernetes settings".into()))?;
+    let tg = if crate::global::edge_sites(cx)
+        .iter()
+        .any(|e| e.id == site.id)
+    {
+        raw(format!(
+            "{}.load_balancer.target_group_arn",
+            site_outputs(&site.id)
+        ))
+    } else {
+        s("")
+    };
+    Ok(map([
+        ("name", s(&app.name)),
+        ("image", s(&app.image)),
+        ("port", int(app.port)),
+        ("health_path", s(&app.health_path)),
+        ("replicas", int(app.replicas)),
+        ("max_replicas", int(app.replicas.saturating_mul(10).max(1))),
+        ("cpu_target_percent", int(k.scaling.cpu_target_percent)),
+        ("scale_up_pods", int(k.scaling.step)),
+        ("cooldown_seconds", int(k.scaling.cooldown_seconds)),
+        ("target_group_arn", tg),
+    ]))
+}
+
+/// k8ssandra-operator's role here. The operators run where a datacenter or the control plane
+/// does, nowhere else: null on other sites.
+fn cassandra_input(cx: &Ctx, site: &SiteV) -> Expr {
+    if cx.t.cassandra.is_none() || !(site.cassandra_dc || site.cassandra_control_plane) {
+        return Expr::Null;
+    }
+    map([
+        ("control_plane", Expr::Bool(site.cassandra_control_plane)),
+        ("datacenter", Expr::Bool(site.cassandra_dc)),
+        (
+            "remote_access",
+            Expr::Bool(site.cassandra_dc && !site.cassandra_control_plane),
+        ),
+    ])
+}
+
+fn storage_classes_input(cx: &Ctx, site: &SiteV) -> Expr {
+    Expr::List(
+        storage_classes(cx, site)
+            .into_iter()
+            .map(|c| {
+                map([
+                    ("name", s(c.name)),
+                    ("default", Expr::Bool(c.default)),
+                    ("reclaim_policy", s(c.reclaim_policy)),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// kube-prometheus-stack's values and, on the global site, Sovereign's rules (only the global
+/// Prometheus evaluates them: it holds every site's series, each with its `site` label, and it
+/// has the Alertmanager), the dashboards and the remote-write target group.
+fn monitoring_input(site: &SiteV) -> Expr {
+    let global = site.monitoring_global;
+    map([
+        ("global", Expr::Bool(global)),
+        (
+            "values",
+            raw("file(\"${path.root}/values/kube-prometheus-stack.yaml\")"),
+        ),
+        (
+            "rules",
+            if global {
+                raw("file(\"${path.root}/../../monitoring/rules/sovereign.rules.yml\")")
+            } else {
+                s("")
+            },
+        ),
+        (
+            "dashboards",
+            if global {
+                raw(
+                    "{ for f in fileset(\"${path.root}/../../monitoring/dashboards\", \"*.json\") : trimsuffix(f, \".json\") => file(\"${path.root}/../../monitoring/dashboards/${f}\") }",
+                )
+            } else {
+                map(Vec::<(String, Expr)>::new())
+            },
+        ),
+        (
+            "prometheus_target_group_arn",
+            if global {
+                raw(
+                    "data.terraform_remote_state.global.outputs.monitoring.prometheus_target_group_arn",
+                )
+            } else {
+                s("")
+            },
+        ),
+    ])
+}
+
+/// On the global monitoring site: the alert topic and its e-mail subscribers (the budget
+/// recipients), Alertmanager's service account, Grafana's admin secret. Null elsewhere.
+fn global_monitoring_input(cx: &Ctx, site: &SiteV) -> Expr {
+    if !site.monitoring_global {
+        return Expr::Null;
+    }
+    let emails =
+        cx.t.budgets
+            .as_ref()
+            .map(|b| b.recipients.clone())
+            .unwrap_or_default();
+    map([
+        (
+            "alert_topic_name",
+            s(format!("{}-alertmanager", cx.project())),
+        ),
+        ("alert_emails", strs(emails)),
+        (
+            "alertmanager_service_account",
+            s(crate::monitoring::ALERTMANAGER_SERVICE_ACCOUNT),
+        ),
+        (
+            "grafana_admin_secret",
+            s(crate::monitoring::GRAFANA_ADMIN_SECRET),
+        ),
+        (
+            "grafana_admin_secret_name",
+            s(format!("{}/grafana/admin", cx.project())),
+        ),
+    ])
+}
+
+fn postgres_input(cx: &Ctx, site: &SiteV) -> Expr {
+    match (&cx.t.postgres, site.aurora) {
+        (Some(pg), Some(_)) => map([
+            (
+                "endpoint",
+                raw(format!(
+                    "{}.postgres.reader_endpoint",
+                    site_outputs(&site.id)
+                )),
+            ),
+            ("database", s(&pg.database_name)),
+            ("secret_arn", s(postgres_secret_name(cx))),
+        ]),
+        _ => Expr::Null,
+    }
+}
+
+fn redis_input(cx: &Ctx, site: &SiteV) -> Expr {
+    if !site.redis {
+        return Expr::Null;
+    }
+    map([
+        (
+            "endpoint",
+            raw(format!("{}.redis.primary_endpoint", site_outputs(&site.id))),
+        ),
+        ("secret_arn", s(redis_secret_name(cx))),
+    ])
+}
+
+/// A StorageClass a site creates.
+pub(crate) struct StorageClass {
+    pub name: String,
+    pub default: bool,
+    pub reclaim_policy: &'static str,
+}
+
+/// The storage classes of a site: the default encrypted gp3 class on every EKS site, and where a
+/// Cassandra datacenter runs, the topology's `cassandra.storage_class` when it names another
+/// class. A class that holds Cassandra data keeps its volumes when a claim is deleted (`Retain`):
+/// a deleted claim must not take a node's data with it.
+pub(crate) fn storage_classes(cx: &Ctx, site: &SiteV) -> Vec<StorageClass> {
+    let cassandra =
+        cx.t.cassandra
+            .as_ref()
+            .filter(|_| site.cassandra_dc)
+            .map(|c| c.storage_class.as_str());
+    let policy = |name: &str| {
+        if cassandra == Some(name) {
+            "Retain"
+        } else {
+            "Delete"
+        }
+    };
+    let mut out = vec![StorageClass {
+        name: SITE_STORAGE_CLASS.to_string(),
+        default: true,
+        reclaim_policy: policy(SITE_STORAGE_CLASS),
+    }];
+    if let Some(name) = cassandra
+        && name != SITE_STORAGE_CLASS
+    {
+        out.push(StorageClass {
+            name: name.to_string(),
+            default: false,
+            reclaim_policy: policy(name),
+        });
+    }
+    out
 }
 
 /// JSON value → YAML text (Helm reads YAML 1.1: ambiguous strings are quoted).

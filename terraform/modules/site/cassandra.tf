@@ -1,7 +1,8 @@
-# Cassandra through k8ssandra-operator: the operator on every cluster (control plane where the
-# topology says), cert-manager for its webhooks, an encrypted gp3 storage class where a
-# datacenter runs, and a service account the control plane uses to manage a remote datacenter.
-# The K8ssandraCluster itself is applied from the `cassandra` root, after every site.
+# Cassandra through k8ssandra-operator: the operator where a datacenter or the control plane runs
+# (the site root passes `cassandra = null` elsewhere), cert-manager for its webhooks, and a
+# service account the control plane uses to manage a remote datacenter. The data volumes use the
+# storage class the topology names, which `storage.tf` creates on every datacenter's site. The
+# K8ssandraCluster itself is applied from the `cassandra` root, after every site.
 
 resource "helm_release" "cert_manager" {
   count = var.cassandra == null ? 0 : 1
@@ -38,25 +39,7 @@ resource "helm_release" "k8ssandra_operator" {
     }
   })]
 
-  depends_on = [helm_release.cert_manager]
-}
-
-resource "kubernetes_storage_class_v1" "cassandra" {
-  count = var.cassandra != null && try(var.cassandra.datacenter, false) ? 1 : 0
-
-  metadata {
-    name = var.cassandra.storage_class
-  }
-
-  storage_provisioner    = "ebs.csi.aws.com"
-  reclaim_policy         = "Retain"
-  volume_binding_mode    = "WaitForFirstConsumer"
-  allow_volume_expansion = true
-  parameters = {
-    type      = "gp3"
-    encrypted = "true"
-    kmsKeyId  = var.kms_key_arn
-  }
+  depends_on = [helm_release.cert_manager, kubernetes_storage_class_v1.this]
 }
 
 resource "kubernetes_service_account_v1" "control_plane" {

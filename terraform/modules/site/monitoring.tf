@@ -1,7 +1,9 @@
-# kube-prometheus-stack on every cluster: Prometheus with external labels naming the site,
-# remote-writing to the global Prometheus; the alert rules Sovereign renders; the PostgreSQL
-# and Redis exporters for the site's Aurora and cache. On the global site: the remote-write
-# receiver behind an internal load balancer, and Grafana with Sovereign's dashboards.
+# kube-prometheus-stack on every cluster: Prometheus stamping the site on every series it scrapes,
+# its volume on the site's storage class, remote-writing to the global Prometheus the series
+# Sovereign's rules and dashboards read; the PostgreSQL and Redis exporters for the site's Aurora
+# and cache. On the global site: the remote-write receiver behind an internal load balancer,
+# Sovereign's alert rules, Alertmanager routing to the alert topic (`alerting.tf`), and Grafana
+# with Sovereign's dashboards and a generated admin password.
 
 resource "helm_release" "kube_prometheus_stack" {
   name       = "kube-prometheus-stack"
@@ -12,9 +14,17 @@ resource "helm_release" "kube_prometheus_stack" {
   wait       = true
   timeout    = 900
 
-  values = [
-    var.monitoring.values,
-    yamlencode({ additionalPrometheusRulesMap = { sovereign = yamldecode(var.monitoring.rules) } }),
+  values = concat(
+    [var.monitoring.values],
+    var.monitoring.rules == "" ? [] : [yamlencode({ additionalPrometheusRulesMap = { sovereign = yamldecode(var.monitoring.rules) } })],
+    local.alertmanager_values,
+  )
+
+  # Pods get Pod Identity credentials only if the association exists when they start.
+  depends_on = [
+    kubernetes_storage_class_v1.this,
+    aws_eks_pod_identity_association.pod,
+    kubernetes_secret_v1.grafana_admin,
   ]
 }
 

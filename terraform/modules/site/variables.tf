@@ -20,7 +20,7 @@ variable "vpc_id" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "Site KMS key; encrypts the volumes of the Cassandra storage class."
+  description = "Site KMS key: encrypts the volumes of the site's storage classes, the alert topic and Grafana's admin secret."
 }
 
 variable "charts_dir" {
@@ -37,6 +37,7 @@ variable "chart_versions" {
     lb_controller         = string
     postgres_exporter     = string
     redis_exporter        = string
+    metrics_server        = string
   })
   description = "Pinned versions of the upstream charts."
 }
@@ -58,14 +59,32 @@ variable "application" {
   default     = null
 }
 
+variable "storage_classes" {
+  type = list(object({
+    name           = string
+    default        = bool
+    reclaim_policy = string
+  }))
+  description = "Encrypted gp3 storage classes to create: the site's default class (exactly one has `default = true`), and Cassandra's class when the topology names another. `reclaim_policy` is `Delete` or `Retain`."
+
+  validation {
+    condition     = length([for c in var.storage_classes : c if c.default]) == 1
+    error_message = "Exactly one storage class must be the default."
+  }
+
+  validation {
+    condition     = alltrue([for c in var.storage_classes : contains(["Delete", "Retain"], c.reclaim_policy)])
+    error_message = "reclaim_policy must be Delete or Retain."
+  }
+}
+
 variable "cassandra" {
   type = object({
     control_plane = bool
     datacenter    = bool
-    storage_class = string
     remote_access = bool
   })
-  description = "k8ssandra-operator on this cluster: control plane or data plane, a storage class when a datacenter runs here, a service account the control plane uses when the datacenter is remote. Null without Cassandra."
+  description = "k8ssandra-operator on this cluster: control plane or data plane, and a service account the control plane uses when the datacenter is remote. Null where neither a datacenter nor the control plane runs."
   default     = null
 }
 
@@ -77,7 +96,19 @@ variable "monitoring" {
     dashboards                  = map(string)
     prometheus_target_group_arn = string
   })
-  description = "kube-prometheus-stack values (external labels, remote write), the alert rules, and for the global site Grafana's dashboards and the target group of the internal load balancer other sites remote-write through."
+  description = "kube-prometheus-stack values (site label, storage, remote write), Sovereign's alert rules (empty except on the global site, whose Prometheus evaluates them), and for the global site Grafana's dashboards and the target group of the internal load balancer other sites remote-write through."
+}
+
+variable "global_monitoring" {
+  type = object({
+    alert_topic_name             = string
+    alert_emails                 = list(string)
+    alertmanager_service_account = string
+    grafana_admin_secret         = string
+    grafana_admin_secret_name    = string
+  })
+  description = "What only the global monitoring site runs: the SNS topic Alertmanager publishes to (e-mail subscribers; each must confirm the subscription), the service account Alertmanager runs as, and Grafana's admin credentials (Kubernetes secret name, Secrets Manager name). Null on other sites."
+  default     = null
 }
 
 variable "postgres" {

@@ -84,25 +84,19 @@ data "aws_eks_cluster" "control_plane" {
   name   = "orbit-ohio"
 }
 
-data "aws_eks_cluster_auth" "control_plane" {
-  region = "us-east-2"
-  name   = "orbit-ohio"
-}
-
 provider "helm" {
   kubernetes = {
     host                   = data.aws_eks_cluster.control_plane.endpoint
     cluster_ca_certificate = base64decode(data.aws_eks_cluster.control_plane.certificate_authority[0].data)
-    token                  = data.aws_eks_cluster_auth.control_plane.token
+    exec = {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", "orbit-ohio", "--region", "us-east-2"]
+    }
   }
 }
 
 data "aws_eks_cluster" "keyspace" {
-  region = "us-east-1"
-  name   = "orbit-iad"
-}
-
-data "aws_eks_cluster_auth" "keyspace" {
   region = "us-east-1"
   name   = "orbit-iad"
 }
@@ -112,6 +106,10 @@ provider "helm" {
   kubernetes = {
     host                   = data.aws_eks_cluster.keyspace.endpoint
     cluster_ca_certificate = base64decode(data.aws_eks_cluster.keyspace.certificate_authority[0].data)
-    token                  = data.aws_eks_cluster_auth.keyspace.token
+    exec = {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", "orbit-iad", "--region", "us-east-1"]
+    }
   }
 }

@@ -60,22 +60,26 @@ data "aws_eks_cluster" "this" {
   name   = "orbit-syd"
 }
 
-data "aws_eks_cluster_auth" "this" {
-  region = "ap-southeast-2"
-  name   = "orbit-syd"
-}
-
 provider "kubernetes" {
   host                   = data.aws_eks_cluster.this.endpoint
   cluster_ca_certificate = base64decode(data.aws_eks_cluster.this.certificate_authority[0].data)
-  token                  = data.aws_eks_cluster_auth.this.token
+
+  exec {
+    api_version = "client.authentication.k8s.io/v1beta1"
+    command     = "aws"
+    args        = ["eks", "get-token", "--cluster-name", "orbit-syd", "--region", "ap-southeast-2"]
+  }
 }
 
 provider "helm" {
   kubernetes = {
     host                   = data.aws_eks_cluster.this.endpoint
     cluster_ca_certificate = base64decode(data.aws_eks_cluster.this.certificate_authority[0].data)
-    token                  = data.aws_eks_cluster_auth.this.token
+    exec = {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", "orbit-syd", "--region", "ap-southeast-2"]
+    }
   }
 }
 
@@ -88,13 +92,14 @@ module "site" {
   kms_key_arn  = data.terraform_remote_state.global.outputs.sites["syd"].kms_key_arn
   charts_dir   = "${path.root}/../../charts"
   chart_versions = {
-    cert_manager          = "v1.16.2"
-    k8ssandra_operator    = "1.30.0"
-    kube_prometheus_stack = "65.1.1"
-    cluster_autoscaler    = "9.43.2"
-    lb_controller         = "1.10.1"
-    postgres_exporter     = "6.4.0"
-    redis_exporter        = "6.6.0"
+    cert_manager          = "v1.21.1"
+    k8ssandra_operator    = "1.32.5"
+    kube_prometheus_stack = "88.5.3"
+    cluster_autoscaler    = "9.56.0"
+    lb_controller         = "3.5.0"
+    postgres_exporter     = "8.2.0"
+    redis_exporter        = "6.29.0"
+    metrics_server        = "3.13.1"
   }
   application = {
     name               = "gateway"
@@ -108,19 +113,26 @@ module "site" {
     cooldown_seconds   = 180
     target_group_arn   = data.terraform_remote_state.global.outputs.sites["syd"].load_balancer.target_group_arn
   }
+  storage_classes = [
+    {
+      name           = "gp3"
+      default        = true
+      reclaim_policy = "Retain"
+    },
+  ]
   cassandra = {
     control_plane = false
     datacenter    = true
-    storage_class = "gp3"
     remote_access = true
   }
   monitoring = {
     global                      = false
     values                      = file("${path.root}/values/kube-prometheus-stack.yaml")
-    rules                       = file("${path.root}/../../monitoring/rules/sovereign.rules.yml")
+    rules                       = ""
     dashboards                  = {}
     prometheus_target_group_arn = ""
   }
+  global_monitoring = null
   postgres = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["syd"].postgres.reader_endpoint
     database   = "orbit"

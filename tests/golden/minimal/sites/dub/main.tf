@@ -58,22 +58,26 @@ data "aws_eks_cluster" "this" {
   name   = "acme-dub"
 }
 
-data "aws_eks_cluster_auth" "this" {
-  region = "eu-west-1"
-  name   = "acme-dub"
-}
-
 provider "kubernetes" {
   host                   = data.aws_eks_cluster.this.endpoint
   cluster_ca_certificate = base64decode(data.aws_eks_cluster.this.certificate_authority[0].data)
-  token                  = data.aws_eks_cluster_auth.this.token
+
+  exec {
+    api_version = "client.authentication.k8s.io/v1beta1"
+    command     = "aws"
+    args        = ["eks", "get-token", "--cluster-name", "acme-dub", "--region", "eu-west-1"]
+  }
 }
 
 provider "helm" {
   kubernetes = {
     host                   = data.aws_eks_cluster.this.endpoint
     cluster_ca_certificate = base64decode(data.aws_eks_cluster.this.certificate_authority[0].data)
-    token                  = data.aws_eks_cluster_auth.this.token
+    exec = {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", "acme-dub", "--region", "eu-west-1"]
+    }
   }
 }
 
@@ -86,13 +90,14 @@ module "site" {
   kms_key_arn  = data.terraform_remote_state.global.outputs.sites["dub"].kms_key_arn
   charts_dir   = "${path.root}/../../charts"
   chart_versions = {
-    cert_manager          = "v1.16.2"
-    k8ssandra_operator    = "1.30.0"
-    kube_prometheus_stack = "65.1.1"
-    cluster_autoscaler    = "9.43.2"
-    lb_controller         = "1.10.1"
-    postgres_exporter     = "6.4.0"
-    redis_exporter        = "6.6.0"
+    cert_manager          = "v1.21.1"
+    k8ssandra_operator    = "1.32.5"
+    kube_prometheus_stack = "88.5.3"
+    cluster_autoscaler    = "9.56.0"
+    lb_controller         = "3.5.0"
+    postgres_exporter     = "8.2.0"
+    redis_exporter        = "6.29.0"
+    metrics_server        = "3.13.1"
   }
   application = {
     name               = "api"
@@ -106,6 +111,13 @@ module "site" {
     cooldown_seconds   = 300
     target_group_arn   = data.terraform_remote_state.global.outputs.sites["dub"].load_balancer.target_group_arn
   }
+  storage_classes = [
+    {
+      name           = "gp3"
+      default        = true
+      reclaim_policy = "Delete"
+    },
+  ]
   cassandra = null
   monitoring = {
     global                      = true
@@ -113,6 +125,13 @@ module "site" {
     rules                       = file("${path.root}/../../monitoring/rules/sovereign.rules.yml")
     dashboards                  = { for f in fileset("${path.root}/../../monitoring/dashboards", "*.json") : trimsuffix(f, ".json") => file("${path.root}/../../monitoring/dashboards/${f}") }
     prometheus_target_group_arn = data.terraform_remote_state.global.outputs.monitoring.prometheus_target_group_arn
+  }
+  global_monitoring = {
+    alert_topic_name             = "acme-alertmanager"
+    alert_emails                 = ["ops@acme.example.com"]
+    alertmanager_service_account = "alertmanager"
+    grafana_admin_secret         = "grafana-admin"
+    grafana_admin_secret_name    = "acme/grafana/admin"
   }
   postgres = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["dub"].postgres.reader_endpoint

@@ -1,0 +1,1363 @@
+//! Invariants of a deployment that works once applied, over the rendered trees of the examples.
+//! No engine here can see them (storage classes, credentials that expire, the metrics API, alert
+//! routing, metric names, where Cassandra is scheduled), so each is written down as a check of
+//! the tree, and each check is also run on a broken tree to prove it fails when it should:
+//!
+//! - every volume claim (values and charts) names a storage class its own site creates, and the
+//!   site module creates them encrypted, default-marked, through the EBS CSI driver;
+//! - every Kubernetes and Helm provider authenticates with the `aws eks get-token` exec plugin:
+//!   no static token, no `aws_eks_cluster_auth`;
+//! - every site that runs the application (and its HorizontalPodAutoscaler) installs
+//!   metrics-server;
+//! - where Alertmanager runs, its default route goes to a receiver that notifies someone, not
+//!   the chart's `null`;
+//! - every metric an alert rule or a dashboard reads is exported by the pinned exporters
+//!   (`tests/data/exporter-metrics.toml`), and the sites remote-write it to the global Prometheus;
+//! - Cassandra pods have resources and a heap, and run on on-demand nodes only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use hcl::expr::{Expression, ObjectKey};
+use hcl::structure::{Block, BlockLabel, Body};
+use serde_json::{Value, json};
+use sovereign_catalog::{Catalog, Date};
+use sovereign_render::Tree;
+
+fn examples() -> Vec<(String, Tree)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let report =
+                sovereign_check::check_text(&text, Catalog::builtin(), Date::new(2026, 11, 26));
+            let v = report
+                .validated
+                .unwrap_or_else(|| panic!("{} does not validate", p.display()));
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            let tree =
+                sovereign_render::render(&v, Catalog::builtin(), &format!("examples/{name}.toml"))
+                    .unwrap();
+            (name, tree)
+        })
+        .collect()
+}
+
+fn assert_holds(what: &str, check: fn(&Tree) -> Vec<String>) {
+    for (name, tree) in examples() {
+        let problems = check(&tree);
+        assert!(
+            problems.is_empty(),
+            "{name}: {what}:\n{}",
+            problems.join("\n")
+        );
+    }
+}
+
+fn assert_catches(problems: &[String], wanted: &[&str]) {
+    let all = problems.join("\n");
+    for w in wanted {
+        assert!(all.contains(w), "the check missed `{w}`:\n{all}");
+    }
+}
+
+/// A copy of `tree` with some files replaced (and `drop` left out).
+fn edited(tree: &Tree, replace: &[(&str, String)], drop: &[&str]) -> Tree {
+    let mut out = Tree::new();
+    for (path, bytes) in tree.files() {
+        if !drop.contains(&path) {
+            out.add(path, bytes);
+        }
+    }
+    for (path, text) in replace {
+        out.add(*path, text.as_bytes());
+    }
+    out
+}
+
+fn default_tree() -> Tree {
+    examples()
+        .into_iter()
+        .find(|(n, _)| n == "global-sovereign")
+        .map(|(_, t)| t)
+        .unwrap()
+}
+
+// ---- reading the tree ------------------------------------------------------------------------
+
+fn label(l: &BlockLabel) -> &str {
+    match l {
+        BlockLabel::Identifier(i) => i.as_str(),
+        BlockLabel::String(s) => s.as_str(),
+    }
+}
+
+fn parse(tree: &Tree, path: &str) -> Body {
+    hcl::parse(tree.text(path).unwrap()).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Every `.tf` file of a directory (not below it), parsed.
+fn dir_bodies(tree: &Tree, dir: &str) -> Vec<(String, Body)> {
+    tree.files()
+        .filter(|(p, _)| {
+            let rest = if dir.is_empty() {
+                Some(*p)
+            } else {
+                p.strip_prefix(dir).and_then(|r| r.strip_prefix('/'))
+            };
+            rest.is_some_and(|r| !r.contains('/') && r.ends_with(".tf"))
+        })
+        .map(|(p, _)| (p.to_string(), parse(tree, p)))
+        .collect()
+}
+
+fn blocks<'a>(body: &'a Body, kind: &str, first: Option<&str>) -> Vec<&'a Block> {
+    body.blocks()
+        .filter(|b| b.identifier.as_str() == kind)
+        .filter(|b| first.is_none_or(|f| b.labels.first().map(label) == Some(f)))
+        .collect()
+}
+
+fn attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
+    body.attributes()
+        .find(|a| a.key.as_str() == key)
+        .map(|a| &a.expr)
+}
+
+fn text(e: &Expression) -> String {
+    hcl::format::to_string(e).unwrap_or_default()
+}
+
+/// An HCL expression as JSON: literals as they are, anything computed as its source text.
+fn to_json(e: &Expression) -> Value {
+    match e {
+        Expression::Null => Value::Null,
+        Expression::Bool(b) => json!(b),
+        Expression::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
+        Expression::String(s) => json!(s),
+        Expression::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        Expression::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| {
+                    let k = match k {
+                        ObjectKey::Identifier(i) => i.to_string(),
+                        ObjectKey::Expression(Expression::String(s)) => s.clone(),
+                        ObjectKey::Expression(other) => text(other),
+                        other => format!("{other:?}"),
+                    };
+                    (k, to_json(v))
+                })
+                .collect(),
+        ),
+        other => json!(text(other)),
+    }
+}
+
+fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn yaml(tree: &Tree, path: &str) -> Option<Value> {
+    tree.text(path)
+        .map(|t| serde_saphyr::from_str(t).unwrap_or_else(|e| panic!("{path}: {e}")))
+}
+
+/// A site root and the literal arguments of its `module "site"` call.
+struct SiteRoot {
+    id: String,
+    call: BTreeMap<String, Expression>,
+    module_dir: String,
+}
+
+impl SiteRoot {
+    fn arg(&self, key: &str) -> Option<Value> {
+        self.call.get(key).map(to_json)
+    }
+
+    fn is_set(&self, key: &str) -> bool {
+        self.call
+            .get(key)
+            .is_some_and(|e| !matches!(e, Expression::Null))
+    }
+}
+
+fn site_roots(tree: &Tree) -> Vec<SiteRoot> {
+    let mut out = Vec::new();
+    for (path, _) in tree.files() {
+        let Some(id) = path
+            .strip_prefix("sites/")
+            .and_then(|r| r.strip_suffix("/main.tf"))
+        else {
+            continue;
+        };
+        let body = parse(tree, path);
+        for b in blocks(&body, "module", Some("site")) {
+            let call: BTreeMap<String, Expression> = b
+                .body
+                .attributes()
+                .map(|a| (a.key.to_string(), a.expr.clone()))
+                .collect();
+            let source = match call.get("source") {
+                Some(Expression::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            out.push(SiteRoot {
+                id: id.to_string(),
+                module_dir: join(&format!("sites/{id}"), &source),
+                call,
+            });
+        }
+    }
+    out
+}
+
+fn join(dir: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for p in rel.split('/') {
+        match p {
+            "." | "" => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+/// Every resource of a module directory: (type, name, body).
+fn resources(tree: &Tree, dir: &str) -> Vec<(String, String, Body)> {
+    let mut out = Vec::new();
+    for (_, body) in dir_bodies(tree, dir) {
+        for b in blocks(&body, "resource", None) {
+            let l: Vec<&str> = b.labels.iter().map(label).collect();
+            if l.len() == 2 {
+                out.push((l[0].to_string(), l[1].to_string(), b.body.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn kps_values(tree: &Tree, site: &str) -> Value {
+    yaml(
+        tree,
+        &format!("sites/{site}/values/kube-prometheus-stack.yaml"),
+    )
+    .unwrap_or(Value::Null)
+}
+
+// ---- 1. storage classes ----------------------------------------------------------------------
+
+/// Every claim in a values document: (where, storage class named or `None`).
+fn claims_in(v: &Value, at: &str, out: &mut Vec<(String, Option<String>)>) {
+    match v {
+        Value::Object(m) => {
+            let class = |spec: Option<&Value>| {
+                spec.and_then(|s| s.get("storageClassName"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            if let Some(t) = m.get("volumeClaimTemplate") {
+                out.push((format!("{at}.volumeClaimTemplate"), class(t.get("spec"))));
+            }
+            if m.get("kind").and_then(Value::as_str) == Some("PersistentVolumeClaim") {
+                out.push((at.to_string(), class(m.get("spec"))));
+            }
+            if let Some(p) = m.get("persistence")
+                && p.get("enabled").and_then(Value::as_bool) == Some(true)
+            {
+                out.push((format!("{at}.persistence"), class(Some(p))));
+            }
+            for (k, v) in m {
+                if k != "volumeClaimTemplate" {
+                    claims_in(v, &format!("{at}.{k}"), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                claims_in(v, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn storage_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut classes_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for root in site_roots(tree) {
+        // The module creates exactly the classes the root lists, as the EBS CSI driver's
+        // encrypted gp3 volumes with the site's key, bound where the pod lands.
+        let creates = resources(tree, &root.module_dir)
+            .into_iter()
+            .filter(|(ty, _, _)| ty == "kubernetes_storage_class_v1")
+            .any(|(_, _, body)| {
+                let meta = blocks(&body, "metadata", None);
+                let params = attr(&body, "parameters").map(to_json).unwrap_or_default();
+                attr(&body, "for_each").is_some_and(|e| text(e).contains("var.storage_classes"))
+                    && meta.iter().any(|m| {
+                        attr(&m.body, "name").map(text).as_deref() == Some("each.key")
+                            && attr(&m.body, "annotations").is_some_and(|a| {
+                                text(a).contains("storageclass.kubernetes.io/is-default-class")
+                            })
+                    })
+                    && attr(&body, "storage_provisioner").map(to_json)
+                        == Some(json!("ebs.csi.aws.com"))
+                    && attr(&body, "volume_binding_mode").map(to_json)
+                        == Some(json!("WaitForFirstConsumer"))
+                    && params.get("type") == Some(&json!("gp3"))
+                    && params.get("encrypted") == Some(&json!("true"))
+                    && params.get("kmsKeyId") == Some(&json!("var.kms_key_arn"))
+            });
+        if !creates {
+            out.push(format!(
+                "{}: no encrypted gp3 StorageClass (EBS CSI, site key, WaitForFirstConsumer, default annotation) per `var.storage_classes`",
+                root.module_dir
+            ));
+        }
+        let listed = root.arg("storage_classes").unwrap_or_default();
+        let listed = listed.as_array().cloned().unwrap_or_default();
+        let defaults = listed
+            .iter()
+            .filter(|c| c.get("default") == Some(&json!(true)))
+            .count();
+        if defaults != 1 {
+            out.push(format!(
+                "sites/{}: {defaults} default storage classes, want exactly one",
+                root.id
+            ));
+        }
+        let names: BTreeSet<String> = listed
+            .iter()
+            .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        let path = format!("sites/{}/values/kube-prometheus-stack.yaml", root.id);
+        let mut claims = Vec::new();
+        claims_in(&kps_values(tree, &root.id), "", &mut claims);
+        for (at, class) in claims {
+            match class {
+                Some(c) if names.contains(&c) => {}
+                Some(c) => out.push(format!(
+                    "{path}{at}: storage class `{c}` is not created on site {}",
+                    root.id
+                )),
+                None => out.push(format!(
+                    "{path}{at}: names no storage class (EKS has no default class)"
+                )),
+            }
+        }
+        classes_of.insert(root.id.clone(), names);
+    }
+    // Cassandra's claims are in the k8ssandra-cluster chart; their class comes from its values.
+    if let Some(v) = yaml(tree, "cassandra/values/k8ssandra-cluster.yaml") {
+        let class = v.get("storageClass").and_then(Value::as_str).unwrap_or("");
+        for dc in v
+            .get("datacenters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let site = dc.get("name").and_then(Value::as_str).unwrap_or("");
+            if !classes_of.get(site).is_some_and(|c| c.contains(class)) {
+                out.push(format!(
+                    "cassandra/values/k8ssandra-cluster.yaml: datacenter {site} claims storage class `{class}`, which site {site} does not create"
+                ));
+            }
+        }
+    }
+    out.extend(chart_claim_problems(tree));
+    out
+}
+
+/// In chart templates, every claim names its class from the chart's `storageClass` value.
+fn chart_claim_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, bytes) in tree.files() {
+        if !(path.starts_with("charts/") && path.contains("/templates/")) {
+            continue;
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let t = line.trim_start();
+            let claim = t.starts_with("volumeClaimTemplate")
+                || t.contains("VolumeClaimSpec:")
+                || t.starts_with("kind: PersistentVolumeClaim");
+            if !claim {
+                continue;
+            }
+            let indent = line.len() - t.len();
+            let inside = lines[i + 1..]
+                .iter()
+                .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent);
+            let named = inside
+                .clone()
+                .any(|l| l.contains("storageClassName:") && l.contains(".Values.storageClass"));
+            if !named {
+                out.push(format!(
+                    "{path}:{}: a claim without `storageClassName` from `.Values.storageClass`",
+                    i + 1
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_volume_claim_names_a_class_its_site_creates() {
+    assert_holds("storage classes", storage_problems);
+}
+
+#[test]
+fn the_storage_check_can_fail() {
+    let tree = default_tree();
+    let values = tree
+        .text("sites/iad/values/kube-prometheus-stack.yaml")
+        .unwrap()
+        .replace("storageClassName: gp3\n", "");
+    let cassandra = tree
+        .text("cassandra/values/k8ssandra-cluster.yaml")
+        .unwrap()
+        .replace("storageClass: gp3", "storageClass: io2");
+    let chart = tree
+        .text("charts/k8ssandra-cluster/templates/k8ssandracluster.yaml")
+        .unwrap()
+        .replace("storageClassName:", "storageClassNam:");
+    let storage = tree
+        .text("modules/site/storage.tf")
+        .unwrap()
+        .replace("\"true\"", "\"false\"");
+    let broken = edited(
+        &tree,
+        &[
+            ("sites/iad/values/kube-prometheus-stack.yaml", values),
+            ("cassandra/values/k8ssandra-cluster.yaml", cassandra),
+            (
+                "charts/k8ssandra-cluster/templates/k8ssandracluster.yaml",
+                chart,
+            ),
+            ("modules/site/storage.tf", storage),
+        ],
+        &[],
+    );
+    assert_catches(
+        &storage_problems(&broken),
+        &[
+            "modules/site: no encrypted gp3 StorageClass",
+            "sites/iad/values/kube-prometheus-stack.yaml.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate: names no storage class",
+            "datacenter ams claims storage class `io2`",
+            "k8ssandracluster.yaml:",
+        ],
+    );
+}
+
+// ---- 2. exec authentication ------------------------------------------------------------------
+
+fn exec_problem(exec: &Value) -> Option<String> {
+    let args: Vec<&str> = exec
+        .get("args")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let ok = exec.get("command") == Some(&json!("aws"))
+        && exec.get("api_version") == Some(&json!("client.authentication.k8s.io/v1beta1"))
+        && args.windows(2).any(|w| w == ["eks", "get-token"])
+        && args.contains(&"--cluster-name")
+        && args.contains(&"--region");
+    (!ok)
+        .then(|| format!("exec is not `aws eks get-token --cluster-name ... --region ...`: {exec}"))
+}
+
+fn auth_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, _) in tree.files() {
+        if !path.ends_with(".tf") {
+            continue;
+        }
+        let body = parse(tree, path);
+        for b in blocks(&body, "data", Some("aws_eks_cluster_auth")) {
+            out.push(format!(
+                "{path}: data.aws_eks_cluster_auth.{}: a token that expires after 15 minutes",
+                b.labels.get(1).map(label).unwrap_or("")
+            ));
+        }
+        for p in blocks(&body, "provider", Some("kubernetes")) {
+            if attr(&p.body, "token").is_some() {
+                out.push(format!("{path}: provider kubernetes has a static token"));
+            }
+            let exec: Vec<Value> = blocks(&p.body, "exec", None)
+                .iter()
+                .map(|e| {
+                    Value::Object(
+                        e.body
+                            .attributes()
+                            .map(|a| (a.key.to_string(), to_json(&a.expr)))
+                            .collect(),
+                    )
+                })
+                .collect();
+            match exec.as_slice() {
+                [e] => {
+                    out.extend(exec_problem(e).map(|m| format!("{path}: provider kubernetes: {m}")))
+                }
+                _ => out.push(format!("{path}: provider kubernetes without an exec block")),
+            }
+        }
+        for p in blocks(&body, "provider", Some("helm")) {
+            let k = attr(&p.body, "kubernetes").map(to_json).unwrap_or_default();
+            if k.get("token").is_some() {
+                out.push(format!("{path}: provider helm has a static token"));
+            }
+            match k.get("exec") {
+                Some(e) => {
+                    out.extend(exec_problem(e).map(|m| format!("{path}: provider helm: {m}")))
+                }
+                None => out.push(format!("{path}: provider helm without kubernetes.exec")),
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_cluster_provider_uses_exec_auth() {
+    assert_holds("provider authentication", auth_problems);
+}
+
+#[test]
+fn the_auth_check_can_fail() {
+    let mut tree = Tree::new();
+    tree.add(
+        "sites/x/main.tf",
+        r#"data "aws_eks_cluster_auth" "this" {
+  name = "c"
+}
+
+provider "kubernetes" {
+  host  = "h"
+  token = data.aws_eks_cluster_auth.this.token
+}
+
+provider "helm" {
+  kubernetes = {
+    host = "h"
+    exec = {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "kubectl"
+      args        = []
+    }
+  }
+}
+"#,
+    );
+    assert_catches(
+        &auth_problems(&tree),
+        &[
+            "data.aws_eks_cluster_auth.this",
+            "provider kubernetes has a static token",
+            "provider kubernetes without an exec block",
+            "provider helm: exec is not",
+        ],
+    );
+}
+
+// ---- 3. metrics-server -----------------------------------------------------------------------
+
+fn metrics_server_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    for root in site_roots(tree) {
+        if !root.is_set("application") {
+            continue;
+        }
+        let installs = resources(tree, &root.module_dir)
+            .into_iter()
+            .filter(|(ty, _, _)| ty == "helm_release")
+            .any(|(_, _, body)| {
+                attr(&body, "chart").map(to_json) == Some(json!("metrics-server"))
+                    && attr(&body, "repository").map(to_json)
+                        == Some(json!("https://kubernetes-sigs.github.io/metrics-server"))
+                    && attr(&body, "version").map(text).as_deref()
+                        == Some("var.chart_versions.metrics_server")
+                    // Unconditional: a count or for_each could leave it out.
+                    && attr(&body, "count").is_none()
+                    && attr(&body, "for_each").is_none()
+            });
+        let pinned = root
+            .arg("chart_versions")
+            .and_then(|v| v.get("metrics_server").cloned())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .is_some_and(|v| !v.is_empty());
+        if !installs || !pinned {
+            out.push(format!(
+                "sites/{}: runs the application (HorizontalPodAutoscaler on CPU) but installs no pinned metrics-server",
+                root.id
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_site_with_an_hpa_installs_metrics_server() {
+    assert_holds("metrics-server", metrics_server_problems);
+}
+
+#[test]
+fn the_metrics_server_check_can_fail() {
+    let tree = default_tree();
+    let autoscaling = tree.text("modules/site/autoscaling.tf").unwrap();
+    let cut = autoscaling
+        .find("resource \"helm_release\" \"metrics_server\"")
+        .unwrap();
+    let broken = edited(
+        &tree,
+        &[(
+            "modules/site/autoscaling.tf",
+            autoscaling[..cut].to_string(),
+        )],
+        &[],
+    );
+    assert_catches(
+        &metrics_server_problems(&broken),
+        &[
+            "sites/ams: runs the application",
+            "sites/sfo: runs the application",
+        ],
+    );
+}
+
+// ---- 4. alert routing ------------------------------------------------------------------------
+
+/// Objects passed to `yamlencode` anywhere in a module that configure Alertmanager.
+fn alertmanager_overrides(tree: &Tree, dir: &str) -> Vec<Value> {
+    fn walk(e: &Expression, out: &mut Vec<Value>) {
+        match e {
+            Expression::FuncCall(f) => {
+                if f.name.to_string() == "yamlencode"
+                    && let Some(arg) = f.args.first()
+                {
+                    let v = to_json(arg);
+                    if get(&v, &["alertmanager", "config"]).is_some() {
+                        out.push(v);
+                    }
+                }
+                f.args.iter().for_each(|a| walk(a, out));
+            }
+            Expression::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Expression::Object(o) => o.iter().for_each(|(_, v)| walk(v, out)),
+            Expression::Conditional(c) => {
+                walk(&c.true_expr, out);
+                walk(&c.false_expr, out);
+            }
+            Expression::Parenthesis(p) => walk(p, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (_, body) in dir_bodies(tree, dir) {
+        for b in body.blocks() {
+            for a in b.body.attributes() {
+                walk(&a.expr, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// Helm's merge: maps merge key by key, anything else is replaced.
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+fn alert_routing_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    for root in site_roots(tree) {
+        let values = kps_values(tree, &root.id);
+        let enabled = get(&values, &["alertmanager", "enabled"])
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        if !enabled {
+            continue;
+        }
+        // kube-prometheus-stack's own default: everything to the receiver named `null`.
+        let mut config =
+            json!({ "route": { "receiver": "null" }, "receivers": [{ "name": "null" }] });
+        if let Some(c) = get(&values, &["alertmanager", "config"]) {
+            merge(&mut config, c);
+        }
+        // The module's receivers name the topic it creates; it adds them with global_monitoring.
+        if root.is_set("global_monitoring") {
+            for o in alertmanager_overrides(tree, &root.module_dir) {
+                if let Some(c) = get(&o, &["alertmanager", "config"]) {
+                    merge(&mut config, c);
+                }
+            }
+        }
+        let at = format!("sites/{}", root.id);
+        let receiver = get(&config, &["route", "receiver"])
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if receiver.is_empty() || receiver == "null" {
+            out.push(format!(
+                "{at}: Alertmanager's default route goes to `{receiver}`: alerts reach no one"
+            ));
+            continue;
+        }
+        let def = config
+            .get("receivers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|r| r.get("name").and_then(Value::as_str) == Some(receiver));
+        let notifies = def.is_some_and(|r| {
+            r.as_object().is_some_and(|m| {
+                m.iter().any(|(k, v)| {
+                    k.ends_with("_configs") && v.as_array().is_some_and(|a| !a.is_empty())
+                })
+            })
+        });
+        if !notifies {
+            out.push(format!(
+                "{at}: receiver `{receiver}` of the default route has no notifier"
+            ));
+        }
+        for sns in def
+            .and_then(|r| r.get("sns_configs"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let topic = sns.get("topic_arn").and_then(Value::as_str).unwrap_or("");
+            let region = get(sns, &["sigv4", "region"]).and_then(Value::as_str);
+            if topic.is_empty() || region.is_none() {
+                out.push(format!(
+                    "{at}: an SNS receiver without a topic or a sigv4 region"
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn alertmanager_routes_to_people() {
+    assert_holds("alert routing", alert_routing_problems);
+}
+
+#[test]
+fn the_alert_routing_check_can_fail() {
+    let tree = default_tree();
+    // Without the module's receivers, the chart's `null` receiver is the default again.
+    let alerting = tree.text("modules/site/alerting.tf").unwrap().replace(
+        "yamlencode({\n    alertmanager",
+        "yamlencode({\n    nothing",
+    );
+    let broken = edited(&tree, &[("modules/site/alerting.tf", alerting)], &[]);
+    assert_catches(
+        &alert_routing_problems(&broken),
+        &["sites/ams: Alertmanager's default route goes to `null`"],
+    );
+    let values = format!(
+        "{}alertmanager:\n  enabled: true\n  config:\n    route:\n      receiver: pager\n    receivers:\n    - name: pager\n",
+        tree.text("sites/iad/values/kube-prometheus-stack.yaml")
+            .unwrap()
+            .replace("alertmanager:\n  enabled: false\n", "")
+    );
+    let broken = edited(
+        &tree,
+        &[("sites/iad/values/kube-prometheus-stack.yaml", values)],
+        &[],
+    );
+    assert_catches(
+        &alert_routing_problems(&broken),
+        &["sites/iad: receiver `pager` of the default route has no notifier"],
+    );
+}
+
+// ---- 5. metric names -------------------------------------------------------------------------
+
+#[derive(serde::Deserialize)]
+struct Allowlist {
+    exporter: Vec<Exporter>,
+}
+
+#[derive(serde::Deserialize)]
+struct Exporter {
+    name: String,
+    chart: String,
+    chart_version: String,
+    version: String,
+    source: String,
+    metrics: Vec<String>,
+}
+
+fn allowlist() -> Allowlist {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exporter-metrics.toml");
+    toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Metric names a PromQL expression reads: identifiers outside label matchers, strings and
+/// ranges that are neither functions, keywords nor label lists of `by`/`without`/`on`/`ignoring`.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    const KEYWORDS: &[&str] = &[
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "atan2",
+        "inf",
+        "nan",
+    ];
+    const AGGREGATIONS: &[&str] = &[
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
+        "limitk",
+        "limit_ratio",
+    ];
+    const LABEL_LISTS: &[&str] = &[
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+    let c: Vec<char> = expr.chars().collect();
+    let mut out = BTreeSet::new();
+    let mut i = 0;
+    let skip_to = |i: usize, close: char| {
+        let mut j = i + 1;
+        while j < c.len() && c[j] != close {
+            if c[j] == '\\' {
+                j += 1;
+            }
+            j += 1;
+        }
+        j + 1
+    };
+    while i < c.len() {
+        let ch = c[i];
+        if ch == '"' || ch == '\'' || ch == '`' {
+            i = skip_to(i, ch);
+        } else if ch == '{' {
+            i = skip_to(i, '}');
+        } else if ch == '[' {
+            i = skip_to(i, ']');
+        } else if ch.is_ascii_digit()
+            || (ch == '.' && c.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
+            while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '.') {
+                i += 1;
+            }
+        } else if ch.is_ascii_alphabetic() || ch == '_' || ch == ':' {
+            let start = i;
+            while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '_' || c[i] == ':') {
+                i += 1;
+            }
+            let word: String = c[start..i].iter().collect();
+            let mut j = i;
+            while j < c.len() && c[j].is_whitespace() {
+                j += 1;
+            }
+            let call = c.get(j) == Some(&'(');
+            if LABEL_LISTS.contains(&word.as_str()) && call {
+                i = skip_to(j, ')');
+            } else if !call
+                && !KEYWORDS.contains(&word.to_lowercase().as_str())
+                && !AGGREGATIONS.contains(&word.as_str())
+            {
+                out.insert(word);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// (file, what, expression) of every rule and dashboard query.
+fn queries(tree: &Tree) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (path, _) in tree.files() {
+        if path.starts_with("monitoring/rules/") {
+            let v = yaml(tree, path).unwrap_or_default();
+            for g in v
+                .get("groups")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for r in g
+                    .get("rules")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let name = r
+                        .get("alert")
+                        .or_else(|| r.get("record"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("?");
+                    if let Some(e) = r.get("expr").and_then(Value::as_str) {
+                        out.push((path.to_string(), name.to_string(), e.to_string()));
+                    }
+                }
+            }
+        } else if path.starts_with("monitoring/dashboards/") && path.ends_with(".json") {
+            let v: Value = serde_json::from_str(tree.text(path).unwrap()).unwrap();
+            for p in v
+                .get("panels")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let title = p.get("title").and_then(Value::as_str).unwrap_or("?");
+                for t in p
+                    .get("targets")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(e) = t.get("expr").and_then(Value::as_str) {
+                        out.push((path.to_string(), title.to_string(), e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn metric_problems(tree: &Tree) -> Vec<String> {
+    let list = allowlist();
+    let mut out = Vec::new();
+    // The list is only as good as the versions it was read at.
+    for e in &list.exporter {
+        let pinned = sovereign_render::CHART_VERSIONS
+            .iter()
+            .find(|(k, _, _)| *k == e.chart)
+            .map(|(_, _, v)| *v);
+        if pinned != Some(e.chart_version.as_str()) {
+            out.push(format!(
+                "exporter-metrics.toml: {} {} was read for chart {} {}, the tree pins {:?}: read {} again ({})",
+                e.name, e.version, e.chart, e.chart_version, pinned, e.name, e.source
+            ));
+        }
+    }
+    let known: BTreeSet<&str> = list
+        .exporter
+        .iter()
+        .flat_map(|e| e.metrics.iter().map(String::as_str))
+        .collect();
+    let mut used = BTreeSet::new();
+    for (path, what, expr) in queries(tree) {
+        for m in metric_names(&expr) {
+            if !known.contains(m.as_str()) {
+                out.push(format!(
+                    "{path}: `{what}` reads `{m}`, which no pinned exporter exports"
+                ));
+            }
+            used.insert(m);
+        }
+    }
+    // Sites other than the global one forward exactly these series.
+    for root in site_roots(tree) {
+        let values = kps_values(tree, &root.id);
+        for rw in get(&values, &["prometheus", "prometheusSpec", "remoteWrite"])
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let keep: Vec<&Value> = rw
+                .get("writeRelabelConfigs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|r| {
+                    r.get("action") == Some(&json!("keep"))
+                        && r.get("sourceLabels") == Some(&json!(["__name__"]))
+                })
+                .collect();
+            let [k] = keep.as_slice() else {
+                out.push(format!(
+                    "sites/{}: remote write without one `keep` on `__name__`: every series crosses regions",
+                    root.id
+                ));
+                continue;
+            };
+            let names: BTreeSet<&str> = k
+                .get("regex")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .split('|')
+                .collect();
+            for m in &used {
+                if !names.contains(m.as_str()) {
+                    out.push(format!(
+                        "sites/{}: remote write drops `{m}`, which the global rules or dashboards read",
+                        root.id
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn rules_and_dashboards_read_metrics_the_pinned_exporters_export() {
+    assert_holds("metric names", metric_problems);
+}
+
+#[test]
+fn the_metric_check_can_fail() {
+    let tree = default_tree();
+    let rules = format!(
+        "{}- name: extra\n  rules:\n  - alert: Lag\n    expr: max by (site) (pg_replication_lag{{role=\"x\"}}) > 5\n  - alert: Cost\n    expr: sum(rate(aws_billing_estimated_charges_maximum[5m])) > 1\n",
+        tree.text("monitoring/rules/sovereign.rules.yml").unwrap()
+    );
+    let values = tree
+        .text("sites/iad/values/kube-prometheus-stack.yaml")
+        .unwrap()
+        .replace("|redis_up|", "|");
+    let broken = edited(
+        &tree,
+        &[
+            ("monitoring/rules/sovereign.rules.yml", rules),
+            ("sites/iad/values/kube-prometheus-stack.yaml", values),
+        ],
+        &[],
+    );
+    assert_catches(
+        &metric_problems(&broken),
+        &[
+            "`Lag` reads `pg_replication_lag`",
+            "`Cost` reads `aws_billing_estimated_charges_maximum`",
+            "sites/iad: remote write drops `redis_up`",
+        ],
+    );
+}
+
+#[test]
+fn promql_metric_names() {
+    let names = |e: &str| metric_names(e).into_iter().collect::<Vec<_>>();
+    assert_eq!(
+        names(
+            "sum by (site, statefulset) (kube_statefulset_replicas{namespace=\"k8ssandra\"} - kube_statefulset_status_replicas_ready{namespace=\"k8ssandra\"}) > 0"
+        ),
+        [
+            "kube_statefulset_replicas",
+            "kube_statefulset_status_replicas_ready"
+        ]
+    );
+    assert_eq!(
+        names("avg by (site) (1 - rate(node_cpu_seconds_total{mode=\"idle\"}[5m]))"),
+        ["node_cpu_seconds_total"]
+    );
+    assert_eq!(names("absent(up{site=\"ams\"})"), ["up"]);
+    assert_eq!(
+        names("a / on(x) group_left(y) b offset 5m and vector(1.5e3)"),
+        ["a", "b"]
+    );
+}
+
+// ---- 6. Cassandra pods -----------------------------------------------------------------------
+
+const CAPACITY: &str = "sovereign.dev/capacity";
+
+/// The capacity label values of on-demand and Spot node groups, from the node-group module and
+/// the global root's calls: (on-demand values, Spot values).
+fn capacity_labels(tree: &Tree) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut label = None;
+    for (_, _, body) in resources(tree, "modules/node-group") {
+        if let Some(l) = attr(&body, "labels").map(to_json) {
+            label = l.get(CAPACITY).and_then(Value::as_str).map(str::to_string);
+        }
+    }
+    let (mut on_demand, mut spot) = (BTreeSet::new(), BTreeSet::new());
+    for (_, body) in dir_bodies(tree, "") {
+        for m in blocks(&body, "module", None) {
+            if attr(&m.body, "source").map(to_json) != Some(json!("./modules/node-group")) {
+                continue;
+            }
+            let ty = attr(&m.body, "capacity_type")
+                .map(to_json)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let value = match label.as_deref() {
+                Some("lower(var.capacity_type)") => ty.to_lowercase(),
+                Some(other) => other.to_string(),
+                None => continue,
+            };
+            if ty == "SPOT" {
+                spot.insert(value);
+            } else {
+                on_demand.insert(value);
+            }
+        }
+    }
+    (on_demand, spot)
+}
+
+fn gibibytes(q: &str) -> Option<f64> {
+    let (n, unit) = q.split_at(q.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(q.len()));
+    let n: f64 = n.parse().ok()?;
+    Some(match unit {
+        "Gi" => n,
+        "Mi" => n / 1024.0,
+        "G" => n * 1e9 / 1024f64.powi(3),
+        "M" => n * 1e6 / 1024f64.powi(3),
+        _ => return None,
+    })
+}
+
+fn cassandra_problems(tree: &Tree) -> Vec<String> {
+    let Some(v) = yaml(tree, "cassandra/values/k8ssandra-cluster.yaml") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let at = "cassandra/values/k8ssandra-cluster.yaml";
+    let (on_demand, spot) = capacity_labels(tree);
+    let wanted = v
+        .get("nodeLabels")
+        .and_then(|l| l.get(CAPACITY))
+        .and_then(Value::as_str);
+    match wanted {
+        Some(w) if on_demand.contains(w) && !spot.contains(w) => {}
+        other => out.push(format!(
+            "{at}: nodeLabels.{CAPACITY} is {other:?}, not the on-demand groups' label ({on_demand:?}; Spot: {spot:?})"
+        )),
+    }
+    for dc in v
+        .get("datacenters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = dc.get("name").and_then(Value::as_str).unwrap_or("?");
+        let q = |path: &[&str]| get(dc, path).and_then(Value::as_str).map(str::to_string);
+        for path in [
+            ["resources", "requests", "cpu"],
+            ["resources", "requests", "memory"],
+            ["resources", "limits", "memory"],
+        ] {
+            if q(&path).is_none() {
+                out.push(format!("{at}: datacenter {name} has no {}", path.join(".")));
+            }
+        }
+        let heap = q(&["heap"]).and_then(|h| gibibytes(&h));
+        let limit = q(&["resources", "limits", "memory"]).and_then(|m| gibibytes(&m));
+        match (heap, limit) {
+            (Some(h), Some(l)) if h > 0.0 && h <= l / 2.0 => {}
+            _ => out.push(format!(
+                "{at}: datacenter {name}: heap {heap:?} GiB must be set and at most half the memory limit {limit:?} GiB"
+            )),
+        }
+    }
+    out.extend(rendered_cassandra_problems(tree));
+    out
+}
+
+/// helm, where `scripts/fetch-tools` builds it or on the PATH.
+fn helm() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let built = cache.join("sovereign/tools/bin/helm");
+    if built.is_file() {
+        return Some(built);
+    }
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("helm"))
+            .find(|h| h.is_file())
+    })
+}
+
+/// The K8ssandraCluster as `helm template` renders it: every datacenter has resources and a
+/// heap, every rack requires the on-demand capacity label.
+fn rendered_cassandra_problems(tree: &Tree) -> Vec<String> {
+    let Some(helm) = helm() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "helm is needed to render the k8ssandra-cluster chart: run scripts/fetch-tools"
+        );
+        eprintln!("skipping the rendered K8ssandraCluster check: no helm (scripts/fetch-tools)");
+        return Vec::new();
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "sovereign-invariants-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, bytes) in tree.files() {
+        if let Some(rel) = path
+            .strip_prefix("charts/k8ssandra-cluster/")
+            .map(|r| format!("chart/{r}"))
+            .or_else(|| {
+                (path == "cassandra/values/k8ssandra-cluster.yaml").then(|| "values.yaml".into())
+            })
+        {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        }
+    }
+    let o = std::process::Command::new(helm)
+        .arg("template")
+        .arg("x")
+        .arg(dir.join("chart"))
+        .arg("-f")
+        .arg(dir.join("values.yaml"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    if !o.status.success() {
+        return vec![format!(
+            "helm template charts/k8ssandra-cluster: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )];
+    }
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut out = Vec::new();
+    let mut found = false;
+    for doc in text.split("\n---") {
+        let Ok(v) = serde_saphyr::from_str::<Value>(doc) else {
+            continue;
+        };
+        if v.get("kind").and_then(Value::as_str) != Some("K8ssandraCluster") {
+            continue;
+        }
+        found = true;
+        for dc in get(&v, &["spec", "cassandra", "datacenters"])
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = get(dc, &["metadata", "name"])
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            if get(dc, &["resources", "requests", "memory"]).is_none()
+                || get(dc, &["resources", "limits", "memory"]).is_none()
+            {
+                out.push(format!(
+                    "K8ssandraCluster: datacenter {name} without resources"
+                ));
+            }
+            if get(dc, &["config", "jvmOptions", "heap_max_size"]).is_none() {
+                out.push(format!(
+                    "K8ssandraCluster: datacenter {name} without a heap"
+                ));
+            }
+            let racks: Vec<&Value> = dc
+                .get("racks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .collect();
+            if racks.is_empty()
+                || racks.iter().any(|r| {
+                    get(r, &["nodeAffinityLabels", CAPACITY]).and_then(Value::as_str)
+                        != Some("on_demand")
+                })
+            {
+                out.push(format!(
+                    "K8ssandraCluster: datacenter {name} has a rack that may schedule on Spot nodes"
+                ));
+            }
+        }
+    }
+    if !found {
+        out.push("helm template charts/k8ssandra-cluster: no K8ssandraCluster".into());
+    }
+    out
+}
+
+#[test]
+fn cassandra_pods_have_resources_and_stay_off_spot() {
+    assert_holds("Cassandra pods", cassandra_problems);
+}
+
+#[test]
+fn the_cassandra_check_can_fail() {
+    let tree = default_tree();
+    let values = tree
+        .text("cassandra/values/k8ssandra-cluster.yaml")
+        .unwrap()
+        .replace("on_demand", "spot")
+        .replacen("heap:", "heep:", 1);
+    let broken = edited(
+        &tree,
+        &[("cassandra/values/k8ssandra-cluster.yaml", values)],
+        &[],
+    );
+    assert_catches(
+        &cassandra_problems(&broken),
+        &[
+            "nodeLabels.sovereign.dev/capacity is Some(\"spot\")",
+            "datacenter ams: heap None",
+        ],
+    );
+    // A chart that drops what the values say: only `helm template` shows it.
+    let chart = tree
+        .text("charts/k8ssandra-cluster/templates/k8ssandracluster.yaml")
+        .unwrap()
+        .replace(
+            "resources:\n          {{- toYaml",
+            "resourcez:\n          {{- toYaml",
+        )
+        .replace("$.Values.nodeLabels", "$.Values.nodeLabelz");
+    let broken = edited(
+        &tree,
+        &[(
+            "charts/k8ssandra-cluster/templates/k8ssandracluster.yaml",
+            chart,
+        )],
+        &[],
+    );
+    let problems = cassandra_problems(&broken);
+    if helm().is_some() {
+        assert_catches(
+            &problems,
+            &[
+                "datacenter ams without resources",
+                "datacenter ams has a rack that may schedule on Spot nodes",
+            ],
+        );
+    }
+}
