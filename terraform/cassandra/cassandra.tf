@@ -33,6 +33,10 @@ resource "helm_release" "cluster" {
       name  = "clientConfigs[2].caData"
       value = data.terraform_remote_state.site_syd.outputs.control_plane_access.ca_data
     },
+    {
+      name  = "medusa.bucketName"
+      value = join("-", ["global-sovereign-medusa", data.aws_caller_identity.current.account_id])
+    },
   ]
   set_sensitive = [
     {

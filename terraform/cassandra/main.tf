@@ -43,6 +43,8 @@ locals {
   }
 }
 
+data "aws_caller_identity" "current" {}
+
 data "terraform_remote_state" "site_ams" {
   backend = "s3"
   config = {

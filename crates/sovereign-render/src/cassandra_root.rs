@@ -9,6 +9,29 @@ use crate::monitoring::CAPACITY_LABEL;
 use crate::site_root::{ClusterAccess, remote_state, to_yaml};
 use crate::{Ctx, RenderError, Tree};
 
+/// The service account Cassandra pods run as on every datacenter's cluster; its Pod Identity role
+/// lets their Medusa containers use the backup bucket (`modules/site/medusa.tf`).
+pub(crate) const CASSANDRA_SERVICE_ACCOUNT: &str = "cassandra";
+
+/// Days Medusa keeps a backup; it purges older ones itself.
+const BACKUP_RETENTION_DAYS: u32 = 14;
+
+/// When each datacenter is backed up (cron, UTC): a differential backup every night.
+pub(crate) const BACKUP_SCHEDULE: &str = "0 3 * * *";
+
+/// Medusa's bucket: `<prefix>-<account id>`, in the region of the first datacenter's site, which
+/// creates it. (k8ssandra configures Medusa storage per cluster, not per datacenter.)
+pub(crate) fn medusa_bucket_prefix(cx: &Ctx) -> String {
+    format!("{}-medusa", cx.project())
+}
+
+pub(crate) fn medusa_bucket_site(t: &sovereign_check::ValidatedTopology) -> Option<&str> {
+    t.cassandra
+        .as_ref()
+        .and_then(|c| c.datacenters.first())
+        .map(|d| d.site.as_str())
+}
+
 /// One rack per availability zone of the site (by zone id), at most one per node.
 pub(crate) fn cassandra_racks(
     t: &sovereign_check::ValidatedTopology,
@@ -86,6 +109,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     ));
     f.add(aws_provider(cx.region(cp)));
     f.add(tags_locals(cx));
+    f.add(Block::new("data", &["aws_caller_identity", "current"]));
     let remote: Vec<&str> = c
         .datacenters
         .iter()
@@ -141,10 +165,20 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         )
         .attr("wait", Expr::Bool(true))
         .attr("timeout", Expr::Int(1800));
-    if !set.is_empty() {
-        cluster = cluster
-            .attr("set", Expr::List(set))
-            .attr("set_sensitive", Expr::List(sensitive));
+    // The backup bucket's name ends with the account id, known only when applying.
+    set.push(map([
+        ("name", s("medusa.bucketName")),
+        (
+            "value",
+            Expr::Raw(format!(
+                "join(\"-\", [{}, data.aws_caller_identity.current.account_id])",
+                crate::hcl::quote(&medusa_bucket_prefix(cx))
+            )),
+        ),
+    ]));
+    cluster = cluster.attr("set", Expr::List(set));
+    if !sensitive.is_empty() {
+        cluster = cluster.attr("set_sensitive", Expr::List(sensitive));
     }
     k.add(cluster);
     let mut ks = Block::new("resource", &["helm_release", "keyspace"]);
@@ -173,6 +207,10 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     tree.add("cassandra/cassandra.tf", k.render());
 
     let size = cassandra_size(cx)?;
+    let bucket_region = medusa_bucket_site(t)
+        .and_then(|id| t.site(id))
+        .map(|s| cx.region(s).to_string())
+        .unwrap_or_default();
     let resources = json!({
         "requests": { "cpu": size.cpu_request.to_string(), "memory": format!("{}Gi", size.memory_gi) },
         "limits": { "cpu": size.cpu_limit.to_string(), "memory": format!("{}Gi", size.memory_gi) },
@@ -203,6 +241,11 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
                 "serverVersion": c.version,
                 "storageClass": c.storage_class,
                 "nodeLabels": { CAPACITY_LABEL: "on_demand" },
+                "serviceAccount": CASSANDRA_SERVICE_ACCOUNT,
+                "medusa": {
+                    "bucketRegion": bucket_region,
+                    "maxBackupAgeDays": BACKUP_RETENTION_DAYS,
+                },
                 "datacenters": datacenters,
                 "clientConfigs": client_configs,
             }),

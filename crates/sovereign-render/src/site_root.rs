@@ -250,6 +250,32 @@ fn cassandra_input(cx: &Ctx, site: &SiteV) -> Expr {
             "remote_access",
             Expr::Bool(site.cassandra_dc && !site.cassandra_control_plane),
         ),
+        ("medusa", medusa_input(cx, site)),
+    ])
+}
+
+/// Where a datacenter runs: Medusa's bucket (created by the first datacenter's site) and the
+/// Cassandra pods' service account.
+fn medusa_input(cx: &Ctx, site: &SiteV) -> Expr {
+    use crate::cassandra_root::{
+        BACKUP_SCHEDULE, CASSANDRA_SERVICE_ACCOUNT, medusa_bucket_prefix, medusa_bucket_site,
+    };
+    let Some(owner) = medusa_bucket_site(cx.t).and_then(|id| cx.t.site(id)) else {
+        return Expr::Null;
+    };
+    if !site.cassandra_dc {
+        return Expr::Null;
+    }
+    map([
+        ("bucket_prefix", s(medusa_bucket_prefix(cx))),
+        ("bucket_region", s(cx.region(owner))),
+        (
+            "bucket_kms_key_arn",
+            raw(format!("{}.kms_key_arn", site_outputs(&owner.id))),
+        ),
+        ("create_bucket", Expr::Bool(owner.id == site.id)),
+        ("service_account", s(CASSANDRA_SERVICE_ACCOUNT)),
+        ("schedule", s(BACKUP_SCHEDULE)),
     ])
 }
 
@@ -310,23 +336,18 @@ fn monitoring_input(site: &SiteV) -> Expr {
     ])
 }
 
-/// On the global monitoring site: the alert topic and its e-mail subscribers (the budget
-/// recipients), Alertmanager's service account, Grafana's admin secret. Null elsewhere.
+/// On the global monitoring site: the site's alert topic (the global root's, with the topology's
+/// recipients subscribed), Alertmanager's service account, Grafana's admin secret. Null
+/// elsewhere.
 fn global_monitoring_input(cx: &Ctx, site: &SiteV) -> Expr {
     if !site.monitoring_global {
         return Expr::Null;
     }
-    let emails =
-        cx.t.budgets
-            .as_ref()
-            .map(|b| b.recipients.clone())
-            .unwrap_or_default();
     map([
         (
-            "alert_topic_name",
-            s(format!("{}-alertmanager", cx.project())),
+            "alert_topic_arn",
+            raw(format!("{}.alerts_topic_arn", site_outputs(&site.id))),
         ),
-        ("alert_emails", strs(emails)),
         (
             "alertmanager_service_account",
             s(crate::monitoring::ALERTMANAGER_SERVICE_ACCOUNT),

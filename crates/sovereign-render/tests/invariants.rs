@@ -13,7 +13,8 @@
 //!   the chart's `null`;
 //! - every metric an alert rule or a dashboard reads is exported by the pinned exporters
 //!   (`tests/data/exporter-metrics.toml`), and the sites remote-write it to the global Prometheus;
-//! - Cassandra pods have resources and a heap, and run on on-demand nodes only.
+//! - Cassandra pods have resources and a heap, and run on on-demand nodes only; Medusa backs every
+//!   datacenter up to one bucket that each datacenter's pods may use.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -1360,4 +1361,112 @@ fn the_cassandra_check_can_fail() {
             ],
         );
     }
+}
+
+/// Medusa: the cluster's backup bucket is created by exactly one datacenter's site, in the region
+/// the K8ssandraCluster names; every datacenter's pods run as the service account its site grants
+/// the bucket to, and every datacenter's site schedules its backups.
+fn backup_problems(tree: &Tree) -> Vec<String> {
+    let Some(v) = yaml(tree, "cassandra/values/k8ssandra-cluster.yaml") else {
+        return Vec::new();
+    };
+    let at = "cassandra/values/k8ssandra-cluster.yaml";
+    let mut out = Vec::new();
+    let region = get(&v, &["medusa", "bucketRegion"])
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let account = v
+        .get("serviceAccount")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if region.is_empty() || account.is_empty() {
+        out.push(format!(
+            "{at}: no Medusa bucket region or no service account for the Cassandra pods"
+        ));
+    }
+    if !tree
+        .text("cassandra/cassandra.tf")
+        .is_some_and(|t| t.contains("\"medusa.bucketName\""))
+    {
+        out.push("cassandra/cassandra.tf: the K8ssandraCluster gets no Medusa bucket name".into());
+    }
+    let roots = site_roots(tree);
+    let mut owners = Vec::new();
+    for dc in v
+        .get("datacenters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let site = dc.get("name").and_then(Value::as_str).unwrap_or("?");
+        let Some(root) = roots.iter().find(|r| r.id == site) else {
+            out.push(format!("datacenter {site} has no site root"));
+            continue;
+        };
+        let medusa = root
+            .arg("cassandra")
+            .and_then(|c| c.get("medusa").cloned())
+            .unwrap_or(Value::Null);
+        if medusa.is_null() {
+            out.push(format!("sites/{site}: a datacenter without Medusa access"));
+            continue;
+        }
+        if medusa.get("service_account").and_then(Value::as_str) != Some(account) {
+            out.push(format!(
+                "sites/{site}: grants the bucket to service account {:?}, the pods run as `{account}`",
+                medusa.get("service_account")
+            ));
+        }
+        if medusa.get("create_bucket") == Some(&json!(true)) {
+            owners.push(site.to_string());
+            if root.arg("region").as_ref().and_then(Value::as_str) != Some(region) {
+                out.push(format!(
+                    "sites/{site}: creates the bucket outside `{region}`, the region Medusa uses"
+                ));
+            }
+        }
+        let module = resources(tree, &root.module_dir);
+        for (ty, name) in [
+            ("aws_s3_bucket", "medusa"),
+            ("aws_iam_role_policy", "medusa"),
+            ("helm_release", "backup_schedule"),
+        ] {
+            if !module.iter().any(|(t, n, _)| t == ty && n == name) {
+                out.push(format!("{}: no {ty}.{name}", root.module_dir));
+            }
+        }
+    }
+    if owners.len() != 1 {
+        out.push(format!(
+            "the backup bucket is created by {owners:?}, not exactly one site"
+        ));
+    }
+    out
+}
+
+#[test]
+fn cassandra_backs_up_to_one_bucket_every_datacenter_reaches() {
+    assert_holds("Medusa backups", backup_problems);
+}
+
+#[test]
+fn the_backup_check_can_fail() {
+    let tree = default_tree();
+    let iad = tree
+        .text("sites/iad/main.tf")
+        .unwrap()
+        .replace("create_bucket      = false", "create_bucket      = true")
+        .replace(
+            "service_account    = \"cassandra\"",
+            "service_account    = \"default\"",
+        );
+    let broken = edited(&tree, &[("sites/iad/main.tf", iad)], &[]);
+    assert_catches(
+        &backup_problems(&broken),
+        &[
+            "sites/iad: grants the bucket to service account Some(String(\"default\"))",
+            "sites/iad: creates the bucket outside `eu-west-1`",
+            "the backup bucket is created by [\"ams\", \"iad\"]",
+        ],
+    );
 }

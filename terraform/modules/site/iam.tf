@@ -1,6 +1,7 @@
-# IAM roles for the pods of this site that call AWS (EKS Pod Identity): each role trusts only
-# Pod Identity in this account, for one service account in one namespace of this cluster, and
-# is bound to that service account by an association.
+# IAM roles for the pods of this site that call AWS (EKS Pod Identity): Alertmanager on the
+# global monitoring site, Cassandra's Medusa containers where a datacenter runs. Each role trusts
+# only Pod Identity in this account, for one service account in one namespace of this cluster,
+# and is bound to that service account by an association.
 
 data "aws_caller_identity" "current" {}
 
@@ -12,6 +13,12 @@ locals {
       alertmanager = {
         namespace       = "monitoring"
         service_account = var.global_monitoring.alertmanager_service_account
+      }
+    },
+    local.medusa == null ? {} : {
+      medusa = {
+        namespace       = "k8ssandra"
+        service_account = local.medusa.service_account
       }
     },
   )

@@ -83,8 +83,16 @@ variable "cassandra" {
     control_plane = bool
     datacenter    = bool
     remote_access = bool
+    medusa = object({
+      bucket_prefix      = string
+      bucket_region      = string
+      bucket_kms_key_arn = string
+      create_bucket      = bool
+      service_account    = string
+      schedule           = string
+    })
   })
-  description = "k8ssandra-operator on this cluster: control plane or data plane, and a service account the control plane uses when the datacenter is remote. Null where neither a datacenter nor the control plane runs."
+  description = "k8ssandra-operator on this cluster: control plane or data plane, a service account the control plane uses when the datacenter is remote, and where a datacenter runs Medusa's backup bucket (`<bucket_prefix>-<account id>`, in `bucket_region`, encrypted with `bucket_kms_key_arn`; created here when `create_bucket`), the Cassandra pods' service account and the datacenter's backup schedule (cron, UTC); `medusa` is null without a datacenter. Null where neither a datacenter nor the control plane runs."
   default     = null
 }
 
@@ -101,13 +109,12 @@ variable "monitoring" {
 
 variable "global_monitoring" {
   type = object({
-    alert_topic_name             = string
-    alert_emails                 = list(string)
+    alert_topic_arn              = string
     alertmanager_service_account = string
     grafana_admin_secret         = string
     grafana_admin_secret_name    = string
   })
-  description = "What only the global monitoring site runs: the SNS topic Alertmanager publishes to (e-mail subscribers; each must confirm the subscription), the service account Alertmanager runs as, and Grafana's admin credentials (Kubernetes secret name, Secrets Manager name). Null on other sites."
+  description = "What only the global monitoring site runs: the site's alert topic (global root, encrypted with `kms_key_arn`) Alertmanager publishes to, the service account Alertmanager runs as, and Grafana's admin credentials (Kubernetes secret name, Secrets Manager name). Null on other sites."
   default     = null
 }
 

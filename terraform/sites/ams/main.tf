@@ -124,6 +124,14 @@ module "site" {
     control_plane = false
     datacenter    = true
     remote_access = true
+    medusa = {
+      bucket_prefix      = "global-sovereign-medusa"
+      bucket_region      = "eu-west-1"
+      bucket_kms_key_arn = data.terraform_remote_state.global.outputs.sites["ams"].kms_key_arn
+      create_bucket      = true
+      service_account    = "cassandra"
+      schedule           = "0 3 * * *"
+    }
   }
   monitoring = {
     global                      = true
@@ -133,8 +141,7 @@ module "site" {
     prometheus_target_group_arn = data.terraform_remote_state.global.outputs.monitoring.prometheus_target_group_arn
   }
   global_monitoring = {
-    alert_topic_name             = "global-sovereign-alertmanager"
-    alert_emails                 = ["sre@global-sovereign.example.com"]
+    alert_topic_arn              = data.terraform_remote_state.global.outputs.sites["ams"].alerts_topic_arn
     alertmanager_service_account = "alertmanager"
     grafana_admin_secret         = "grafana-admin"
     grafana_admin_secret_name    = "global-sovereign/grafana/admin"

@@ -41,6 +41,10 @@ resource "helm_release" "cluster" {
       name  = "clientConfigs[3].caData"
       value = data.terraform_remote_state.site_cpt.outputs.control_plane_access.ca_data
     },
+    {
+      name  = "medusa.bucketName"
+      value = join("-", ["orbit-medusa", data.aws_caller_identity.current.account_id])
+    },
   ]
   set_sensitive = [
     {

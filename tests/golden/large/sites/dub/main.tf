@@ -124,6 +124,14 @@ module "site" {
     control_plane = false
     datacenter    = true
     remote_access = true
+    medusa = {
+      bucket_prefix      = "orbit-medusa"
+      bucket_region      = "us-east-1"
+      bucket_kms_key_arn = data.terraform_remote_state.global.outputs.sites["iad"].kms_key_arn
+      create_bucket      = false
+      service_account    = "cassandra"
+      schedule           = "0 3 * * *"
+    }
   }
   monitoring = {
     global                      = false

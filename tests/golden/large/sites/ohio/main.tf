@@ -124,6 +124,7 @@ module "site" {
     control_plane = true
     datacenter    = false
     remote_access = false
+    medusa        = null
   }
   monitoring = {
     global                      = false

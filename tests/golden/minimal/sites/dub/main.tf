@@ -127,8 +127,7 @@ module "site" {
     prometheus_target_group_arn = data.terraform_remote_state.global.outputs.monitoring.prometheus_target_group_arn
   }
   global_monitoring = {
-    alert_topic_name             = "acme-alertmanager"
-    alert_emails                 = ["ops@acme.example.com"]
+    alert_topic_arn              = data.terraform_remote_state.global.outputs.sites["dub"].alerts_topic_arn
     alertmanager_service_account = "alertmanager"
     grafana_admin_secret         = "grafana-admin"
     grafana_admin_secret_name    = "acme/grafana/admin"
