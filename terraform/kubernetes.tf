@@ -9,7 +9,7 @@ module "eks_ams" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_ams.private_subnet_ids
-  public_access_cidrs  = ["203.0.113.0/24"]
+  public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_sin.nat_public_ips))
   kms_key_arn          = module.network_ams.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [
@@ -57,7 +57,7 @@ module "eks_iad" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_iad.private_subnet_ids
-  public_access_cidrs  = ["203.0.113.0/24"]
+  public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_sin.nat_public_ips))
   kms_key_arn          = module.network_iad.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [
@@ -105,7 +105,7 @@ module "eks_syd" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_syd.private_subnet_ids
-  public_access_cidrs  = ["203.0.113.0/24"]
+  public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_sin.nat_public_ips))
   kms_key_arn          = module.network_syd.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [
@@ -153,7 +153,7 @@ module "eks_sin" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_sin.private_subnet_ids
-  public_access_cidrs  = ["203.0.113.0/24"]
+  public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_sin.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [
@@ -201,7 +201,7 @@ module "eks_sfo" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_sfo.private_subnet_ids
-  public_access_cidrs  = ["203.0.113.0/24"]
+  public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_sfo.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [

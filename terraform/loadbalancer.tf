@@ -12,10 +12,13 @@ module "edge_ams" {
   target_security_group_id = module.eks_ams.cluster_security_group_id
   app_port                 = 4000
   health_path              = "/healthz"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["api.global-sovereign.example.com", "ams.api.global-sovereign.example.com"]
-  log_bucket_name          = "global-sovereign-ams-logs"
-  kms_key_arn              = module.network_ams.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["api.global-sovereign.example.com"].fqdn,
+    aws_route53_record.certificate_validation["ams.api.global-sovereign.example.com"].fqdn,
+  ]
+  log_bucket_name = "global-sovereign-ams-logs"
+  kms_key_arn     = module.network_ams.kms_key_arn
   tags = {
     "sovereign:site" = "ams"
   }
@@ -31,10 +34,13 @@ module "edge_iad" {
   target_security_group_id = module.eks_iad.cluster_security_group_id
   app_port                 = 4000
   health_path              = "/healthz"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["api.global-sovereign.example.com", "iad.api.global-sovereign.example.com"]
-  log_bucket_name          = "global-sovereign-iad-logs"
-  kms_key_arn              = module.network_iad.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["api.global-sovereign.example.com"].fqdn,
+    aws_route53_record.certificate_validation["iad.api.global-sovereign.example.com"].fqdn,
+  ]
+  log_bucket_name = "global-sovereign-iad-logs"
+  kms_key_arn     = module.network_iad.kms_key_arn
   tags = {
     "sovereign:site" = "iad"
   }
@@ -50,10 +56,13 @@ module "edge_syd" {
   target_security_group_id = module.eks_syd.cluster_security_group_id
   app_port                 = 4000
   health_path              = "/healthz"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["api.global-sovereign.example.com", "syd.api.global-sovereign.example.com"]
-  log_bucket_name          = "global-sovereign-syd-logs"
-  kms_key_arn              = module.network_syd.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["api.global-sovereign.example.com"].fqdn,
+    aws_route53_record.certificate_validation["syd.api.global-sovereign.example.com"].fqdn,
+  ]
+  log_bucket_name = "global-sovereign-syd-logs"
+  kms_key_arn     = module.network_syd.kms_key_arn
   tags = {
     "sovereign:site" = "syd"
   }
@@ -69,10 +78,13 @@ module "edge_sin" {
   target_security_group_id = module.eks_sin.cluster_security_group_id
   app_port                 = 4000
   health_path              = "/healthz"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["api.global-sovereign.example.com", "sin.api.global-sovereign.example.com"]
-  log_bucket_name          = "global-sovereign-sin-logs"
-  kms_key_arn              = module.network_sin.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["api.global-sovereign.example.com"].fqdn,
+    aws_route53_record.certificate_validation["sin.api.global-sovereign.example.com"].fqdn,
+  ]
+  log_bucket_name = "global-sovereign-sin-logs"
+  kms_key_arn     = module.network_sin.kms_key_arn
   tags = {
     "sovereign:site" = "sin"
   }
@@ -88,10 +100,13 @@ module "edge_sfo" {
   target_security_group_id = module.eks_sfo.cluster_security_group_id
   app_port                 = 4000
   health_path              = "/healthz"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["api.global-sovereign.example.com", "sfo.api.global-sovereign.example.com"]
-  log_bucket_name          = "global-sovereign-sfo-logs"
-  kms_key_arn              = module.network_sfo.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["api.global-sovereign.example.com"].fqdn,
+    aws_route53_record.certificate_validation["sfo.api.global-sovereign.example.com"].fqdn,
+  ]
+  log_bucket_name = "global-sovereign-sfo-logs"
+  kms_key_arn     = module.network_sfo.kms_key_arn
   tags = {
     "sovereign:site" = "sfo"
   }

@@ -139,6 +139,22 @@ resource "aws_route53_record" "prometheus" {
   }
 }
 
+resource "aws_sns_topic" "alerts_ams" {
+  region            = "eu-west-1"
+  name              = "global-sovereign-alerts"
+  kms_master_key_id = module.network_ams.kms_key_arn
+  tags = {
+    "sovereign:site" = "ams"
+  }
+}
+
+resource "aws_sns_topic_subscription" "alerts_ams_1" {
+  region    = "eu-west-1"
+  topic_arn = aws_sns_topic.alerts_ams.arn
+  protocol  = "email"
+  endpoint  = "sre@global-sovereign.example.com"
+}
+
 resource "aws_sns_topic" "alerts_iad" {
   region            = "us-east-1"
   name              = "global-sovereign-alerts"
@@ -153,28 +169,6 @@ resource "aws_sns_topic_subscription" "alerts_iad_1" {
   topic_arn = aws_sns_topic.alerts_iad.arn
   protocol  = "email"
   endpoint  = "sre@global-sovereign.example.com"
-}
-
-resource "aws_cloudwatch_metric_alarm" "replication_lag_iad" {
-  region            = "us-east-1"
-  alarm_name        = "global-sovereign-iad-aurora-replication-lag"
-  alarm_description = "Aurora global replication lag into iad above 5 s"
-  namespace         = "AWS/RDS"
-  metric_name       = "AuroraGlobalDBReplicationLag"
-  dimensions = {
-    DBClusterIdentifier = module.database_iad.cluster_identifier
-  }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 3
-  threshold           = 5000
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alerts_iad.arn]
-  ok_actions          = [aws_sns_topic.alerts_iad.arn]
-  tags = {
-    "sovereign:site" = "iad"
-  }
 }
 
 resource "aws_sns_topic" "alerts_syd" {
@@ -193,28 +187,6 @@ resource "aws_sns_topic_subscription" "alerts_syd_1" {
   endpoint  = "sre@global-sovereign.example.com"
 }
 
-resource "aws_cloudwatch_metric_alarm" "replication_lag_syd" {
-  region            = "ap-southeast-2"
-  alarm_name        = "global-sovereign-syd-aurora-replication-lag"
-  alarm_description = "Aurora global replication lag into syd above 5 s"
-  namespace         = "AWS/RDS"
-  metric_name       = "AuroraGlobalDBReplicationLag"
-  dimensions = {
-    DBClusterIdentifier = module.database_syd.cluster_identifier
-  }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 3
-  threshold           = 5000
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alerts_syd.arn]
-  ok_actions          = [aws_sns_topic.alerts_syd.arn]
-  tags = {
-    "sovereign:site" = "syd"
-  }
-}
-
 resource "aws_sns_topic" "alerts_sin" {
   region            = "ap-southeast-1"
   name              = "global-sovereign-alerts"
@@ -229,28 +201,6 @@ resource "aws_sns_topic_subscription" "alerts_sin_1" {
   topic_arn = aws_sns_topic.alerts_sin.arn
   protocol  = "email"
   endpoint  = "sre@global-sovereign.example.com"
-}
-
-resource "aws_cloudwatch_metric_alarm" "replication_lag_sin" {
-  region            = "ap-southeast-1"
-  alarm_name        = "global-sovereign-sin-aurora-replication-lag"
-  alarm_description = "Aurora global replication lag into sin above 5 s"
-  namespace         = "AWS/RDS"
-  metric_name       = "AuroraGlobalDBReplicationLag"
-  dimensions = {
-    DBClusterIdentifier = module.database_sin.cluster_identifier
-  }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 3
-  threshold           = 5000
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alerts_sin.arn]
-  ok_actions          = [aws_sns_topic.alerts_sin.arn]
-  tags = {
-    "sovereign:site" = "sin"
-  }
 }
 
 resource "aws_sns_topic" "alerts_sfo" {
@@ -269,10 +219,98 @@ resource "aws_sns_topic_subscription" "alerts_sfo_1" {
   endpoint  = "sre@global-sovereign.example.com"
 }
 
+resource "aws_cloudwatch_metric_alarm" "replication_lag_ams" {
+  region            = "eu-west-1"
+  alarm_name        = "global-sovereign-ams-aurora-replication-lag"
+  alarm_description = "Aurora global replication lag into ams above 5 s (measured only while ams is a secondary)"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_ams.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_ams.arn]
+  ok_actions          = [aws_sns_topic.alerts_ams.arn]
+  tags = {
+    "sovereign:site" = "ams"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "replication_lag_iad" {
+  region            = "us-east-1"
+  alarm_name        = "global-sovereign-iad-aurora-replication-lag"
+  alarm_description = "Aurora global replication lag into iad above 5 s (measured only while iad is a secondary)"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_iad.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_iad.arn]
+  ok_actions          = [aws_sns_topic.alerts_iad.arn]
+  tags = {
+    "sovereign:site" = "iad"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "replication_lag_syd" {
+  region            = "ap-southeast-2"
+  alarm_name        = "global-sovereign-syd-aurora-replication-lag"
+  alarm_description = "Aurora global replication lag into syd above 5 s (measured only while syd is a secondary)"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_syd.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_syd.arn]
+  ok_actions          = [aws_sns_topic.alerts_syd.arn]
+  tags = {
+    "sovereign:site" = "syd"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "replication_lag_sin" {
+  region            = "ap-southeast-1"
+  alarm_name        = "global-sovereign-sin-aurora-replication-lag"
+  alarm_description = "Aurora global replication lag into sin above 5 s (measured only while sin is a secondary)"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_sin.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_sin.arn]
+  ok_actions          = [aws_sns_topic.alerts_sin.arn]
+  tags = {
+    "sovereign:site" = "sin"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag_sfo" {
   region            = "us-west-1"
   alarm_name        = "global-sovereign-sfo-aurora-replication-lag"
-  alarm_description = "Aurora global replication lag into sfo above 5 s"
+  alarm_description = "Aurora global replication lag into sfo above 5 s (measured only while sfo is a secondary)"
   namespace         = "AWS/RDS"
   metric_name       = "AuroraGlobalDBReplicationLag"
   dimensions = {
@@ -283,7 +321,7 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag_sfo" {
   evaluation_periods  = 3
   threshold           = 5000
   comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
+  treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts_sfo.arn]
   ok_actions          = [aws_sns_topic.alerts_sfo.arn]
   tags = {

@@ -6,10 +6,11 @@ output "sites" {
   description = "Per site: region, VPC, EKS cluster, PostgreSQL role and endpoints, cache, Cassandra contact points, load balancer."
   value = {
     ams = {
-      region      = "eu-west-1"
-      fly_region  = "ams"
-      vpc_id      = module.network_ams.vpc_id
-      kms_key_arn = module.network_ams.kms_key_arn
+      region           = "eu-west-1"
+      fly_region       = "ams"
+      vpc_id           = module.network_ams.vpc_id
+      kms_key_arn      = module.network_ams.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_ams.arn
       eks = {
         cluster_name = module.eks_ams.cluster_name
         endpoint     = module.eks_ams.cluster_endpoint
@@ -41,10 +42,11 @@ output "sites" {
       }
     }
     iad = {
-      region      = "us-east-1"
-      fly_region  = null
-      vpc_id      = module.network_iad.vpc_id
-      kms_key_arn = module.network_iad.kms_key_arn
+      region           = "us-east-1"
+      fly_region       = null
+      vpc_id           = module.network_iad.vpc_id
+      kms_key_arn      = module.network_iad.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_iad.arn
       eks = {
         cluster_name = module.eks_iad.cluster_name
         endpoint     = module.eks_iad.cluster_endpoint
@@ -76,10 +78,11 @@ output "sites" {
       }
     }
     syd = {
-      region      = "ap-southeast-2"
-      fly_region  = null
-      vpc_id      = module.network_syd.vpc_id
-      kms_key_arn = module.network_syd.kms_key_arn
+      region           = "ap-southeast-2"
+      fly_region       = null
+      vpc_id           = module.network_syd.vpc_id
+      kms_key_arn      = module.network_syd.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_syd.arn
       eks = {
         cluster_name = module.eks_syd.cluster_name
         endpoint     = module.eks_syd.cluster_endpoint
@@ -111,10 +114,11 @@ output "sites" {
       }
     }
     sin = {
-      region      = "ap-southeast-1"
-      fly_region  = null
-      vpc_id      = module.network_sin.vpc_id
-      kms_key_arn = module.network_sin.kms_key_arn
+      region           = "ap-southeast-1"
+      fly_region       = null
+      vpc_id           = module.network_sin.vpc_id
+      kms_key_arn      = module.network_sin.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_sin.arn
       eks = {
         cluster_name = module.eks_sin.cluster_name
         endpoint     = module.eks_sin.cluster_endpoint
@@ -142,10 +146,11 @@ output "sites" {
       }
     }
     sfo = {
-      region      = "us-west-1"
-      fly_region  = null
-      vpc_id      = module.network_sfo.vpc_id
-      kms_key_arn = module.network_sfo.kms_key_arn
+      region           = "us-west-1"
+      fly_region       = null
+      vpc_id           = module.network_sfo.vpc_id
+      kms_key_arn      = module.network_sfo.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_sfo.arn
       eks = {
         cluster_name = module.eks_sfo.cluster_name
         endpoint     = module.eks_sfo.cluster_endpoint
@@ -173,11 +178,12 @@ output "sites" {
       }
     }
     jnb = {
-      region      = null
-      fly_region  = "jnb"
-      vpc_id      = null
-      kms_key_arn = null
-      eks         = null
+      region           = null
+      fly_region       = "jnb"
+      vpc_id           = null
+      kms_key_arn      = null
+      alerts_topic_arn = null
+      eks              = null
       postgres = {
         role     = "logical_replica"
         host     = "global-sovereign-pg-jnb.internal"
@@ -266,8 +272,8 @@ output "fly_links" {
 output "dns" {
   description = "The public zone, its name servers (delegate to them), the API name and the sites it should resolve to."
   value = {
-    zone_id      = aws_route53_zone.public.zone_id
-    name_servers = aws_route53_zone.public.name_servers
+    zone_id      = local.public_zone_id
+    name_servers = data.terraform_remote_state.dns.outputs.name_servers
     api_name     = "api.global-sovereign.example.com"
     sites        = ["ams", "iad", "syd", "sin", "sfo", "jnb"]
   }

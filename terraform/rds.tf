@@ -60,6 +60,7 @@ module "database_iad" {
   engine_version            = "17.5"
   instance_class            = "db.r6i.2xlarge"
   instance_count            = 2
+  logical_replication       = true
   vpc_id                    = module.network_iad.vpc_id
   subnet_ids                = module.network_iad.database_subnet_ids
   allowed_cidrs = [
@@ -96,6 +97,7 @@ module "database_syd" {
   engine_version            = "17.5"
   instance_class            = "db.r6i.2xlarge"
   instance_count            = 2
+  logical_replication       = true
   vpc_id                    = module.network_syd.vpc_id
   subnet_ids                = module.network_syd.database_subnet_ids
   allowed_cidrs = [
@@ -132,6 +134,7 @@ module "database_sin" {
   engine_version            = "17.5"
   instance_class            = "db.r6i.2xlarge"
   instance_count            = 2
+  logical_replication       = true
   vpc_id                    = module.network_sin.vpc_id
   subnet_ids                = module.network_sin.database_subnet_ids
   allowed_cidrs = [
@@ -168,6 +171,7 @@ module "database_sfo" {
   engine_version            = "17.5"
   instance_class            = "db.r6i.2xlarge"
   instance_count            = 2
+  logical_replication       = true
   vpc_id                    = module.network_sfo.vpc_id
   subnet_ids                = module.network_sfo.database_subnet_ids
   allowed_cidrs = [

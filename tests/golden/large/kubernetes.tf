@@ -9,7 +9,7 @@ module "eks_dub" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_dub.private_subnet_ids
-  public_access_cidrs  = ["198.51.100.0/24", "203.0.113.0/24"]
+  public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_ohio.nat_public_ips))
   kms_key_arn          = module.network_dub.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [
@@ -63,7 +63,7 @@ module "eks_iad" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_iad.private_subnet_ids
-  public_access_cidrs  = ["198.51.100.0/24", "203.0.113.0/24"]
+  public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_ohio.nat_public_ips))
   kms_key_arn          = module.network_iad.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [
@@ -116,7 +116,7 @@ module "eks_sfo" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_sfo.private_subnet_ids
-  public_access_cidrs  = ["198.51.100.0/24", "203.0.113.0/24"]
+  public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_sfo.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [
@@ -171,7 +171,7 @@ module "eks_syd" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_syd.private_subnet_ids
-  public_access_cidrs  = ["198.51.100.0/24", "203.0.113.0/24"]
+  public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_ohio.nat_public_ips))
   kms_key_arn          = module.network_syd.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [
@@ -225,7 +225,7 @@ module "eks_sin" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_sin.private_subnet_ids
-  public_access_cidrs  = ["198.51.100.0/24", "203.0.113.0/24"]
+  public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_sin.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [
@@ -279,7 +279,7 @@ module "eks_cpt" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_cpt.private_subnet_ids
-  public_access_cidrs  = ["198.51.100.0/24", "203.0.113.0/24"]
+  public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_ohio.nat_public_ips))
   kms_key_arn          = module.network_cpt.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [
@@ -333,7 +333,7 @@ module "eks_ohio" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_ohio.private_subnet_ids
-  public_access_cidrs  = ["198.51.100.0/24", "203.0.113.0/24"]
+  public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_ohio.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs = [

@@ -12,10 +12,13 @@ module "edge_dub" {
   target_security_group_id = module.eks_dub.cluster_security_group_id
   app_port                 = 8443
   health_path              = "/ready"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["gw.orbit.example.net", "dub.gw.orbit.example.net"]
-  log_bucket_name          = "orbit-dub-logs"
-  kms_key_arn              = module.network_dub.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["gw.orbit.example.net"].fqdn,
+    aws_route53_record.certificate_validation["dub.gw.orbit.example.net"].fqdn,
+  ]
+  log_bucket_name = "orbit-dub-logs"
+  kms_key_arn     = module.network_dub.kms_key_arn
   tags = {
     "sovereign:site" = "dub"
   }
@@ -31,10 +34,13 @@ module "edge_iad" {
   target_security_group_id = module.eks_iad.cluster_security_group_id
   app_port                 = 8443
   health_path              = "/ready"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["gw.orbit.example.net", "iad.gw.orbit.example.net"]
-  log_bucket_name          = "orbit-iad-logs"
-  kms_key_arn              = module.network_iad.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["gw.orbit.example.net"].fqdn,
+    aws_route53_record.certificate_validation["iad.gw.orbit.example.net"].fqdn,
+  ]
+  log_bucket_name = "orbit-iad-logs"
+  kms_key_arn     = module.network_iad.kms_key_arn
   tags = {
     "sovereign:site" = "iad"
   }
@@ -50,10 +56,13 @@ module "edge_sfo" {
   target_security_group_id = module.eks_sfo.cluster_security_group_id
   app_port                 = 8443
   health_path              = "/ready"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["gw.orbit.example.net", "sfo.gw.orbit.example.net"]
-  log_bucket_name          = "orbit-sfo-logs"
-  kms_key_arn              = module.network_sfo.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["gw.orbit.example.net"].fqdn,
+    aws_route53_record.certificate_validation["sfo.gw.orbit.example.net"].fqdn,
+  ]
+  log_bucket_name = "orbit-sfo-logs"
+  kms_key_arn     = module.network_sfo.kms_key_arn
   tags = {
     "sovereign:site" = "sfo"
   }
@@ -69,10 +78,13 @@ module "edge_syd" {
   target_security_group_id = module.eks_syd.cluster_security_group_id
   app_port                 = 8443
   health_path              = "/ready"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["gw.orbit.example.net", "syd.gw.orbit.example.net"]
-  log_bucket_name          = "orbit-syd-logs"
-  kms_key_arn              = module.network_syd.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["gw.orbit.example.net"].fqdn,
+    aws_route53_record.certificate_validation["syd.gw.orbit.example.net"].fqdn,
+  ]
+  log_bucket_name = "orbit-syd-logs"
+  kms_key_arn     = module.network_syd.kms_key_arn
   tags = {
     "sovereign:site" = "syd"
   }
@@ -88,10 +100,13 @@ module "edge_sin" {
   target_security_group_id = module.eks_sin.cluster_security_group_id
   app_port                 = 8443
   health_path              = "/ready"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["gw.orbit.example.net", "sin.gw.orbit.example.net"]
-  log_bucket_name          = "orbit-sin-logs"
-  kms_key_arn              = module.network_sin.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["gw.orbit.example.net"].fqdn,
+    aws_route53_record.certificate_validation["sin.gw.orbit.example.net"].fqdn,
+  ]
+  log_bucket_name = "orbit-sin-logs"
+  kms_key_arn     = module.network_sin.kms_key_arn
   tags = {
     "sovereign:site" = "sin"
   }
@@ -107,10 +122,13 @@ module "edge_cpt" {
   target_security_group_id = module.eks_cpt.cluster_security_group_id
   app_port                 = 8443
   health_path              = "/ready"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["gw.orbit.example.net", "cpt.gw.orbit.example.net"]
-  log_bucket_name          = "orbit-cpt-logs"
-  kms_key_arn              = module.network_cpt.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["gw.orbit.example.net"].fqdn,
+    aws_route53_record.certificate_validation["cpt.gw.orbit.example.net"].fqdn,
+  ]
+  log_bucket_name = "orbit-cpt-logs"
+  kms_key_arn     = module.network_cpt.kms_key_arn
   tags = {
     "sovereign:site" = "cpt"
   }
@@ -126,10 +144,13 @@ module "edge_ohio" {
   target_security_group_id = module.eks_ohio.cluster_security_group_id
   app_port                 = 8443
   health_path              = "/ready"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["gw.orbit.example.net", "ohio.gw.orbit.example.net"]
-  log_bucket_name          = "orbit-ohio-logs"
-  kms_key_arn              = module.network_ohio.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["gw.orbit.example.net"].fqdn,
+    aws_route53_record.certificate_validation["ohio.gw.orbit.example.net"].fqdn,
+  ]
+  log_bucket_name = "orbit-ohio-logs"
+  kms_key_arn     = module.network_ohio.kms_key_arn
   tags = {
     "sovereign:site" = "ohio"
   }

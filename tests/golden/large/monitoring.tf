@@ -172,26 +172,27 @@ resource "aws_sns_topic_subscription" "alerts_dub_2" {
   endpoint  = "sre@orbit.example.net"
 }
 
-resource "aws_cloudwatch_metric_alarm" "replication_lag_dub" {
-  region            = "eu-west-1"
-  alarm_name        = "orbit-dub-aurora-replication-lag"
-  alarm_description = "Aurora global replication lag into dub above 2 s"
-  namespace         = "AWS/RDS"
-  metric_name       = "AuroraGlobalDBReplicationLag"
-  dimensions = {
-    DBClusterIdentifier = module.database_dub.cluster_identifier
-  }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 3
-  threshold           = 2000
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alerts_dub.arn]
-  ok_actions          = [aws_sns_topic.alerts_dub.arn]
+resource "aws_sns_topic" "alerts_iad" {
+  region            = "us-east-1"
+  name              = "orbit-alerts"
+  kms_master_key_id = module.network_iad.kms_key_arn
   tags = {
-    "sovereign:site" = "dub"
+    "sovereign:site" = "iad"
   }
+}
+
+resource "aws_sns_topic_subscription" "alerts_iad_1" {
+  region    = "us-east-1"
+  topic_arn = aws_sns_topic.alerts_iad.arn
+  protocol  = "email"
+  endpoint  = "finops@orbit.example.net"
+}
+
+resource "aws_sns_topic_subscription" "alerts_iad_2" {
+  region    = "us-east-1"
+  topic_arn = aws_sns_topic.alerts_iad.arn
+  protocol  = "email"
+  endpoint  = "sre@orbit.example.net"
 }
 
 resource "aws_sns_topic" "alerts_sfo" {
@@ -217,28 +218,6 @@ resource "aws_sns_topic_subscription" "alerts_sfo_2" {
   endpoint  = "sre@orbit.example.net"
 }
 
-resource "aws_cloudwatch_metric_alarm" "replication_lag_sfo" {
-  region            = "us-west-1"
-  alarm_name        = "orbit-sfo-aurora-replication-lag"
-  alarm_description = "Aurora global replication lag into sfo above 2 s"
-  namespace         = "AWS/RDS"
-  metric_name       = "AuroraGlobalDBReplicationLag"
-  dimensions = {
-    DBClusterIdentifier = module.database_sfo.cluster_identifier
-  }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 3
-  threshold           = 2000
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alerts_sfo.arn]
-  ok_actions          = [aws_sns_topic.alerts_sfo.arn]
-  tags = {
-    "sovereign:site" = "sfo"
-  }
-}
-
 resource "aws_sns_topic" "alerts_syd" {
   region            = "ap-southeast-2"
   name              = "orbit-alerts"
@@ -260,28 +239,6 @@ resource "aws_sns_topic_subscription" "alerts_syd_2" {
   topic_arn = aws_sns_topic.alerts_syd.arn
   protocol  = "email"
   endpoint  = "sre@orbit.example.net"
-}
-
-resource "aws_cloudwatch_metric_alarm" "replication_lag_syd" {
-  region            = "ap-southeast-2"
-  alarm_name        = "orbit-syd-aurora-replication-lag"
-  alarm_description = "Aurora global replication lag into syd above 2 s"
-  namespace         = "AWS/RDS"
-  metric_name       = "AuroraGlobalDBReplicationLag"
-  dimensions = {
-    DBClusterIdentifier = module.database_syd.cluster_identifier
-  }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 3
-  threshold           = 2000
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alerts_syd.arn]
-  ok_actions          = [aws_sns_topic.alerts_syd.arn]
-  tags = {
-    "sovereign:site" = "syd"
-  }
 }
 
 resource "aws_sns_topic" "alerts_sin" {
@@ -307,10 +264,144 @@ resource "aws_sns_topic_subscription" "alerts_sin_2" {
   endpoint  = "sre@orbit.example.net"
 }
 
+resource "aws_sns_topic" "alerts_cpt" {
+  region            = "af-south-1"
+  name              = "orbit-alerts"
+  kms_master_key_id = module.network_cpt.kms_key_arn
+  tags = {
+    "sovereign:site" = "cpt"
+  }
+}
+
+resource "aws_sns_topic_subscription" "alerts_cpt_1" {
+  region    = "af-south-1"
+  topic_arn = aws_sns_topic.alerts_cpt.arn
+  protocol  = "email"
+  endpoint  = "finops@orbit.example.net"
+}
+
+resource "aws_sns_topic_subscription" "alerts_cpt_2" {
+  region    = "af-south-1"
+  topic_arn = aws_sns_topic.alerts_cpt.arn
+  protocol  = "email"
+  endpoint  = "sre@orbit.example.net"
+}
+
+resource "aws_sns_topic" "alerts_ohio" {
+  region            = "us-east-2"
+  name              = "orbit-alerts"
+  kms_master_key_id = module.network_ohio.kms_key_arn
+  tags = {
+    "sovereign:site" = "ohio"
+  }
+}
+
+resource "aws_sns_topic_subscription" "alerts_ohio_1" {
+  region    = "us-east-2"
+  topic_arn = aws_sns_topic.alerts_ohio.arn
+  protocol  = "email"
+  endpoint  = "finops@orbit.example.net"
+}
+
+resource "aws_sns_topic_subscription" "alerts_ohio_2" {
+  region    = "us-east-2"
+  topic_arn = aws_sns_topic.alerts_ohio.arn
+  protocol  = "email"
+  endpoint  = "sre@orbit.example.net"
+}
+
+resource "aws_cloudwatch_metric_alarm" "replication_lag_iad" {
+  region            = "us-east-1"
+  alarm_name        = "orbit-iad-aurora-replication-lag"
+  alarm_description = "Aurora global replication lag into iad above 2 s (measured only while iad is a secondary)"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_iad.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 2000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_iad.arn]
+  ok_actions          = [aws_sns_topic.alerts_iad.arn]
+  tags = {
+    "sovereign:site" = "iad"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "replication_lag_dub" {
+  region            = "eu-west-1"
+  alarm_name        = "orbit-dub-aurora-replication-lag"
+  alarm_description = "Aurora global replication lag into dub above 2 s (measured only while dub is a secondary)"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_dub.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 2000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_dub.arn]
+  ok_actions          = [aws_sns_topic.alerts_dub.arn]
+  tags = {
+    "sovereign:site" = "dub"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "replication_lag_sfo" {
+  region            = "us-west-1"
+  alarm_name        = "orbit-sfo-aurora-replication-lag"
+  alarm_description = "Aurora global replication lag into sfo above 2 s (measured only while sfo is a secondary)"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_sfo.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 2000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_sfo.arn]
+  ok_actions          = [aws_sns_topic.alerts_sfo.arn]
+  tags = {
+    "sovereign:site" = "sfo"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "replication_lag_syd" {
+  region            = "ap-southeast-2"
+  alarm_name        = "orbit-syd-aurora-replication-lag"
+  alarm_description = "Aurora global replication lag into syd above 2 s (measured only while syd is a secondary)"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_syd.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 2000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_syd.arn]
+  ok_actions          = [aws_sns_topic.alerts_syd.arn]
+  tags = {
+    "sovereign:site" = "syd"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag_sin" {
   region            = "ap-southeast-1"
   alarm_name        = "orbit-sin-aurora-replication-lag"
-  alarm_description = "Aurora global replication lag into sin above 2 s"
+  alarm_description = "Aurora global replication lag into sin above 2 s (measured only while sin is a secondary)"
   namespace         = "AWS/RDS"
   metric_name       = "AuroraGlobalDBReplicationLag"
   dimensions = {
@@ -321,7 +412,7 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag_sin" {
   evaluation_periods  = 3
   threshold           = 2000
   comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
+  treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts_sin.arn]
   ok_actions          = [aws_sns_topic.alerts_sin.arn]
   tags = {

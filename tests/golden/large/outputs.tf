@@ -6,10 +6,11 @@ output "sites" {
   description = "Per site: region, VPC, EKS cluster, PostgreSQL role and endpoints, cache, Cassandra contact points, load balancer."
   value = {
     dub = {
-      region      = "eu-west-1"
-      fly_region  = "ams"
-      vpc_id      = module.network_dub.vpc_id
-      kms_key_arn = module.network_dub.kms_key_arn
+      region           = "eu-west-1"
+      fly_region       = "ams"
+      vpc_id           = module.network_dub.vpc_id
+      kms_key_arn      = module.network_dub.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_dub.arn
       eks = {
         cluster_name = module.eks_dub.cluster_name
         endpoint     = module.eks_dub.cluster_endpoint
@@ -41,10 +42,11 @@ output "sites" {
       }
     }
     iad = {
-      region      = "us-east-1"
-      fly_region  = null
-      vpc_id      = module.network_iad.vpc_id
-      kms_key_arn = module.network_iad.kms_key_arn
+      region           = "us-east-1"
+      fly_region       = null
+      vpc_id           = module.network_iad.vpc_id
+      kms_key_arn      = module.network_iad.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_iad.arn
       eks = {
         cluster_name = module.eks_iad.cluster_name
         endpoint     = module.eks_iad.cluster_endpoint
@@ -76,10 +78,11 @@ output "sites" {
       }
     }
     sfo = {
-      region      = "us-west-1"
-      fly_region  = null
-      vpc_id      = module.network_sfo.vpc_id
-      kms_key_arn = module.network_sfo.kms_key_arn
+      region           = "us-west-1"
+      fly_region       = null
+      vpc_id           = module.network_sfo.vpc_id
+      kms_key_arn      = module.network_sfo.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_sfo.arn
       eks = {
         cluster_name = module.eks_sfo.cluster_name
         endpoint     = module.eks_sfo.cluster_endpoint
@@ -102,10 +105,11 @@ output "sites" {
       }
     }
     syd = {
-      region      = "ap-southeast-2"
-      fly_region  = null
-      vpc_id      = module.network_syd.vpc_id
-      kms_key_arn = module.network_syd.kms_key_arn
+      region           = "ap-southeast-2"
+      fly_region       = null
+      vpc_id           = module.network_syd.vpc_id
+      kms_key_arn      = module.network_syd.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_syd.arn
       eks = {
         cluster_name = module.eks_syd.cluster_name
         endpoint     = module.eks_syd.cluster_endpoint
@@ -132,10 +136,11 @@ output "sites" {
       }
     }
     sin = {
-      region      = "ap-southeast-1"
-      fly_region  = null
-      vpc_id      = module.network_sin.vpc_id
-      kms_key_arn = module.network_sin.kms_key_arn
+      region           = "ap-southeast-1"
+      fly_region       = null
+      vpc_id           = module.network_sin.vpc_id
+      kms_key_arn      = module.network_sin.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_sin.arn
       eks = {
         cluster_name = module.eks_sin.cluster_name
         endpoint     = module.eks_sin.cluster_endpoint
@@ -163,10 +168,11 @@ output "sites" {
       }
     }
     cpt = {
-      region      = "af-south-1"
-      fly_region  = null
-      vpc_id      = module.network_cpt.vpc_id
-      kms_key_arn = module.network_cpt.kms_key_arn
+      region           = "af-south-1"
+      fly_region       = null
+      vpc_id           = module.network_cpt.vpc_id
+      kms_key_arn      = module.network_cpt.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_cpt.arn
       eks = {
         cluster_name = module.eks_cpt.cluster_name
         endpoint     = module.eks_cpt.cluster_endpoint
@@ -186,10 +192,11 @@ output "sites" {
       }
     }
     ohio = {
-      region      = "us-east-2"
-      fly_region  = null
-      vpc_id      = module.network_ohio.vpc_id
-      kms_key_arn = module.network_ohio.kms_key_arn
+      region           = "us-east-2"
+      fly_region       = null
+      vpc_id           = module.network_ohio.vpc_id
+      kms_key_arn      = module.network_ohio.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_ohio.arn
       eks = {
         cluster_name = module.eks_ohio.cluster_name
         endpoint     = module.eks_ohio.cluster_endpoint
@@ -205,11 +212,12 @@ output "sites" {
       }
     }
     jnb = {
-      region      = null
-      fly_region  = "jnb"
-      vpc_id      = null
-      kms_key_arn = null
-      eks         = null
+      region           = null
+      fly_region       = "jnb"
+      vpc_id           = null
+      kms_key_arn      = null
+      alerts_topic_arn = null
+      eks              = null
       postgres = {
         role     = "logical_replica"
         host     = "orbit-pg-jnb.internal"
@@ -226,11 +234,12 @@ output "sites" {
       }
     }
     gru = {
-      region      = null
-      fly_region  = "gru"
-      vpc_id      = null
-      kms_key_arn = null
-      eks         = null
+      region           = null
+      fly_region       = "gru"
+      vpc_id           = null
+      kms_key_arn      = null
+      alerts_topic_arn = null
+      eks              = null
       postgres = {
         role     = "logical_replica"
         host     = "orbit-pg-gru.internal"
@@ -247,14 +256,15 @@ output "sites" {
       }
     }
     nrt = {
-      region      = null
-      fly_region  = "nrt"
-      vpc_id      = null
-      kms_key_arn = null
-      eks         = null
-      postgres    = null
-      redis       = null
-      cassandra   = null
+      region           = null
+      fly_region       = "nrt"
+      vpc_id           = null
+      kms_key_arn      = null
+      alerts_topic_arn = null
+      eks              = null
+      postgres         = null
+      redis            = null
+      cassandra        = null
       load_balancer = {
         dns_name         = "orbit-gateway.fly.dev"
         target_group_arn = null
@@ -263,14 +273,15 @@ output "sites" {
       }
     }
     lhr = {
-      region      = null
-      fly_region  = "lhr"
-      vpc_id      = null
-      kms_key_arn = null
-      eks         = null
-      postgres    = null
-      redis       = null
-      cassandra   = null
+      region           = null
+      fly_region       = "lhr"
+      vpc_id           = null
+      kms_key_arn      = null
+      alerts_topic_arn = null
+      eks              = null
+      postgres         = null
+      redis            = null
+      cassandra        = null
       load_balancer = {
         dns_name         = "orbit-gateway.fly.dev"
         target_group_arn = null
@@ -359,8 +370,8 @@ output "fly_links" {
 output "dns" {
   description = "The public zone, its name servers (delegate to them), the API name and the sites it should resolve to."
   value = {
-    zone_id      = aws_route53_zone.public.zone_id
-    name_servers = aws_route53_zone.public.name_servers
+    zone_id      = local.public_zone_id
+    name_servers = data.terraform_remote_state.dns.outputs.name_servers
     api_name     = "gw.orbit.example.net"
     sites        = ["dub", "iad", "sfo", "syd", "sin", "cpt", "ohio", "jnb", "gru", "nrt", "lhr"]
   }

@@ -66,6 +66,7 @@ module "database_dub" {
   engine_version            = "17.7"
   instance_class            = "db.r6g.xlarge"
   instance_count            = 2
+  logical_replication       = true
   vpc_id                    = module.network_dub.vpc_id
   subnet_ids                = module.network_dub.database_subnet_ids
   allowed_cidrs = [
@@ -108,6 +109,7 @@ module "database_sfo" {
   engine_version            = "17.7"
   instance_class            = "db.r6g.xlarge"
   instance_count            = 2
+  logical_replication       = true
   vpc_id                    = module.network_sfo.vpc_id
   subnet_ids                = module.network_sfo.database_subnet_ids
   allowed_cidrs = [
@@ -150,6 +152,7 @@ module "database_syd" {
   engine_version            = "17.7"
   instance_class            = "db.r6g.xlarge"
   instance_count            = 2
+  logical_replication       = true
   vpc_id                    = module.network_syd.vpc_id
   subnet_ids                = module.network_syd.database_subnet_ids
   allowed_cidrs = [
@@ -192,6 +195,7 @@ module "database_sin" {
   engine_version            = "17.7"
   instance_class            = "db.r6g.xlarge"
   instance_count            = 2
+  logical_replication       = true
   vpc_id                    = module.network_sin.vpc_id
   subnet_ids                = module.network_sin.database_subnet_ids
   allowed_cidrs = [

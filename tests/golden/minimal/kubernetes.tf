@@ -9,7 +9,7 @@ module "eks_dub" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_dub.private_subnet_ids
-  public_access_cidrs  = ["198.51.100.0/24"]
+  public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_dub.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.20.0.0/20", "10.20.16.0/20"]
@@ -45,7 +45,7 @@ module "eks_iad" {
   kubernetes_version   = "1.35"
   extended_support     = false
   subnet_ids           = module.network_iad.private_subnet_ids
-  public_access_cidrs  = ["198.51.100.0/24"]
+  public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_iad.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.10.0.0/20", "10.10.16.0/20", "10.10.32.0/20"]

@@ -12,10 +12,13 @@ module "edge_dub" {
   target_security_group_id = module.eks_dub.cluster_security_group_id
   app_port                 = 8080
   health_path              = "/healthz"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["api.acme.example.com", "dub.api.acme.example.com"]
-  log_bucket_name          = "acme-dub-logs"
-  kms_key_arn              = module.network_dub.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["api.acme.example.com"].fqdn,
+    aws_route53_record.certificate_validation["dub.api.acme.example.com"].fqdn,
+  ]
+  log_bucket_name = "acme-dub-logs"
+  kms_key_arn     = module.network_dub.kms_key_arn
   tags = {
     "sovereign:site" = "dub"
   }
@@ -31,10 +34,13 @@ module "edge_iad" {
   target_security_group_id = module.eks_iad.cluster_security_group_id
   app_port                 = 8080
   health_path              = "/healthz"
-  zone_id                  = aws_route53_zone.public.zone_id
   domain_names             = ["api.acme.example.com", "iad.api.acme.example.com"]
-  log_bucket_name          = "acme-iad-logs"
-  kms_key_arn              = module.network_iad.kms_key_arn
+  validation_record_fqdns = [
+    aws_route53_record.certificate_validation["api.acme.example.com"].fqdn,
+    aws_route53_record.certificate_validation["iad.api.acme.example.com"].fqdn,
+  ]
+  log_bucket_name = "acme-iad-logs"
+  kms_key_arn     = module.network_iad.kms_key_arn
   tags = {
     "sovereign:site" = "iad"
   }

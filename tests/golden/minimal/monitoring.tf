@@ -124,6 +124,22 @@ resource "aws_route53_record" "prometheus" {
   }
 }
 
+resource "aws_sns_topic" "alerts_dub" {
+  region            = "eu-west-1"
+  name              = "acme-alerts"
+  kms_master_key_id = module.network_dub.kms_key_arn
+  tags = {
+    "sovereign:site" = "dub"
+  }
+}
+
+resource "aws_sns_topic_subscription" "alerts_dub_1" {
+  region    = "eu-west-1"
+  topic_arn = aws_sns_topic.alerts_dub.arn
+  protocol  = "email"
+  endpoint  = "ops@acme.example.com"
+}
+
 resource "aws_sns_topic" "alerts_iad" {
   region            = "us-east-1"
   name              = "acme-alerts"
@@ -140,10 +156,32 @@ resource "aws_sns_topic_subscription" "alerts_iad_1" {
   endpoint  = "ops@acme.example.com"
 }
 
+resource "aws_cloudwatch_metric_alarm" "replication_lag_dub" {
+  region            = "eu-west-1"
+  alarm_name        = "acme-dub-aurora-replication-lag"
+  alarm_description = "Aurora global replication lag into dub above 5 s (measured only while dub is a secondary)"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_dub.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_dub.arn]
+  ok_actions          = [aws_sns_topic.alerts_dub.arn]
+  tags = {
+    "sovereign:site" = "dub"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag_iad" {
   region            = "us-east-1"
   alarm_name        = "acme-iad-aurora-replication-lag"
-  alarm_description = "Aurora global replication lag into iad above 5 s"
+  alarm_description = "Aurora global replication lag into iad above 5 s (measured only while iad is a secondary)"
   namespace         = "AWS/RDS"
   metric_name       = "AuroraGlobalDBReplicationLag"
   dimensions = {
@@ -154,7 +192,7 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag_iad" {
   evaluation_periods  = 3
   threshold           = 5000
   comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching"
+  treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts_iad.arn]
   ok_actions          = [aws_sns_topic.alerts_iad.arn]
   tags = {

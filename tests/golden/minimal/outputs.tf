@@ -6,10 +6,11 @@ output "sites" {
   description = "Per site: region, VPC, EKS cluster, PostgreSQL role and endpoints, cache, Cassandra contact points, load balancer."
   value = {
     dub = {
-      region      = "eu-west-1"
-      fly_region  = null
-      vpc_id      = module.network_dub.vpc_id
-      kms_key_arn = module.network_dub.kms_key_arn
+      region           = "eu-west-1"
+      fly_region       = null
+      vpc_id           = module.network_dub.vpc_id
+      kms_key_arn      = module.network_dub.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_dub.arn
       eks = {
         cluster_name = module.eks_dub.cluster_name
         endpoint     = module.eks_dub.cluster_endpoint
@@ -37,10 +38,11 @@ output "sites" {
       }
     }
     iad = {
-      region      = "us-east-1"
-      fly_region  = null
-      vpc_id      = module.network_iad.vpc_id
-      kms_key_arn = module.network_iad.kms_key_arn
+      region           = "us-east-1"
+      fly_region       = null
+      vpc_id           = module.network_iad.vpc_id
+      kms_key_arn      = module.network_iad.kms_key_arn
+      alerts_topic_arn = aws_sns_topic.alerts_iad.arn
       eks = {
         cluster_name = module.eks_iad.cluster_name
         endpoint     = module.eks_iad.cluster_endpoint
@@ -108,8 +110,8 @@ output "monitoring" {
 output "dns" {
   description = "The public zone, its name servers (delegate to them), the API name and the sites it should resolve to."
   value = {
-    zone_id      = aws_route53_zone.public.zone_id
-    name_servers = aws_route53_zone.public.name_servers
+    zone_id      = local.public_zone_id
+    name_servers = data.terraform_remote_state.dns.outputs.name_servers
     api_name     = "api.acme.example.com"
     sites        = ["dub", "iad"]
   }

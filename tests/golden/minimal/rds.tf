@@ -45,6 +45,7 @@ module "database_iad" {
   engine_version            = "17.5"
   instance_class            = "db.r6g.large"
   instance_count            = 1
+  logical_replication       = false
   vpc_id                    = module.network_iad.vpc_id
   subnet_ids                = module.network_iad.database_subnet_ids
   allowed_cidrs             = ["10.10.0.0/20", "10.10.16.0/20", "10.10.32.0/20", "10.20.0.0/20", "10.20.16.0/20"]
