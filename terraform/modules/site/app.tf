@@ -22,6 +22,9 @@ resource "helm_release" "lb_controller" {
     }
     enableServiceMutatorWebhook = false
     createIngressClassResource  = false
+    # Target group bindings only: no shared backend security group to create or manage (the
+    # global root opens the pod ports to the load balancers itself).
+    enableBackendSecurityGroup = false
   })]
 }
 
