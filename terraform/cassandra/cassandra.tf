@@ -10,46 +10,8 @@ resource "helm_release" "cluster" {
   timeout   = 1800
   set = [
     {
-      name  = "clientConfigs[0].server"
-      value = data.terraform_remote_state.site_ams.outputs.control_plane_access.server
-    },
-    {
-      name  = "clientConfigs[0].caData"
-      value = data.terraform_remote_state.site_ams.outputs.control_plane_access.ca_data
-    },
-    {
-      name  = "clientConfigs[1].server"
-      value = data.terraform_remote_state.site_iad.outputs.control_plane_access.server
-    },
-    {
-      name  = "clientConfigs[1].caData"
-      value = data.terraform_remote_state.site_iad.outputs.control_plane_access.ca_data
-    },
-    {
-      name  = "clientConfigs[2].server"
-      value = data.terraform_remote_state.site_syd.outputs.control_plane_access.server
-    },
-    {
-      name  = "clientConfigs[2].caData"
-      value = data.terraform_remote_state.site_syd.outputs.control_plane_access.ca_data
-    },
-    {
       name  = "medusa.bucketName"
       value = join("-", ["global-sovereign-medusa", data.aws_caller_identity.current.account_id])
-    },
-  ]
-  set_sensitive = [
-    {
-      name  = "clientConfigs[0].token"
-      value = data.terraform_remote_state.site_ams.outputs.control_plane_access.token
-    },
-    {
-      name  = "clientConfigs[1].token"
-      value = data.terraform_remote_state.site_iad.outputs.control_plane_access.token
-    },
-    {
-      name  = "clientConfigs[2].token"
-      value = data.terraform_remote_state.site_syd.outputs.control_plane_access.token
     },
   ]
 }

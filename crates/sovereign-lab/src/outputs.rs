@@ -114,7 +114,6 @@ pub fn outputs(s: &LabState) -> Value {
                 "backup_retention_days": p.backup_retention_days,
                 "credentials_secret": null,
                 "credentials_file": PG_CREDENTIALS,
-                "sslmode": "disable",
                 "pgbackrest": p.stanza.as_ref().map(|st| json!({"stanza": st.name, "config": st.config, "user": st.user})),
             })),
         );

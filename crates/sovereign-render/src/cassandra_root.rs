@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use crate::global::{AWS_PROVIDER, HELM_PROVIDER, aws_provider, tags_locals, terraform_block};
+use crate::global::{
+    AWS_PROVIDER, HELM_PROVIDER, K8S_PROVIDER, aws_provider, tags_locals, terraform_block,
+};
 use crate::hcl::{Block, Expr, File, map, raw, s};
 use crate::monitoring::CAPACITY_LABEL;
 use crate::site_root::{ClusterAccess, remote_state, to_yaml};
@@ -99,7 +101,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let name = cx.cassandra_cluster_name();
 
     let mut f = File::new(&cx.header(&format!(
-        "Cassandra root: the K8ssandraCluster `{name}` on the control plane ({}) with one datacenter per\nsite, and the keyspace `{}` with NetworkTopologyStrategy. Apply after every site root: it reads\nthe service account tokens the data-plane sites created.",
+        "Cassandra root: the K8ssandraCluster `{name}` on the control plane ({}) with one datacenter per\nsite, and the keyspace `{}` with NetworkTopologyStrategy. Apply after cassandra-access, once the\noperator has restarted with its ClientConfigs: the operator's webhook refuses a datacenter whose\ncluster it cannot reach.",
         cp.id, c.keyspace
     )));
     f.add(terraform_block(
@@ -116,13 +118,6 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         .map(|d| d.site.as_str())
         .filter(|s| *s != cp.id)
         .collect();
-    for site in &remote {
-        f.add(remote_state(
-            cx,
-            &format!("site_{site}"),
-            &format!("sites/{site}"),
-        ));
-    }
     let access = ClusterAccess::new("control_plane", cx.region(cp), &cx.eks_name(&cp.id));
     f.add(access.data.clone());
     f.add(access.helm_provider(None));
@@ -138,23 +133,6 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         "The cluster definition and the keyspace, from Sovereign's local charts (values in values/).",
     ));
     let mut set = Vec::new();
-    let mut sensitive = Vec::new();
-    for (i, site) in remote.iter().enumerate() {
-        let access =
-            format!("data.terraform_remote_state.site_{site}.outputs.control_plane_access");
-        set.push(map([
-            ("name", s(format!("clientConfigs[{i}].server"))),
-            ("value", raw(format!("{access}.server"))),
-        ]));
-        set.push(map([
-            ("name", s(format!("clientConfigs[{i}].caData"))),
-            ("value", raw(format!("{access}.ca_data"))),
-        ]));
-        sensitive.push(map([
-            ("name", s(format!("clientConfigs[{i}].token"))),
-            ("value", raw(format!("{access}.token"))),
-        ]));
-    }
     let mut cluster = Block::new("resource", &["helm_release", "cluster"])
         .attr("name", s("k8ssandra-cluster"))
         .attr("namespace", s("k8ssandra"))
@@ -177,9 +155,6 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         ),
     ]));
     cluster = cluster.attr("set", Expr::List(set));
-    if !sensitive.is_empty() {
-        cluster = cluster.attr("set_sensitive", Expr::List(sensitive));
-    }
     k.add(cluster);
     let mut ks = Block::new("resource", &["helm_release", "keyspace"]);
     if first_dc.id != cp.id {
@@ -230,12 +205,10 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
             })
         })
         .collect();
-    let client_configs: Vec<serde_json::Value> =
-        remote.iter().map(|s| json!({ "name": s })).collect();
     tree.add(
         "cassandra/values/k8ssandra-cluster.yaml",
         to_yaml(
-            &cx.header("Values of charts/k8ssandra-cluster. Servers, CAs and tokens of remote clusters are set by cassandra.tf.\nCassandra runs on on-demand nodes only (`nodeLabels`), sized from the smallest on-demand type."),
+            &cx.header("Values of charts/k8ssandra-cluster; the Medusa bucket's name is set by cassandra.tf. Cassandra runs on\non-demand nodes only (`nodeLabels`), sized from the smallest on-demand type."),
             &json!({
                 "clusterName": name,
                 "serverVersion": c.version,
@@ -247,7 +220,6 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
                     "maxBackupAgeDays": BACKUP_RETENTION_DAYS,
                 },
                 "datacenters": datacenters,
-                "clientConfigs": client_configs,
             }),
         )?,
     );
@@ -256,6 +228,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         .iter()
         .map(|d| (d.site.clone(), json!(d.replication_factor)))
         .collect();
+    access_root(cx, cp, &remote, tree);
     tree.add(
         "cassandra/values/keyspace.yaml",
         to_yaml(
@@ -270,4 +243,104 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         )?,
     );
     Ok(())
+}
+
+/// `cassandra-access/`: what the control plane needs to reach every remote datacenter's cluster
+/// (a kubeconfig secret and a ClientConfig per cluster, from the tokens the data-plane site roots
+/// created), then a rolling restart of the operator, which loads ClientConfigs when it starts.
+/// A root of its own, applied before `cassandra/`: the K8ssandraCluster's datacenters name these
+/// ClientConfigs, and the operator's webhook refuses one it has not loaded.
+fn access_root(cx: &Ctx, cp: &sovereign_check::SiteV, remote: &[&str], tree: &mut Tree) {
+    if remote.is_empty() {
+        return;
+    }
+    let mut f = File::new(&cx.header(&format!(
+        "Cassandra access root: the ClientConfigs of the k8ssandra control plane ({}) for every remote\ndatacenter, then a rolling restart of the operator so it loads them. Apply after every site root\nand before the cassandra root.",
+        cp.id
+    )));
+    f.add(terraform_block(
+        cx,
+        &[
+            ("aws", AWS_PROVIDER),
+            ("helm", HELM_PROVIDER),
+            ("kubernetes", K8S_PROVIDER),
+        ],
+        Some(&cx.state_key("cassandra-access")),
+    ));
+    f.add(aws_provider(cx.region(cp)));
+    f.add(tags_locals(cx));
+    for site in remote {
+        f.add(remote_state(
+            cx,
+            &format!("site_{site}"),
+            &format!("sites/{site}"),
+        ));
+    }
+    let access = ClusterAccess::new("control_plane", cx.region(cp), &cx.eks_name(&cp.id));
+    f.add(access.data.clone());
+    f.add(access.helm_provider(None));
+    f.add(access.kubernetes_provider(None));
+    tree.add("cassandra-access/main.tf", f.render());
+
+    let mut k = File::new(
+        &cx.header("The ClientConfigs, from Sovereign's local chart, and the operator's restart."),
+    );
+    let mut set = Vec::new();
+    let mut sensitive = Vec::new();
+    let mut public = Vec::new();
+    for (i, site) in remote.iter().enumerate() {
+        let out = format!("data.terraform_remote_state.site_{site}.outputs.control_plane_access");
+        set.push(map([
+            ("name", s(format!("clientConfigs[{i}].name"))),
+            ("value", s(*site)),
+        ]));
+        set.push(map([
+            ("name", s(format!("clientConfigs[{i}].server"))),
+            ("value", raw(format!("{out}.server"))),
+        ]));
+        set.push(map([
+            ("name", s(format!("clientConfigs[{i}].caData"))),
+            ("value", raw(format!("{out}.ca_data"))),
+        ]));
+        sensitive.push(map([
+            ("name", s(format!("clientConfigs[{i}].token"))),
+            ("value", raw(format!("{out}.token"))),
+        ]));
+        public.push(format!("{out}.server"));
+        public.push(format!("{out}.ca_data"));
+    }
+    k.add(
+        Block::new("resource", &["helm_release", "client_configs"])
+            .attr("name", s("k8ssandra-client-configs"))
+            .attr("namespace", s("k8ssandra"))
+            .attr(
+                "chart",
+                raw("\"${path.root}/../charts/k8ssandra-client-configs\""),
+            )
+            .attr("wait", Expr::Bool(true))
+            .attr("set", Expr::List(set))
+            .attr("set_sensitive", Expr::List(sensitive)),
+    );
+    k.add(
+        Block::new("resource", &["kubernetes_annotations", "operator_restart"])
+            .comment("A rolling restart of the operator whenever the ClientConfigs change (what `kubectl rollout")
+            .comment("restart` does): it loads ClientConfigs only when it starts.")
+            .attr("api_version", s("apps/v1"))
+            .attr("kind", s("Deployment"))
+            .block(
+                Block::new("metadata", &[])
+                    .attr("name", s("k8ssandra-operator"))
+                    .attr("namespace", s("k8ssandra")),
+            )
+            .attr(
+                "template_annotations",
+                map([(
+                    "sovereign.dev/client-configs",
+                    raw(format!("sha256(jsonencode([{}]))", public.join(", "))),
+                )]),
+            )
+            .attr("force", Expr::Bool(true))
+            .attr("depends_on", raw("[helm_release.client_configs]")),
+    );
+    tree.add("cassandra-access/client_configs.tf", k.render());
 }

@@ -73,6 +73,15 @@ pub fn steps(t: &ValidatedTopology, dir: &str) -> Vec<Step> {
         why: "networks, peering mesh, EKS clusters and node groups, the Aurora global database, caches, load balancers, DNS records, budgets, Fly.io link gateways".into(),
         commands: global,
     });
+    if t.budgets.is_some() {
+        out.push(Step {
+            name: "activate the cost tags".into(),
+            why: "by hand, once AWS has seen the tags (up to 24 hours after the global root): the budgets filter on `sovereign:project` and `sovereign:site`, which count only once activated as cost allocation tags. Fly.io's costs are billed by Fly.io and are in no AWS budget".into(),
+            commands: vec![
+                "aws ce update-cost-allocation-tags-status --cost-allocation-tags-status TagKey=sovereign:project,Status=Active TagKey=sovereign:site,Status=Active".into(),
+            ],
+        });
+    }
     let mut sites: Vec<&str> = t.eks_sites().map(|s| s.id.as_str()).collect();
     // The global monitoring site first: the others remote-write to it.
     if let Some(g) = &t.monitoring.global_site {
@@ -85,7 +94,32 @@ pub fn steps(t: &ValidatedTopology, dir: &str) -> Vec<Step> {
             commands: tf(&format!("{dir}/sites/{s}")),
         });
     }
-    if t.cassandra.is_some() {
+    if let Some(c) = &t.cassandra {
+        let remote = c.datacenters.iter().any(|d| d.site != c.control_plane);
+        if remote {
+            out.push(Step {
+                name: "cassandra access".into(),
+                why: format!(
+                    "the ClientConfigs that let the k8ssandra control plane in {} reach every remote datacenter's cluster, then a rolling restart of the operator (it loads them when it starts)",
+                    c.control_plane
+                ),
+                commands: tf(&format!("{dir}/cassandra-access")),
+            });
+            let region = t
+                .site(&c.control_plane)
+                .and_then(|s| s.aws.as_ref())
+                .map(|a| a.region.clone())
+                .unwrap_or_default();
+            let cluster = sovereign_spec::names::eks_cluster(&t.project.name, &c.control_plane);
+            out.push(Step {
+                name: "wait for the k8ssandra operator".into(),
+                why: "the restarted operator must be running before the K8ssandraCluster is applied: its webhook refuses datacenters in clusters it has not loaded".into(),
+                commands: vec![
+                    format!("aws eks update-kubeconfig --region {region} --name {cluster} --alias {cluster}"),
+                    format!("kubectl --context {cluster} -n k8ssandra rollout status deployment/k8ssandra-operator --timeout=10m"),
+                ],
+            });
+        }
         out.push(Step {
             name: "cassandra".into(),
             why: "the K8ssandraCluster on the control plane (it needs every site's operator and service account) and the keyspace".into(),

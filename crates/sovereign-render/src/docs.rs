@@ -24,6 +24,10 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
             "the S3 state bucket (local state, applied first)",
         ),
         (
+            "`dns/`",
+            "the public Route 53 zone (DNSSEC, query logs), its own root: applied and delegated before the global root",
+        ),
+        (
             "`main.tf`, `variables.tf`, `outputs.tf`",
             "the global root: provider, backend, tags; inputs; the outputs `sovereign verify` reads",
         ),
@@ -53,11 +57,11 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
         ),
         (
             "`dns.tf`",
-            "the Route 53 zone (DNSSEC, query logs), health checks, routing records, the private zone",
+            "health checks, routing records and certificate validation records in the dns root's zone",
         ),
         (
             "`monitoring.tf`",
-            "the internal load balancer of the global Prometheus, replication lag alarms",
+            "the internal load balancer and private zone of the global Prometheus, alert topics, replication lag alarms",
         ),
         ("`budgets.tf`", "AWS Budgets, total and per site"),
         (
@@ -88,7 +92,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
     for (p, w) in rows {
         let _ = writeln!(s, "| {p} | {w} |");
     }
-    s.push_str("\n## Deploying\n\nCredentials: an AWS identity allowed to create everything above in the account (the\nidentity that applies the global root also becomes cluster-admin of every EKS cluster; add others\nwith `-var admin_principal_arns=[...]`), `FLY_API_TOKEN` and `FLY_ORG` for the Fly.io steps.\nTools: Terraform >= 1.10 or OpenTofu >= 1.10, the AWS CLI, flyctl, jq. After the global root, delegate\nthe zone to the name servers in `terraform output dns`.\n\n");
+    s.push_str("\n## Deploying\n\nCredentials: an AWS identity allowed to create everything above in the account (the\nidentity that applies the global root also becomes cluster-admin of every EKS cluster; add others\nwith `-var admin_principal_arns=[...]`), `FLY_API_TOKEN` and `FLY_ORG` for the Fly.io steps.\nTools: Terraform >= 1.10 or OpenTofu >= 1.10, the AWS CLI v2 (the site and cassandra roots get\ncluster tokens from `aws eks get-token` on every call, as the identity that runs Terraform),\nflyctl, jq. The global root needs `operator_cidrs`, the public ranges of the machines that apply the\nsite roots: the clusters' API endpoints answer no one else.\n\n");
     for (i, step) in deploy::steps(t, "terraform").iter().enumerate() {
         let _ = writeln!(s, "{}. **{}**: {}\n\n   ```sh", i + 1, step.name, step.why);
         for c in &step.commands {
@@ -96,6 +100,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
         }
         s.push_str("   ```\n\n");
     }
+    s.push_str("## Alerts, credentials, backups\n\nSovereign's alert rules run on the global Prometheus, which receives from every site only the\nseries the rules and dashboards read. Its Alertmanager publishes to the global site's alert topic\n(SNS, KMS-encrypted); every recipient must confirm AWS's subscription e-mail before anything\narrives. CloudWatch alarms (Aurora replication lag, per member) publish to each site's own topic.\nPrometheus does not alert on cost: AWS Budgets (`budgets.tf`) e-mails the thresholds, and no billing\nexporter is deployed.\n\nGrafana: user `admin`, password in Secrets Manager as `<project>/grafana/admin` in the global\nsite's region. Cassandra: Medusa backs up every datacenter nightly (03:00 UTC, differential, kept\n14 days) to `<project>-medusa-<account id>` in the first datacenter's region.\n\n");
     s.push_str("## Outputs\n\n`terraform -chdir=terraform output -json` prints, per output, `{\"sensitive\": ..., \"type\": ..., \"value\": ...}`.\n`sovereign verify --outputs FILE` reads these values:\n\n");
     s.push_str("- `sites.value.<site>`: `region`, `fly_region`, `vpc_id`, `kms_key_arn`, `eks` (`cluster_name`, `endpoint`),\n  `postgres` (`role` primary|secondary|logical_replica, `cluster_id`, `writer_endpoint`, `reader_endpoint`,\n  `host`, `port`, `database`), `redis` (`primary_endpoint`, `reader_endpoint`, `port`, `tls`), `cassandra`\n  (`datacenter`, `contact_points`, `port`), `load_balancer` (`dns_name`, `target_group_arn`, `url`, `health_path`);\n  absent parts are `null`.\n");
     s.push_str("- `postgres.value`: `global_cluster_id`, `global_writer_endpoint`, `primary_site`, `engine_version`, `database`,\n  `expected_replicas`, `max_lag_seconds`, `backup_retention_days`, `credentials_secret` (Secrets Manager name).\n");

@@ -563,7 +563,7 @@ fn redis(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
             .attr("replicas", int(r.replicas_per_site))
             .attr("maxmemory_policy", s(&r.maxmemory_policy));
         if global && *id != primary {
-            m = m.attr(
+            m = m.attr("global_secondary", Expr::Bool(true)).attr(
                 "global_replication_group_id",
                 raw("aws_elasticache_global_replication_group.this.global_replication_group_id"),
             );

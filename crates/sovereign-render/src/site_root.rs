@@ -165,6 +165,13 @@ fn render_site(cx: &Ctx, site: &SiteV, tree: &mut Tree) -> Result<(), RenderErro
             .attr("charts_dir", raw("\"${path.root}/../../charts\""))
             .attr("chart_versions", versions)
             .attr("application", application_input(cx, site)?)
+            .attr(
+                "cost_tags",
+                crate::hcl::map([
+                    ("sovereign:project", s(cx.project())),
+                    ("sovereign:site", s(id)),
+                ]),
+            )
             .attr("storage_classes", storage_classes_input(cx, site))
             .attr("cassandra", cassandra_input(cx, site))
             .attr("monitoring", monitoring_input(site))

@@ -303,7 +303,14 @@ fn storage_problems(tree: &Tree) -> Vec<String> {
             .filter(|(ty, _, _)| ty == "kubernetes_storage_class_v1")
             .any(|(_, _, body)| {
                 let meta = blocks(&body, "metadata", None);
-                let params = attr(&body, "parameters").map(to_json).unwrap_or_default();
+                // The volume settings; a `merge(...)` adds the cost tags to them.
+                let params = match attr(&body, "parameters") {
+                    Some(Expression::FuncCall(f)) if f.name.name.as_str() == "merge" => {
+                        f.args.first().map(to_json).unwrap_or_default()
+                    }
+                    Some(e) => to_json(e),
+                    None => Value::Null,
+                };
                 attr(&body, "for_each").is_some_and(|e| text(e).contains("var.storage_classes"))
                     && meta.iter().any(|m| {
                         attr(&m.body, "name").map(text).as_deref() == Some("each.key")
@@ -1469,4 +1476,266 @@ fn the_backup_check_can_fail() {
             "the backup bucket is created by [\"ams\", \"iad\"]",
         ],
     );
+}
+
+// ---- node volumes and the Auto Scaling role ----------------------------------------------------
+
+/// Every node group encrypts its volumes with its site's key, and that key's policy lets EC2
+/// Auto Scaling's service-linked role use it and create grants: without both, no node starts.
+fn node_key_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let region = parse(tree, "modules/region/main.tf");
+    let kms_doc = blocks(&region, "data", Some("aws_iam_policy_document"))
+        .into_iter()
+        .find(|b| b.labels.get(1).map(label) == Some("kms"));
+    let Some(doc) = kms_doc else {
+        return vec!["modules/region: no KMS key policy document".into()];
+    };
+    let statements: Vec<String> = blocks(&doc.body, "statement", None)
+        .iter()
+        .map(|s| hcl::format::to_string(&s.body).unwrap_or_default())
+        .collect();
+    let grants_role = |action: &str| {
+        statements
+            .iter()
+            .any(|s| s.contains(action) && s.contains("local.autoscaling_role_arn"))
+    };
+    for action in ["kms:GenerateDataKey*", "kms:Decrypt", "kms:CreateGrant"] {
+        if !grants_role(action) {
+            out.push(format!(
+                "modules/region: the node volumes' key does not give the Auto Scaling role `{action}`"
+            ));
+        }
+    }
+    let locals = blocks(&region, "locals", None)
+        .iter()
+        .filter_map(|b| attr(&b.body, "autoscaling_role_arn").map(text))
+        .collect::<Vec<_>>();
+    if !locals.iter().any(|l| {
+        l.contains("aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")
+    }) {
+        out.push(
+            "modules/region: autoscaling_role_arn is not the Auto Scaling service-linked role"
+                .into(),
+        );
+    }
+    for (path, body) in dir_bodies(tree, "") {
+        for m in blocks(&body, "module", None) {
+            let source = attr(&m.body, "source").map(text).unwrap_or_default();
+            if !source.contains("modules/node-group") {
+                continue;
+            }
+            let name = m.labels.first().map(label).unwrap_or_default();
+            let site = name.split('_').next_back().unwrap_or_default();
+            let key = attr(&m.body, "kms_key_arn").map(text).unwrap_or_default();
+            if key != format!("module.network_{site}.kms_key_arn") {
+                out.push(format!(
+                    "{path}: module {name} encrypts node volumes with `{key}`, not its site's key"
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn node_volume_keys_let_auto_scaling_launch_nodes() {
+    assert_holds("node volume keys", node_key_problems);
+}
+
+#[test]
+fn the_node_key_check_can_fail() {
+    let tree = default_tree();
+    let region = tree.text("modules/region/main.tf").unwrap();
+    let broken = region.replace("kms:CreateGrant", "kms:ListGrants");
+    let problems = node_key_problems(&edited(&tree, &[("modules/region/main.tf", broken)], &[]));
+    assert_catches(&problems, &["`kms:CreateGrant`"]);
+    let k = tree.text("kubernetes.tf").unwrap();
+    let broken = k.replacen(
+        "module.network_ams.kms_key_arn",
+        "module.network_iad.kms_key_arn",
+        2,
+    );
+    let problems = node_key_problems(&edited(&tree, &[("kubernetes.tf", broken)], &[]));
+    assert_catches(&problems, &["not its site's key"]);
+}
+
+// ---- what the budgets count ---------------------------------------------------------------------
+
+/// The budgets filter on the `sovereign:project` and `sovereign:site` tags. What costs most is not
+/// created by Terraform: instances and volumes a launch template starts (provider default tags do
+/// not reach them) and volumes the EBS CSI driver creates. Each must carry both tags.
+fn cost_tag_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let ng = parse(tree, "modules/node-group/main.tf");
+    for lt in blocks(&ng, "resource", Some("aws_launch_template")) {
+        for spec in blocks(&lt.body, "tag_specifications", None) {
+            let kind = attr(&spec.body, "resource_type")
+                .map(text)
+                .unwrap_or_default();
+            let tags = attr(&spec.body, "tags").map(text).unwrap_or_default();
+            if !tags.contains("local.launched_tags") {
+                out.push(format!(
+                    "modules/node-group: {kind} tags `{tags}` leave out the provider's default tags"
+                ));
+            }
+        }
+    }
+    let launched = blocks(&ng, "locals", None)
+        .iter()
+        .filter_map(|b| attr(&b.body, "launched_tags").map(text))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !launched.contains("data.aws_default_tags.current.tags") || !launched.contains("var.tags") {
+        out.push(format!(
+            "modules/node-group: launched_tags is `{launched}`, not the default tags and the site's"
+        ));
+    }
+    let storage = parse(tree, "modules/site/storage.tf");
+    for sc in blocks(&storage, "resource", Some("kubernetes_storage_class_v1")) {
+        let params = attr(&sc.body, "parameters").map(text).unwrap_or_default();
+        if !params.contains("tagSpecification_") || !params.contains("var.cost_tags") {
+            out.push("modules/site: the storage classes put no cost tags on their volumes".into());
+        }
+    }
+    for root in site_roots(tree) {
+        let tags = root.call.get("cost_tags").map(text).unwrap_or_default();
+        for key in ["sovereign:project", "sovereign:site"] {
+            if !tags.contains(key) {
+                out.push(format!(
+                    "sites/{}: the site module's cost_tags lack `{key}`",
+                    root.id
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn everything_that_costs_money_carries_the_budget_tags() {
+    assert_holds("cost tags", cost_tag_problems);
+}
+
+#[test]
+fn the_cost_tag_check_can_fail() {
+    let tree = default_tree();
+    let ng = tree.text("modules/node-group/main.tf").unwrap().replace(
+        "tags          = local.launched_tags",
+        "tags          = var.tags",
+    );
+    let site = tree
+        .text("sites/ams/main.tf")
+        .unwrap()
+        .replace("\"sovereign:site\"", "\"sovereign:place\"");
+    let problems = cost_tag_problems(&edited(
+        &tree,
+        &[
+            ("modules/node-group/main.tf", ng),
+            ("sites/ams/main.tf", site),
+        ],
+        &[],
+    ));
+    assert_catches(
+        &problems,
+        &[
+            "leave out the provider's default tags",
+            "lack `sovereign:site`",
+        ],
+    );
+}
+
+// ---- order across roots ---------------------------------------------------------------------------
+
+/// The zone the certificates validate through is created by a root applied before the one that
+/// waits for validation, and every certificate waits on a record owned once.
+fn dns_order_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let global: Vec<(String, Body)> = dir_bodies(tree, "");
+    let zone_in_global = global.iter().any(|(_, b)| {
+        !blocks(b, "resource", Some("aws_route53_zone")).is_empty()
+            && blocks(b, "resource", Some("aws_route53_zone"))
+                .iter()
+                .any(|z| z.labels.get(1).map(label) == Some("public"))
+    });
+    if zone_in_global {
+        out.push("the public zone is created by the global root, which also waits for certificates validated through it".into());
+    }
+    let edge = parse(tree, "modules/edge/main.tf");
+    if !blocks(&edge, "resource", Some("aws_route53_record")).is_empty() {
+        out.push(
+            "modules/edge creates validation records: every edge would own the same record".into(),
+        );
+    }
+    if tree.text("loadbalancer.tf").is_some() && tree.text("dns/main.tf").is_none() {
+        out.push("load balancers with certificates, but no dns root".into());
+    }
+    out
+}
+
+#[test]
+fn certificates_validate_through_a_zone_applied_before_them() {
+    assert_holds("dns order", dns_order_problems);
+}
+
+#[test]
+fn the_dns_order_check_can_fail() {
+    let tree = default_tree();
+    let zone =
+        "resource \"aws_route53_zone\" \"public\" {\n  name = \"x.example.com\"\n}\n".to_string();
+    let problems = dns_order_problems(&edited(&tree, &[("zone.tf", zone)], &["dns/main.tf"]));
+    assert_catches(&problems, &["created by the global root", "no dns root"]);
+}
+
+/// The clusters' public endpoints answer the operator's machines (a required variable, no
+/// default), and a remote Cassandra datacenter's cluster answers the control plane's NAT.
+fn endpoint_access_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let vars = parse(tree, "variables.tf");
+    let op = blocks(&vars, "variable", Some("operator_cidrs"));
+    let Some(op) = op.first() else {
+        return if tree.text("kubernetes.tf").is_some() {
+            vec!["no operator_cidrs variable".into()]
+        } else {
+            Vec::new()
+        };
+    };
+    if attr(&op.body, "default").is_some() {
+        out.push(
+            "operator_cidrs has a default: a range that works for everyone does not exist".into(),
+        );
+    }
+    let k = parse(tree, "kubernetes.tf");
+    for m in blocks(&k, "module", None) {
+        let name = m.labels.first().map(label).unwrap_or_default();
+        if !name.starts_with("eks_") {
+            continue;
+        }
+        let cidrs = attr(&m.body, "public_access_cidrs")
+            .map(text)
+            .unwrap_or_default();
+        if !cidrs.contains("var.operator_cidrs") {
+            out.push(format!(
+                "{name}: its endpoint does not answer the operator's machines"
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn cluster_endpoints_answer_the_operator() {
+    assert_holds("endpoint access", endpoint_access_problems);
+}
+
+#[test]
+fn the_endpoint_access_check_can_fail() {
+    let tree = default_tree();
+    let k = tree.text("kubernetes.tf").unwrap().replacen(
+        "var.operator_cidrs",
+        "[\"203.0.113.0/24\"]",
+        1,
+    );
+    let problems = endpoint_access_problems(&edited(&tree, &[("kubernetes.tf", k)], &[]));
+    assert_catches(&problems, &["does not answer the operator's machines"]);
 }

@@ -86,6 +86,12 @@ pub fn log_bucket(project: &str, site: &str) -> String {
     format!("{project}-{site}-logs")
 }
 
+/// The S3 bucket Medusa backs Cassandra up to: the project, then the 12-digit account id (a
+/// placeholder of that length here, for the length check).
+pub fn medusa_bucket(project: &str) -> String {
+    format!("{project}-medusa-123456789012")
+}
+
 /// Problems with `name` under `rule`, as short phrases; empty when the name is valid.
 pub fn name_problems(name: &str, rule: &NameRule) -> Vec<String> {
     let mut out = Vec::new();

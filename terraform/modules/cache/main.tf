@@ -3,7 +3,8 @@
 # secondaries take engine, node type and parameters from the primary.
 
 locals {
-  secondary = var.global_replication_group_id != null
+  # Known at plan time: the global datastore's id is not, so it cannot decide what exists.
+  secondary = var.global_secondary
   family    = "redis${split(".", var.engine_version)[0]}"
 }
 

@@ -35,10 +35,21 @@ variable "maxmemory_policy" {
   default     = "allkeys-lru"
 }
 
+variable "global_secondary" {
+  type        = bool
+  description = "This cache is a secondary of a global datastore (then global_replication_group_id names it). Says so up front: the datastore's id is only known after it is created, and what this module creates cannot wait for it."
+  default     = false
+}
+
 variable "global_replication_group_id" {
   type        = string
-  description = "Join this global datastore as a secondary; null for a regional cache or the global primary."
+  description = "The global datastore this cache joins as a secondary; null for a regional cache or the global primary."
   default     = null
+
+  validation {
+    condition     = var.global_replication_group_id == null || var.global_secondary
+    error_message = "global_replication_group_id is only for a secondary: set global_secondary = true."
+  }
 }
 
 variable "auth_token" {

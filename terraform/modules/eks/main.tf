@@ -299,11 +299,8 @@ data "aws_iam_policy_document" "lb_controller" {
     resources = ["arn:${local.partition}:elasticloadbalancing:${var.region}:*:targetgroup/*/*"]
   }
 
-  statement {
-    sid       = "OpenNodePorts"
-    actions   = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]
-    resources = ["arn:${local.partition}:ec2:${var.region}:*:security-group/*"]
-  }
+  # No ec2:AuthorizeSecurityGroupIngress: the TargetGroupBindings carry no `networking` section,
+  # so the controller opens no port; the global root opens the pod ports itself.
 }
 
 resource "aws_eks_pod_identity_association" "this" {

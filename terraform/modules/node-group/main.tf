@@ -1,6 +1,14 @@
 # One managed node group. Volumes are encrypted gp3 and instance metadata requires IMDSv2 with a
 # hop limit of 1, so pods cannot borrow the node's role: they get their own through Pod Identity.
 
+# The provider's default tags: a launch template's tag specifications do not get them, and the
+# instances and volumes it launches are the largest part of the bill the budgets filter by tag.
+data "aws_default_tags" "current" {}
+
+locals {
+  launched_tags = merge(data.aws_default_tags.current.tags, var.tags)
+}
+
 resource "aws_launch_template" "this" {
   region                 = var.region
   name_prefix            = "${var.cluster_name}-${var.name}-"
@@ -30,12 +38,12 @@ resource "aws_launch_template" "this" {
 
   tag_specifications {
     resource_type = "instance"
-    tags          = merge(var.tags, { Name = "${var.cluster_name}-${var.name}" })
+    tags          = merge(local.launched_tags, { Name = "${var.cluster_name}-${var.name}" })
   }
 
   tag_specifications {
     resource_type = "volume"
-    tags          = var.tags
+    tags          = local.launched_tags
   }
 
   tags = var.tags

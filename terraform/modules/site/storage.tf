@@ -18,9 +18,14 @@ resource "kubernetes_storage_class_v1" "this" {
   reclaim_policy         = each.value.reclaim_policy
   volume_binding_mode    = "WaitForFirstConsumer"
   allow_volume_expansion = true
-  parameters = {
-    type      = "gp3"
-    encrypted = "true"
-    kmsKeyId  = var.kms_key_arn
-  }
+  # Volumes the driver creates carry the tags the budgets filter on (`tagSpecification_<n>`:
+  # key=value), or their cost would fall outside every budget.
+  parameters = merge(
+    {
+      type      = "gp3"
+      encrypted = "true"
+      kmsKeyId  = var.kms_key_arn
+    },
+    { for i, k in sort(keys(var.cost_tags)) : "tagSpecification_${i + 1}" => "${k}=${var.cost_tags[k]}" },
+  )
 }

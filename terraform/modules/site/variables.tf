@@ -59,6 +59,17 @@ variable "application" {
   default     = null
 }
 
+variable "cost_tags" {
+  type        = map(string)
+  description = "The tags the AWS Budgets filter on (`sovereign:project`, `sovereign:site`): put on every volume the storage classes create. Keys and values without `=`."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.cost_tags : !strcontains(k, "=") && !strcontains(v, "=")])
+    error_message = "cost_tags keys and values cannot hold `=` (the EBS CSI driver reads them as key=value)."
+  }
+}
+
 variable "storage_classes" {
   type = list(object({
     name           = string

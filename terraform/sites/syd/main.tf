@@ -113,6 +113,10 @@ module "site" {
     cooldown_seconds   = 300
     target_group_arn   = data.terraform_remote_state.global.outputs.sites["syd"].load_balancer.target_group_arn
   }
+  cost_tags = {
+    "sovereign:project" = "global-sovereign"
+    "sovereign:site"    = "syd"
+  }
   storage_classes = [
     {
       name           = "gp3"

@@ -28,6 +28,7 @@ module "cache_dub" {
   node_type                   = "cache.r6g.large"
   replicas                    = 2
   maxmemory_policy            = "volatile-lru"
+  global_secondary            = true
   global_replication_group_id = aws_elasticache_global_replication_group.this.global_replication_group_id
   auth_token                  = aws_secretsmanager_secret_version.redis.secret_string
   vpc_id                      = module.network_dub.vpc_id
@@ -47,6 +48,7 @@ module "cache_sin" {
   node_type                   = "cache.r6g.large"
   replicas                    = 2
   maxmemory_policy            = "volatile-lru"
+  global_secondary            = true
   global_replication_group_id = aws_elasticache_global_replication_group.this.global_replication_group_id
   auth_token                  = aws_secretsmanager_secret_version.redis.secret_string
   vpc_id                      = module.network_sin.vpc_id

@@ -16,6 +16,27 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
     if !super::invalid_project_name::is_valid(project) {
         return;
     }
+    // The Medusa backup bucket is the cluster's, named after the project: report it at the
+    // project name.
+    if cx.t.cassandra.is_some() {
+        let name = names::medusa_bucket(project);
+        let problems = names::name_problems(&name, &names::S3_BUCKET);
+        if !problems.is_empty() {
+            out.push(
+                Diagnostic::new(
+                    &INFO,
+                    format!(
+                        "the Cassandra backup bucket `{}` {}",
+                        name.replace("123456789012", "<account id>"),
+                        problems.join(", ")
+                    ),
+                )
+                .at(cx.t.project.name.span(), "the bucket is named after the project")
+                .help("shorten the project name: `<project>-medusa-<12-digit account id>` must fit in 63 characters")
+                .note(format!("limit: {}", names::S3_BUCKET.source)),
+            );
+        }
+    }
     let eks = cx.eks_site_ids();
     let redis = cx.redis_site_ids();
     let aurora = cx.aurora_site_ids();

@@ -113,6 +113,10 @@ module "site" {
     cooldown_seconds   = 180
     target_group_arn   = data.terraform_remote_state.global.outputs.sites["ohio"].load_balancer.target_group_arn
   }
+  cost_tags = {
+    "sovereign:project" = "orbit"
+    "sovereign:site"    = "ohio"
+  }
   storage_classes = [
     {
       name           = "gp3"

@@ -111,6 +111,10 @@ module "site" {
     cooldown_seconds   = 300
     target_group_arn   = data.terraform_remote_state.global.outputs.sites["iad"].load_balancer.target_group_arn
   }
+  cost_tags = {
+    "sovereign:project" = "acme"
+    "sovereign:site"    = "iad"
+  }
   storage_classes = [
     {
       name           = "gp3"
