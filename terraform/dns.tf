@@ -5,9 +5,9 @@
 data "terraform_remote_state" "dns" {
   backend = "s3"
   config = {
-    bucket = "global-sovereign-tfstate"
+    bucket = var.state_bucket
     key    = "global-sovereign/production/dns.tfstate"
-    region = "eu-west-1"
+    region = var.state_region
   }
 }
 

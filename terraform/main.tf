@@ -17,6 +17,7 @@ terraform {
     key          = "global-sovereign/production/global.tfstate"
     region       = "eu-west-1"
     encrypt      = true
+    kms_key_id   = "alias/global-sovereign-tfstate"
     use_lockfile = true
   }
 }

@@ -269,6 +269,9 @@ fn access_root(cx: &Ctx, cp: &sovereign_check::SiteV, remote: &[&str], tree: &mu
     ));
     f.add(aws_provider(cx.region(cp)));
     f.add(tags_locals(cx));
+    for v in crate::site_root::state_variables(cx) {
+        f.add(v);
+    }
     for site in remote {
         f.add(remote_state(
             cx,

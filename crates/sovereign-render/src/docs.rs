@@ -101,6 +101,24 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
         s.push_str("   ```\n\n");
     }
     s.push_str("## Alerts, credentials, backups\n\nSovereign's alert rules run on the global Prometheus, which receives from every site only the\nseries the rules and dashboards read. Its Alertmanager publishes to the global site's alert topic\n(SNS, KMS-encrypted); every recipient must confirm AWS's subscription e-mail before anything\narrives. CloudWatch alarms (Aurora replication lag, per member) publish to each site's own topic.\nPrometheus does not alert on cost: AWS Budgets (`budgets.tf`) e-mails the thresholds, and no billing\nexporter is deployed.\n\nGrafana: user `admin`, password in Secrets Manager as `<project>/grafana/admin` in the global\nsite's region. Cassandra: Medusa backs up every datacenter nightly (03:00 UTC, differential, kept\n14 days) to `<project>-medusa-<account id>` in the first datacenter's region.\n\n");
+    let replica = crate::bootstrap::replica_region(cx);
+    let bucket = &t.state.bucket;
+    let region = &t.state.region;
+    match &replica {
+        Some(r) => {
+            let _ = write!(
+                s,
+                "## Break glass: when the state's region is down\n\nEvery state is in `{bucket}` ({region}) and replicated, asynchronously (usually seconds, not\nguaranteed), to `{bucket}-replica` ({r}), the region the deployment fails over to. To apply while\n{region} is down:\n\n1. See how fresh the copy is: `aws s3api list-object-versions --bucket {bucket}-replica --region {r}`\n   (the newest `LastModified` per key). A change applied in the last minutes before the outage\n   may be missing: Terraform will then plan to create what exists; import it instead.\n2. Point each root you apply at the copy, for this shell only:\n   `terraform -chdir=<root> init -reconfigure -backend-config=bucket={bucket}-replica -backend-config=region={r} -backend-config=kms_key_id=alias/{bucket}-replica`\n   and read other roots' states from it: `export TF_VAR_state_bucket={bucket}-replica TF_VAR_state_region={r}`.\n3. A lock file replicated from before the outage can hold a root: `terraform force-unlock <id>`,\n   once you are sure nobody is applying from the other region.\n4. Replication runs one way. When {region} is back, copy every state you changed back first\n   (`aws s3 cp s3://{bucket}-replica/<key> s3://{bucket}/<key>` per changed key, with the\n   `--sse aws:kms --sse-kms-key-id alias/{bucket}` of the original), then `init -reconfigure` each root\n   without the overrides.\n\n"
+            );
+        }
+        None => {
+            let _ = write!(
+                s,
+                "## State\n\nEvery state is in `{bucket}` ({region}). The topology has no second AWS region, so the state\nis not replicated: while {region} is down, no root can be applied.\n\n"
+            );
+        }
+    }
+    s.push_str("## Rotating the database password\n\nThe master password lives in Secrets Manager (`terraform output postgres`, `credentials_secret`).\nTo rotate it: `aws secretsmanager put-secret-value --secret-id <name> --secret-string '{\"username\":\"<user>\",\"password\":\"<new>\"}'`,\nthen apply the global root: the Aurora cluster reads the secret's current version and takes the new\npassword. Until that apply, the cluster keeps the old one.\n\n");
     s.push_str("## Outputs\n\n`terraform -chdir=terraform output -json` prints, per output, `{\"sensitive\": ..., \"type\": ..., \"value\": ...}`.\n`sovereign verify --outputs FILE` reads these values:\n\n");
     s.push_str("- `sites.value.<site>`: `region`, `fly_region`, `vpc_id`, `kms_key_arn`, `eks` (`cluster_name`, `endpoint`),\n  `postgres` (`role` primary|secondary|logical_replica, `cluster_id`, `writer_endpoint`, `reader_endpoint`,\n  `host`, `port`, `database`), `redis` (`primary_endpoint`, `reader_endpoint`, `port`, `tls`), `cassandra`\n  (`datacenter`, `contact_points`, `port`), `load_balancer` (`dns_name`, `target_group_arn`, `url`, `health_path`);\n  absent parts are `null`.\n");
     s.push_str("- `postgres.value`: `global_cluster_id`, `global_writer_endpoint`, `primary_site`, `engine_version`, `database`,\n  `expected_replicas`, `max_lag_seconds`, `backup_retention_days`, `credentials_secret` (Secrets Manager name).\n");

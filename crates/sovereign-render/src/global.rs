@@ -46,6 +46,8 @@ pub(crate) fn terraform_block(
                 .attr("key", s(key))
                 .attr("region", s(&cx.t.state.region))
                 .attr("encrypt", Expr::Bool(true))
+                // The bucket's own key (bootstrap creates it under this alias), not S3's.
+                .attr("kms_key_id", s(format!("alias/{}", cx.t.state.bucket)))
                 .attr("use_lockfile", Expr::Bool(true)),
         );
     }
@@ -150,6 +152,12 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
             )
             .attr("default", s("")),
     );
+    if t.dns.is_some() {
+        // The dns root's state is read here (the zone id).
+        for v in crate::site_root::state_variables(cx) {
+            vars.add(v);
+        }
+    }
     tree.add("variables.tf", vars.render());
 
     vpc(cx, tree);
@@ -374,7 +382,7 @@ fn secrets(cx: &Ctx, tree: &mut Tree) {
                 .attr("exclude_punctuation", Expr::Bool(true)),
         );
         let mut sec = Block::new("resource", &["aws_secretsmanager_secret", label])
-            .comment("checkov:skip=CKV2_AWS_57:rotating this secret needs a rotation function that also updates the running cluster; rotate with `aws secretsmanager put-secret-value` and re-apply instead")
+            .comment("checkov:skip=CKV2_AWS_57:a rotation function would have to update the running cluster too; rotate with `aws secretsmanager put-secret-value`, then apply: the cluster reads the secret's current version")
             .attr("region", s(region))
             .attr("name", s(&name))
             .attr("description", s(what))
@@ -452,6 +460,19 @@ fn rds(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let mut f = File::new(&cx.header(
         "PostgreSQL: an Aurora global database, one member cluster per region with its own instances.\nCredentials only on the primary, from Secrets Manager. Logical replicas on Fly.io are in fly.tf.",
     ));
+    // The master credentials as Secrets Manager holds them now (AWSCURRENT).
+    f.add(
+        Block::new(
+            "data",
+            &["aws_secretsmanager_secret_version", "postgres_current"],
+        )
+        .attr("region", s(cx.region(primary)))
+        .attr("secret_id", raw("aws_secretsmanager_secret.postgres.id"))
+        .attr(
+            "depends_on",
+            raw("[aws_secretsmanager_secret_version.postgres]"),
+        ),
+    );
     f.add(
         Block::new("resource", &["aws_rds_global_cluster", "this"])
             .attr("region", s(cx.region(primary)))
@@ -506,8 +527,10 @@ fn rds(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         if is_primary {
             m = m
                 .attr("database_name", s(&pg.database_name))
-                .attr("master_username", raw("jsondecode(aws_secretsmanager_secret_version.postgres.secret_string).username"))
-                .attr("master_password", raw("jsondecode(aws_secretsmanager_secret_version.postgres.secret_string).password"));
+                // The secret's current version, not the one Terraform wrote: a password rotated
+                // with `put-secret-value` reaches the cluster on the next apply.
+                .attr("master_username", raw("jsondecode(data.aws_secretsmanager_secret_version.postgres_current.secret_string).username"))
+                .attr("master_password", raw("jsondecode(data.aws_secretsmanager_secret_version.postgres_current.secret_string).password"));
         }
         // Every member, not only today's writer: after a switchover the new writer must be able
         // to serve the logical replicas' subscriptions.

@@ -9,18 +9,34 @@ use crate::global::{
 use crate::hcl::{Block, Expr, File, int, map, raw, s, strs};
 use crate::{CHART_VERSIONS, Ctx, RenderError, Tree};
 
-/// `data "terraform_remote_state" "<label>"` reading another root's state.
+/// `data "terraform_remote_state" "<label>"` reading another root's state, from the bucket and
+/// region in `var.state_bucket` and `var.state_region` ([`state_variables`]): the state bucket
+/// by default, its replica when its region is down (the break-glass path in the tree's README).
 pub(crate) fn remote_state(cx: &Ctx, label: &str, root: &str) -> Block {
     Block::new("data", &["terraform_remote_state", label])
         .attr("backend", s("s3"))
         .attr(
             "config",
             map([
-                ("bucket", s(&cx.t.state.bucket)),
+                ("bucket", raw("var.state_bucket")),
                 ("key", s(cx.state_key(root))),
-                ("region", s(&cx.t.state.region)),
+                ("region", raw("var.state_region")),
             ]),
         )
+}
+
+/// The variables [`remote_state`] reads, declared in every root that reads another's state.
+pub(crate) fn state_variables(cx: &Ctx) -> Vec<Block> {
+    vec![
+        Block::new("variable", &["state_bucket"])
+            .attr("type", raw("string"))
+            .attr("description", s("Bucket the other roots' states are read from: the state bucket, or its replica `<bucket>-replica` when the state's region is down (the tree's README, \"Break glass\")."))
+            .attr("default", s(&cx.t.state.bucket)),
+        Block::new("variable", &["state_region"])
+            .attr("type", raw("string"))
+            .attr("description", s("Region of state_bucket."))
+            .attr("default", s(&cx.t.state.region)),
+    ]
 }
 
 /// The StorageClass every EKS site creates and marks default: gp3, encrypted with the site's KMS
@@ -141,6 +157,9 @@ fn render_site(cx: &Ctx, site: &SiteV, tree: &mut Tree) -> Result<(), RenderErro
     ));
     f.add(aws_provider(&region));
     f.add(tags_locals(cx));
+    for v in state_variables(cx) {
+        f.add(v);
+    }
     f.add(remote_state(cx, "global", "global"));
     let access = ClusterAccess::new("this", &region, &cx.eks_name(id));
     f.add(access.data.clone());

@@ -86,6 +86,11 @@ pub fn log_bucket(project: &str, site: &str) -> String {
     format!("{project}-{site}-logs")
 }
 
+/// The replica of the state bucket, in the failover region.
+pub fn state_replica_bucket(bucket: &str) -> String {
+    format!("{bucket}-replica")
+}
+
 /// The S3 bucket Medusa backs Cassandra up to: the project, then the 12-digit account id (a
 /// placeholder of that length here, for the length check).
 pub fn medusa_bucket(project: &str) -> String {

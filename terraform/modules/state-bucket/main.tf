@@ -38,7 +38,7 @@ resource "aws_kms_alias" "state" {
 
 resource "aws_s3_bucket" "state" {
   # checkov:skip=CKV_AWS_18:access logging needs a second bucket before the state bucket exists; CloudTrail data events are the audit trail for state access
-  # checkov:skip=CKV_AWS_144:state is versioned in place; cross-region replication of state is an account-level disaster-recovery choice
+  # checkov:skip=CKV_AWS_144:replicated to replica_region when the topology has a second region (replica.tf); a one-region deployment has nowhere to replicate to
   # checkov:skip=CKV2_AWS_62:nothing consumes events of the state bucket
   region = var.region
   bucket = var.bucket

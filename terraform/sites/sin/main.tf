@@ -25,6 +25,7 @@ terraform {
     key          = "global-sovereign/production/sites/sin.tfstate"
     region       = "eu-west-1"
     encrypt      = true
+    kms_key_id   = "alias/global-sovereign-tfstate"
     use_lockfile = true
   }
 }
@@ -46,12 +47,24 @@ locals {
   }
 }
 
+variable "state_bucket" {
+  type        = string
+  description = "Bucket the other roots' states are read from: the state bucket, or its replica `<bucket>-replica` when the state's region is down (the tree's README, \"Break glass\")."
+  default     = "global-sovereign-tfstate"
+}
+
+variable "state_region" {
+  type        = string
+  description = "Region of state_bucket."
+  default     = "eu-west-1"
+}
+
 data "terraform_remote_state" "global" {
   backend = "s3"
   config = {
-    bucket = "global-sovereign-tfstate"
+    bucket = var.state_bucket
     key    = "global-sovereign/production/global.tfstate"
-    region = "eu-west-1"
+    region = var.state_region
   }
 }
 

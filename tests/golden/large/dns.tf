@@ -5,9 +5,9 @@
 data "terraform_remote_state" "dns" {
   backend = "s3"
   config = {
-    bucket = "orbit-production-tfstate"
+    bucket = var.state_bucket
     key    = "orbit/production/dns.tfstate"
-    region = "us-east-1"
+    region = var.state_region
   }
 }
 

@@ -17,6 +17,7 @@ terraform {
     key          = "orbit/production/global.tfstate"
     region       = "us-east-1"
     encrypt      = true
+    kms_key_id   = "alias/orbit-production-tfstate"
     use_lockfile = true
   }
 }

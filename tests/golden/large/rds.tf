@@ -2,6 +2,12 @@
 # PostgreSQL: an Aurora global database, one member cluster per region with its own instances.
 # Credentials only on the primary, from Secrets Manager. Logical replicas on Fly.io are in fly.tf.
 
+data "aws_secretsmanager_secret_version" "postgres_current" {
+  region     = "us-east-1"
+  secret_id  = aws_secretsmanager_secret.postgres.id
+  depends_on = [aws_secretsmanager_secret_version.postgres]
+}
+
 resource "aws_rds_global_cluster" "this" {
   region                    = "us-east-1"
   global_cluster_identifier = "orbit-global"
@@ -22,8 +28,8 @@ module "database_iad" {
   instance_class            = "db.r6g.xlarge"
   instance_count            = 4
   database_name             = "orbit"
-  master_username           = jsondecode(aws_secretsmanager_secret_version.postgres.secret_string).username
-  master_password           = jsondecode(aws_secretsmanager_secret_version.postgres.secret_string).password
+  master_username           = jsondecode(data.aws_secretsmanager_secret_version.postgres_current.secret_string).username
+  master_password           = jsondecode(data.aws_secretsmanager_secret_version.postgres_current.secret_string).password
   logical_replication       = true
   vpc_id                    = module.network_iad.vpc_id
   subnet_ids                = module.network_iad.database_subnet_ids

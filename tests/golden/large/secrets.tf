@@ -9,7 +9,7 @@ data "aws_secretsmanager_random_password" "postgres" {
 }
 
 resource "aws_secretsmanager_secret" "postgres" {
-  # checkov:skip=CKV2_AWS_57:rotating this secret needs a rotation function that also updates the running cluster; rotate with `aws secretsmanager put-secret-value` and re-apply instead
+  # checkov:skip=CKV2_AWS_57:a rotation function would have to update the running cluster too; rotate with `aws secretsmanager put-secret-value`, then apply: the cluster reads the secret's current version
   region                  = "us-east-1"
   name                    = "orbit/postgres/master"
   description             = "Master user of the Aurora global database (JSON: username, password)"
@@ -64,7 +64,7 @@ data "aws_secretsmanager_random_password" "redis" {
 }
 
 resource "aws_secretsmanager_secret" "redis" {
-  # checkov:skip=CKV2_AWS_57:rotating this secret needs a rotation function that also updates the running cluster; rotate with `aws secretsmanager put-secret-value` and re-apply instead
+  # checkov:skip=CKV2_AWS_57:a rotation function would have to update the running cluster too; rotate with `aws secretsmanager put-secret-value`, then apply: the cluster reads the secret's current version
   region                  = "us-east-1"
   name                    = "orbit/redis/auth"
   description             = "AUTH token of the ElastiCache groups"

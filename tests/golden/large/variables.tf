@@ -28,3 +28,15 @@ variable "fly_ipv6" {
   description = "IPv6 address of the Fly.io application, written by `fly/deploy.sh apps`."
   default     = ""
 }
+
+variable "state_bucket" {
+  type        = string
+  description = "Bucket the other roots' states are read from: the state bucket, or its replica `<bucket>-replica` when the state's region is down (the tree's README, \"Break glass\")."
+  default     = "orbit-production-tfstate"
+}
+
+variable "state_region" {
+  type        = string
+  description = "Region of state_bucket."
+  default     = "us-east-1"
+}

@@ -17,6 +17,7 @@ terraform {
     key          = "acme/global.tfstate"
     region       = "eu-west-1"
     encrypt      = true
+    kms_key_id   = "alias/acme-tfstate"
     use_lockfile = true
   }
 }

@@ -17,9 +17,18 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
         // The default is derived from the project name, which has its own finding.
         return;
     }
-    let problems = names::name_problems(bucket, &S3_BUCKET);
+    let mut problems = names::name_problems(bucket, &S3_BUCKET);
     if problems.is_empty() {
-        return;
+        // The replica in the failover region is `<bucket>-replica`: it must fit as well.
+        let replica = names::state_replica_bucket(bucket);
+        let more = names::name_problems(&replica, &S3_BUCKET);
+        if more.is_empty() {
+            return;
+        }
+        problems = more
+            .into_iter()
+            .map(|p| format!("(as its replica `{replica}`) {p}"))
+            .collect();
     }
     out.push(
         Diagnostic::new(

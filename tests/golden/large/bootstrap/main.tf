@@ -31,12 +31,18 @@ locals {
 }
 
 module "state_bucket" {
-  source = "../modules/state-bucket"
-  bucket = "orbit-production-tfstate"
-  region = "us-east-1"
+  source         = "../modules/state-bucket"
+  bucket         = "orbit-production-tfstate"
+  region         = "us-east-1"
+  replica_region = "us-west-1"
 }
 
 output "state_bucket" {
   description = "Bucket that holds the state of every other root."
   value       = module.state_bucket.bucket
+}
+
+output "state_replica_bucket" {
+  description = "The state's replica in the failover region: the break-glass copy (terraform/README.md)."
+  value       = module.state_bucket.replica_bucket
 }

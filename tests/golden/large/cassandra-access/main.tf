@@ -26,6 +26,7 @@ terraform {
     key          = "orbit/production/cassandra-access.tfstate"
     region       = "us-east-1"
     encrypt      = true
+    kms_key_id   = "alias/orbit-production-tfstate"
     use_lockfile = true
   }
 }
@@ -47,39 +48,51 @@ locals {
   }
 }
 
+variable "state_bucket" {
+  type        = string
+  description = "Bucket the other roots' states are read from: the state bucket, or its replica `<bucket>-replica` when the state's region is down (the tree's README, \"Break glass\")."
+  default     = "orbit-production-tfstate"
+}
+
+variable "state_region" {
+  type        = string
+  description = "Region of state_bucket."
+  default     = "us-east-1"
+}
+
 data "terraform_remote_state" "site_iad" {
   backend = "s3"
   config = {
-    bucket = "orbit-production-tfstate"
+    bucket = var.state_bucket
     key    = "orbit/production/sites/iad.tfstate"
-    region = "us-east-1"
+    region = var.state_region
   }
 }
 
 data "terraform_remote_state" "site_dub" {
   backend = "s3"
   config = {
-    bucket = "orbit-production-tfstate"
+    bucket = var.state_bucket
     key    = "orbit/production/sites/dub.tfstate"
-    region = "us-east-1"
+    region = var.state_region
   }
 }
 
 data "terraform_remote_state" "site_syd" {
   backend = "s3"
   config = {
-    bucket = "orbit-production-tfstate"
+    bucket = var.state_bucket
     key    = "orbit/production/sites/syd.tfstate"
-    region = "us-east-1"
+    region = var.state_region
   }
 }
 
 data "terraform_remote_state" "site_cpt" {
   backend = "s3"
   config = {
-    bucket = "orbit-production-tfstate"
+    bucket = var.state_bucket
     key    = "orbit/production/sites/cpt.tfstate"
-    region = "us-east-1"
+    region = var.state_region
   }
 }
 

@@ -23,6 +23,7 @@ terraform {
     key          = "orbit/production/cassandra.tfstate"
     region       = "us-east-1"
     encrypt      = true
+    kms_key_id   = "alias/orbit-production-tfstate"
     use_lockfile = true
   }
 }

@@ -18,6 +18,7 @@ terraform {
     key          = "acme/dns.tfstate"
     region       = "eu-west-1"
     encrypt      = true
+    kms_key_id   = "alias/acme-tfstate"
     use_lockfile = true
   }
 }

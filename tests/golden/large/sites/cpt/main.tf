@@ -25,6 +25,7 @@ terraform {
     key          = "orbit/production/sites/cpt.tfstate"
     region       = "us-east-1"
     encrypt      = true
+    kms_key_id   = "alias/orbit-production-tfstate"
     use_lockfile = true
   }
 }
@@ -46,12 +47,24 @@ locals {
   }
 }
 
+variable "state_bucket" {
+  type        = string
+  description = "Bucket the other roots' states are read from: the state bucket, or its replica `<bucket>-replica` when the state's region is down (the tree's README, \"Break glass\")."
+  default     = "orbit-production-tfstate"
+}
+
+variable "state_region" {
+  type        = string
+  description = "Region of state_bucket."
+  default     = "us-east-1"
+}
+
 data "terraform_remote_state" "global" {
   backend = "s3"
   config = {
-    bucket = "orbit-production-tfstate"
+    bucket = var.state_bucket
     key    = "orbit/production/global.tfstate"
-    region = "us-east-1"
+    region = var.state_region
   }
 }
 

@@ -25,6 +25,7 @@ terraform {
     key          = "acme/sites/dub.tfstate"
     region       = "eu-west-1"
     encrypt      = true
+    kms_key_id   = "alias/acme-tfstate"
     use_lockfile = true
   }
 }
@@ -44,12 +45,24 @@ locals {
   }
 }
 
+variable "state_bucket" {
+  type        = string
+  description = "Bucket the other roots' states are read from: the state bucket, or its replica `<bucket>-replica` when the state's region is down (the tree's README, \"Break glass\")."
+  default     = "acme-tfstate"
+}
+
+variable "state_region" {
+  type        = string
+  description = "Region of state_bucket."
+  default     = "eu-west-1"
+}
+
 data "terraform_remote_state" "global" {
   backend = "s3"
   config = {
-    bucket = "acme-tfstate"
+    bucket = var.state_bucket
     key    = "acme/global.tfstate"
-    region = "eu-west-1"
+    region = var.state_region
   }
 }
 
