@@ -28,6 +28,7 @@ mod global;
 pub mod hcl;
 mod monitoring;
 mod site_root;
+mod tftest;
 mod tree;
 pub mod write;
 
@@ -220,6 +221,7 @@ pub fn render(t: &ValidatedTopology, catalog: &Catalog, source: &str) -> Result<
     cassandra_root::render(&cx, &mut tree)?;
     monitoring::render(&cx, &mut tree)?;
     fly::render(&cx, &mut tree)?;
+    tftest::render(&cx, &mut tree);
     docs::render(&cx, &mut tree);
     Ok(tree)
 }

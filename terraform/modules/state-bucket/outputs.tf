@@ -1,6 +1,6 @@
 output "bucket" {
   description = "Name of the state bucket."
-  value       = aws_s3_bucket.state.id
+  value       = aws_s3_bucket.state.bucket
 }
 
 output "kms_key_arn" {
@@ -10,5 +10,5 @@ output "kms_key_arn" {
 
 output "replica_bucket" {
   description = "The replica of the state bucket in replica_region (null without one): the break-glass copy."
-  value       = local.replicated ? aws_s3_bucket.replica[0].id : null
+  value       = local.replicated ? aws_s3_bucket.replica[0].bucket : null
 }
