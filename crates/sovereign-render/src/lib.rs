@@ -49,8 +49,13 @@ pub use tree::{Tree, TreeDiff};
 ///   match Kubernetes');
 /// - aws-load-balancer-controller 3.5.0 (controller v3.5.0; its IAM policy is unchanged since
 ///   v2.17);
-/// - prometheus-postgres-exporter 8.2.0: postgres_exporter v0.20.1;
-/// - prometheus-redis-exporter 6.29.0: redis_exporter v1.89.0;
+/// - prometheus-postgres-exporter 8.0.0: postgres_exporter v0.19.1, and
+///   prometheus-redis-exporter 6.28.0: redis_exporter v1.88.0 — the newest charts whose exporter
+///   release the Go module proxy serves, so the lab runs what the tree deploys
+///   (`scripts/fetch-tools`; checked 2026-12-01). postgres_exporter v0.20.0 and v0.20.1 (charts
+///   8.1.0 to 8.2.0) and redis_exporter v1.89.0 (chart 6.29.0) are not served. 8.2.0 differs from
+///   8.0.0 only by an optional PodMonitor and the flag name of `disableSettingsMetrics`, which
+///   the tree does not set; 6.29.0 from 6.28.0 only by the exporter version;
 /// - metrics-server 3.13.1: metrics-server v0.8.1, which supports Kubernetes 1.31 and later.
 pub const CHART_VERSIONS: &[(&str, &str, &str)] = &[
     (
@@ -81,12 +86,12 @@ pub const CHART_VERSIONS: &[(&str, &str, &str)] = &[
     (
         "postgres_exporter",
         "https://prometheus-community.github.io/helm-charts prometheus-postgres-exporter",
-        "8.2.0",
+        "8.0.0",
     ),
     (
         "redis_exporter",
         "https://prometheus-community.github.io/helm-charts prometheus-redis-exporter",
-        "6.29.0",
+        "6.28.0",
     ),
     (
         "metrics_server",

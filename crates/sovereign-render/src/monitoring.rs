@@ -9,7 +9,7 @@ use crate::site_root::{SITE_STORAGE_CLASS, to_yaml};
 use crate::{Ctx, RenderError, Tree};
 
 /// The metric each part of the data tier exposes, as the exporters name it: postgres_exporter
-/// v0.20 calls replication lag `pg_replication_lag_seconds` (`collector/pg_replication.go`).
+/// v0.19 calls replication lag `pg_replication_lag_seconds` (`collector/pg_replication.go`).
 pub const PG_LAG_EXPR: &str = "pg_replication_lag_seconds";
 
 /// Every metric Sovereign's rules and dashboards read on the global Prometheus. The other sites

@@ -110,8 +110,8 @@ module "site" {
     kube_prometheus_stack = "88.5.3"
     cluster_autoscaler    = "9.56.0"
     lb_controller         = "3.5.0"
-    postgres_exporter     = "8.2.0"
-    redis_exporter        = "6.29.0"
+    postgres_exporter     = "8.0.0"
+    redis_exporter        = "6.28.0"
     metrics_server        = "3.13.1"
   }
   application = {
