@@ -1,6 +1,9 @@
 //! `sovereign lab` end to end with the real engines: the default topology up, verified,
 //! loaded, drilled (restore, datacenter loss, failover), a replica killed, and torn down with
-//! nothing left behind; and the failures `up` must clean up after.
+//! nothing left behind; and the failures `up` must clean up after. Along the way, the rendered
+//! alert rules are proven against it: every selector finds its series (or is listed with why it
+//! cannot), a healthy lab fires nothing, a killed replica reaches the receiver, and nothing stays
+//! firing for the old primary after a failover.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -87,6 +90,287 @@ impl Drop for Down {
     }
 }
 
+/// Part of a test needs what this machine lacks: skipped with a message, a failure under CI.
+fn requires(ok: bool, what: &str) -> bool {
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{what}; CI is set, so nothing may be skipped"
+        );
+        eprintln!("skipping: {what}");
+    }
+    ok
+}
+
+/// The lab's alert time scale here: a rule's `for: 1m` becomes 3 s, Alertmanager's group
+/// interval 15 s (see `sovereign_lab::alerting`).
+const ALERT_TIME_SCALE: &str = "0.05";
+
+/// Metrics the rendered rules read that a healthy lab cannot have, and why. A selector that
+/// matches nothing must be listed here; a listed metric that turns up must leave the list.
+const NOT_IN_THE_LAB: &[(&str, &str)] = &[
+    (
+        "kube_statefulset_replicas",
+        "kube-state-metrics of the k8ssandra StatefulSets: the lab runs Cassandra as processes, without Kubernetes",
+    ),
+    (
+        "kube_statefulset_status_replicas_ready",
+        "kube-state-metrics of the k8ssandra StatefulSets: the lab runs Cassandra as processes, without Kubernetes",
+    ),
+];
+
+/// The vector selectors of a PromQL expression as Prometheus prints it (`/api/v1/rules`):
+/// metric names with their matchers; function names, label lists of `by`/`on`/… and keywords
+/// are not selectors.
+fn selectors(expr: &str) -> Vec<String> {
+    let b = expr.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b':';
+    // The end of a bracketed group starting at `i` (`{`, `(`, `[`), strings skipped.
+    let close = |mut i: usize| {
+        let (open, shut) = (
+            b[i],
+            match b[i] {
+                b'{' => b'}',
+                b'(' => b')',
+                _ => b']',
+            },
+        );
+        let mut depth = 0;
+        while i < b.len() {
+            match b[i] {
+                q @ (b'"' | b'\'' | b'`') => {
+                    i += 1;
+                    while i < b.len() && b[i] != q {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                c if c == open => depth += 1,
+                c if c == shut => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        b.len()
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'[' {
+            i = close(i);
+        } else if c == b'{' {
+            let end = close(i);
+            out.push(expr[i..end].to_string());
+            i = end;
+        } else if c == b'"' || c == b'\'' || c == b'`' {
+            i += 1;
+            while i < b.len() && b[i] != c {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+        } else if c.is_ascii_digit() || c == b'.' {
+            while i < b.len() && (ident(b[i]) || b[i] == b'.') {
+                i += 1;
+            }
+        } else if ident(c) {
+            let start = i;
+            while i < b.len() && ident(b[i]) {
+                i += 1;
+            }
+            let word = &expr[start..i];
+            let mut j = i;
+            while j < b.len() && b[j] == b' ' {
+                j += 1;
+            }
+            let next = b.get(j).copied();
+            match word {
+                "by" | "without" | "on" | "ignoring" | "group_left" | "group_right" => {
+                    if next == Some(b'(') {
+                        i = close(j);
+                    }
+                }
+                "and" | "or" | "unless" | "bool" | "offset" => {}
+                // Aggregations, whose `by (…)` may come before the parenthesis.
+                "sum" | "min" | "max" | "avg" | "group" | "stddev" | "stdvar" | "count"
+                | "count_values" | "bottomk" | "topk" | "quantile" | "limitk" | "limit_ratio" => {}
+                _ if next == Some(b'(') => {}
+                _ if next == Some(b'{') => {
+                    let end = close(j);
+                    out.push(format!("{word}{}", &expr[j..end]));
+                    i = end;
+                }
+                _ => out.push(word.to_string()),
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn promql_selectors_are_found() {
+    assert_eq!(
+        selectors("max by (site) (pg_replication_lag_seconds) > 5"),
+        ["pg_replication_lag_seconds"]
+    );
+    assert_eq!(
+        selectors(
+            "sum by (site, statefulset) (kube_statefulset_replicas{namespace=\"k8ssandra\"} - kube_statefulset_status_replicas_ready{namespace=\"k8ssandra\"}) > 0"
+        ),
+        [
+            "kube_statefulset_replicas{namespace=\"k8ssandra\"}",
+            "kube_statefulset_status_replicas_ready{namespace=\"k8ssandra\"}"
+        ]
+    );
+    assert_eq!(
+        selectors(
+            "redis_memory_used_bytes / redis_memory_max_bytes > 0.9 and redis_memory_max_bytes > 0"
+        ),
+        [
+            "redis_memory_used_bytes",
+            "redis_memory_max_bytes",
+            "redis_memory_max_bytes"
+        ]
+    );
+    assert_eq!(selectors("absent(up{site=\"a}b\"})"), ["up{site=\"a}b\"}"]);
+    assert_eq!(
+        selectors("rate(x_total[5m] offset 1h) * on (a) group_left (b) y"),
+        ["x_total", "y"]
+    );
+}
+
+/// A GET on one of the lab's HTTP servers (`http://host:port`), the body parsed as JSON.
+fn get_json(base: &str, path: &str) -> Value {
+    let hp = base.trim_start_matches("http://").trim_end_matches('/');
+    let (host, port) = hp.rsplit_once(':').unwrap();
+    let body = sovereign_lab::up::http_get(host, port.parse().unwrap(), path)
+        .unwrap_or_else(|| panic!("GET {base}{path} failed"));
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {base}{path}: {e}: {body}"))
+}
+
+/// An instant query at a Prometheus: the result vector.
+fn prom_query(prom: &str, q: &str) -> Vec<Value> {
+    let mut enc = String::new();
+    for b in q.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            enc.push(b as char);
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let v = get_json(prom, &format!("/api/v1/query?query={enc}"));
+    assert_eq!(v["status"], "success", "{q}: {v}");
+    v["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// Every rule the global Prometheus evaluates: (alert, expression as Prometheus prints it, `for`
+/// in seconds).
+fn loaded_rules(prom: &str) -> Vec<(String, String, f64)> {
+    let v = get_json(prom, "/api/v1/rules");
+    let mut out = Vec::new();
+    for g in v["data"]["groups"].as_array().unwrap() {
+        for r in g["rules"].as_array().unwrap() {
+            out.push((
+                r["name"].as_str().unwrap().to_string(),
+                r["query"].as_str().unwrap().to_string(),
+                r["duration"].as_f64().unwrap_or(0.0),
+            ));
+        }
+    }
+    out
+}
+
+/// Every selector of the rendered rules finds a series at the global Prometheus, or is one of
+/// [`NOT_IN_THE_LAB`] and finds none.
+fn every_selector_matches(prom: &str) {
+    let rules = loaded_rules(prom);
+    assert!(rules.len() >= 6, "{rules:?}");
+    let mut pending: Vec<(String, String)> = Vec::new();
+    for (alert, expr, _) in &rules {
+        for sel in selectors(expr) {
+            pending.push((alert.clone(), sel));
+        }
+    }
+    let name = |sel: &str| sel.split('{').next().unwrap_or_default().to_string();
+    for (metric, _) in NOT_IN_THE_LAB {
+        assert!(
+            pending.iter().any(|(_, s)| name(s) == *metric),
+            "{metric} is listed as impossible in the lab but no rule reads it"
+        );
+    }
+    // Samples arrive by remote write within seconds of `up`: give the slowest a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut missing = Vec::new();
+    loop {
+        missing.clear();
+        for (alert, sel) in &pending {
+            let found = !prom_query(prom, &format!("count({sel})")).is_empty();
+            let impossible = NOT_IN_THE_LAB.iter().any(|(m, _)| *m == name(sel));
+            assert!(
+                !(found && impossible),
+                "{sel} ({alert}) is listed as impossible in the lab, yet it has series"
+            );
+            if !found && !impossible {
+                missing.push(format!("{sel} ({alert})"));
+            }
+        }
+        if missing.is_empty() || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    assert!(
+        missing.is_empty(),
+        "selectors of the rendered rules with no series in a healthy lab: {missing:?}"
+    );
+    for (metric, why) in NOT_IN_THE_LAB {
+        eprintln!("not in the lab: {metric}: {why}");
+    }
+}
+
+/// The receiver's notifications so far.
+fn notifications(status: &Value) -> Vec<Value> {
+    let file = status["alerting"]["notifications"].as_str().unwrap();
+    sovereign_lab::receiver::read(Path::new(file)).unwrap()
+}
+
+/// (alertname, site, status) of every alert in the notifications received after `since_ms`.
+fn notified(status: &Value, since_ms: u64) -> Vec<(String, String, String)> {
+    notifications(status)
+        .iter()
+        .filter(|n| n["received_unix_ms"].as_u64().unwrap_or(0) >= since_ms)
+        .flat_map(|n| {
+            n["notification"]["alerts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|a| {
+            (
+                a["labels"]["alertname"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                a["labels"]["site"].as_str().unwrap_or_default().to_string(),
+                a["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 fn status_json(dir: &Path) -> Value {
     let o = run(&["lab", "status", "--format", "json"], dir);
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("status JSON: {e}: {}", text(&o).0))
@@ -168,13 +452,24 @@ fn default_topology_end_to_end() {
     let (_t, dir) = lab_dir();
     let _down = Down(dir.clone());
     // Up, at a tenth of the real round trips to keep the test short.
-    let o = run(&["lab", "up", "--latency-scale", "0.1"], &dir);
+    let o = run(
+        &[
+            "lab",
+            "up",
+            "--latency-scale",
+            "0.1",
+            "--alert-time-scale",
+            ALERT_TIME_SCALE,
+        ],
+        &dir,
+    );
+    let up_at = std::time::Instant::now();
     let (out, err) = expect(&o, 0, "lab up");
     assert!(
         out.contains("6 PostgreSQL, 5 Redis, 6 Prometheus, 3 Cassandra node(s)"),
         "{out}"
     );
-    assert!(err.contains("[18/18] settling"), "progress is shown: {err}");
+    assert!(err.contains("[19/19] settling"), "progress is shown: {err}");
     // A second `up` says so instead of starting twice.
     let (_, err) = expect(&run(&["lab", "up"], &dir), 2, "second up");
     assert!(err.contains("already running"), "{err}");
@@ -200,6 +495,44 @@ fn default_topology_end_to_end() {
     // Every check passes on a healthy lab.
     let (out, _) = expect(&run(&["lab", "verify"], &dir), 0, "lab verify");
     assert!(out.contains("63 checks: 63 passed, 0 failed"), "{out}");
+
+    // Alerts: the rendered rules run on the global Prometheus, with the exporters the tree
+    // deploys; Alertmanager routes to the lab's receiver. Status shows both.
+    let st = status_json(&dir);
+    let prom = outputs["monitoring"]["value"]["prometheus_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pinned = ["postgres_exporter", "redis_exporter"].iter().all(|e| {
+        st["engines"][e]
+            .as_str()
+            .is_some_and(|v| v.ends_with("(scripts/fetch-tools)"))
+    });
+    if requires(
+        pinned,
+        &format!(
+            "the selector check needs the exporters at the tree's versions (scripts/fetch-tools); the lab runs {}",
+            st["engines"]
+        ),
+    ) {
+        every_selector_matches(&prom);
+    }
+    let alerting = requires(
+        st["alerting"]["alertmanager"].is_string(),
+        "the alert routing checks need Alertmanager (scripts/fetch-tools, or apt-get install prometheus-alertmanager)",
+    );
+    if alerting {
+        for name in ["alertmanager", "alert receiver"] {
+            assert!(
+                st["components"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["name"] == name && c["up"] == true),
+                "status shows {name}: {st}"
+            );
+        }
+    }
 
     // The keyspace's replication checked against what the outputs expect: a wrong RF fails.
     let mut wrong = outputs.clone();
@@ -284,6 +617,38 @@ fn default_topology_end_to_end() {
     assert_eq!(r["restored_rows"], 2000);
     assert_eq!(r["after_target_rows_restored"], 0);
 
+    // A healthy lab (verified, loaded, backed up and restored) fires nothing: not now, not at
+    // any moment since it started, once every rule's `for:` has run out.
+    let longest_for = loaded_rules(&prom)
+        .iter()
+        .map(|(_, _, d)| *d)
+        .fold(0.0, f64::max);
+    assert!(longest_for > 0.0 && longest_for <= 60.0, "{longest_for}");
+    let settled = std::time::Duration::from_secs_f64(longest_for + 6.0);
+    if let Some(rest) = settled.checked_sub(up_at.elapsed()) {
+        eprintln!(
+            "waiting {:.1} s for the longest `for:` ({longest_for} s) to run out",
+            rest.as_secs_f64()
+        );
+        std::thread::sleep(rest);
+    }
+    let window = up_at.elapsed().as_secs() + 120;
+    let fired = prom_query(
+        &prom,
+        &format!("max_over_time(ALERTS{{alertstate=\"firing\"}}[{window}s])"),
+    );
+    assert!(fired.is_empty(), "a healthy lab fired: {fired:?}");
+    let pending = prom_query(&prom, "ALERTS");
+    if !pending.is_empty() {
+        eprintln!("pending (not firing) in the healthy lab: {pending:?}");
+    }
+    if alerting {
+        let st = status_json(&dir);
+        assert_eq!(notifications(&st).len(), 0, "{:?}", notifications(&st));
+        let am = st["alerting"]["alertmanager"].as_str().unwrap();
+        assert_eq!(get_json(am, "/api/v2/alerts"), Value::Array(vec![]));
+    }
+
     // A datacenter lost: the lab agrees with plan --lose, and verify sees the missing node.
     let (out, _) = expect(
         &run(
@@ -365,6 +730,66 @@ fn default_topology_end_to_end() {
     );
     assert!(out.contains("physical standby of iad: streaming"), "{out}");
 
+    // Nothing stays firing for the old primary once it is back as a standby: not in
+    // Prometheus, not in Alertmanager past its resolve timeout, and whatever reached the
+    // receiver during the drill ended with its resolution.
+    if alerting {
+        let old = f["drill"]["old_primary"].as_str().unwrap();
+        let st = status_json(&dir);
+        let a = &st["alerting"];
+        let am = a["alertmanager"].as_str().unwrap().to_string();
+        let resolve =
+            std::time::Duration::from_secs_f64(a["resolve_timeout_seconds"].as_f64().unwrap());
+        let group =
+            std::time::Duration::from_secs_f64(a["group_interval_seconds"].as_f64().unwrap());
+        let drill_done = std::time::Instant::now();
+        let outstanding = || -> Vec<String> {
+            let mut v: Vec<String> = prom_query(
+                &prom,
+                &format!("ALERTS{{alertstate=\"firing\",site=\"{old}\"}}"),
+            )
+            .iter()
+            .map(|s| format!("Prometheus: {}", s["metric"]))
+            .collect();
+            for al in get_json(&am, "/api/v2/alerts").as_array().unwrap() {
+                if al["labels"]["site"] == old {
+                    v.push(format!("Alertmanager: {}", al["labels"]));
+                }
+            }
+            // Per alert, the last word the receiver had must be `resolved`.
+            let mut last = std::collections::BTreeMap::new();
+            for (name, site, state) in notified(&st, 0) {
+                if site == old {
+                    last.insert(name, state);
+                }
+            }
+            for (name, state) in last {
+                if state != "resolved" {
+                    v.push(format!("receiver: {name} last {state}"));
+                }
+            }
+            v
+        };
+        let deadline = resolve + 2 * group + std::time::Duration::from_secs(30);
+        loop {
+            let left = outstanding();
+            if left.is_empty() && drill_done.elapsed() >= resolve {
+                break;
+            }
+            assert!(
+                drill_done.elapsed() < deadline,
+                "still firing for {old} {:.0} s after the failover: {left:?}",
+                drill_done.elapsed().as_secs_f64()
+            );
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        eprintln!(
+            "nothing firing for {old} {:.1} s after the failover; notified so far: {:?}",
+            drill_done.elapsed().as_secs_f64(),
+            notified(&st, 0)
+        );
+    }
+
     // A replica killed mid-run: status and verify say which, down still cleans up.
     let st = status_json(&dir);
     let syd = st["components"]
@@ -375,6 +800,7 @@ fn default_topology_end_to_end() {
         .unwrap()
         .clone();
     let pid = syd["pid"].as_u64().unwrap() as u32;
+    let killed_at = now_ms();
     assert!(
         std::process::Command::new("kill")
             .arg("-9")
@@ -406,6 +832,27 @@ fn default_topology_end_to_end() {
         out.contains("FAIL  postgres::reachable  syd") && out.contains("cannot connect"),
         "{out}"
     );
+    // The replica's alert fires and the receiver gets it.
+    if alerting {
+        let st = status_json(&dir);
+        let start = std::time::Instant::now();
+        let fired = |n: &(String, String, String)| {
+            n.0 == "SovereignPostgresReplicaDown" && n.1 == "syd" && n.2 == "firing"
+        };
+        while !notified(&st, killed_at).iter().any(fired) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "no SovereignPostgresReplicaDown for syd at the receiver 60 s after the kill: {:?}; firing: {:?}",
+                notified(&st, killed_at),
+                prom_query(&prom, "ALERTS")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        eprintln!(
+            "SovereignPostgresReplicaDown for syd reached the receiver {:.1} s after the kill",
+            (now_ms() - killed_at) as f64 / 1000.0
+        );
+    }
 
     let st = status_json(&dir);
     let pids: Vec<u32> = st["components"]

@@ -1,5 +1,6 @@
 //! `lab down` and `lab status`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -143,7 +144,25 @@ pub struct Status {
     pub latency_scale: f64,
     pub outputs: String,
     pub components: Vec<Component>,
+    /// Which build of each exporter and of Alertmanager runs.
+    pub engines: BTreeMap<String, String>,
+    pub alerting: Option<AlertingStatus>,
     pub notes: Vec<String>,
+}
+
+/// Where alerts go in the lab and what the receiver has recorded.
+#[derive(Debug, Serialize)]
+pub struct AlertingStatus {
+    pub time_scale: f64,
+    pub rule_files: Vec<String>,
+    pub alertmanager: Option<String>,
+    pub receiver: Option<String>,
+    /// The receiver's file: one notification a line.
+    pub notifications: Option<String>,
+    pub notifications_recorded: usize,
+    /// Alertmanager's resolve timeout and group interval at the lab's scale, seconds.
+    pub resolve_timeout_seconds: Option<f64>,
+    pub group_interval_seconds: Option<f64>,
 }
 
 impl Status {
@@ -198,12 +217,34 @@ pub fn status(dir: &Path) -> Result<Status, LabError> {
             pid: Some(p.pid),
             up: alive && listening,
             detail: match (alive, listening) {
-                (true, true) => "running".into(),
+                (true, true) => match alerting_role(&s, p) {
+                    Some(role) => format!("running: {role}"),
+                    None => "running".into(),
+                },
                 (true, false) => "running, not listening".into(),
                 _ => format!("not running (log: {})", p.log.display()),
             },
         });
     }
+    let alerting = s.alerting.as_ref().map(|a| {
+        let r = a.routing.as_ref();
+        AlertingStatus {
+            time_scale: a.time_scale,
+            rule_files: a
+                .rule_files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect(),
+            alertmanager: r.map(|r| r.alertmanager.url()),
+            receiver: r.map(|r| r.receiver_url.clone()),
+            notifications: r.map(|r| r.notifications.display().to_string()),
+            notifications_recorded: r
+                .and_then(|r| crate::receiver::read(&r.notifications).ok())
+                .map_or(0, |n| n.len()),
+            resolve_timeout_seconds: r.map(|r| r.resolve_timeout_seconds),
+            group_interval_seconds: r.map(|r| r.group_interval_seconds),
+        }
+    });
     Ok(Status {
         dir: dir.display().to_string(),
         project: s.project.clone(),
@@ -212,6 +253,27 @@ pub fn status(dir: &Path) -> Result<Status, LabError> {
         latency_scale: s.latency_scale,
         outputs: dir.join("outputs.json").display().to_string(),
         components,
+        engines: s.engines.clone(),
+        alerting,
         notes: s.notes.clone(),
     })
+}
+
+/// What Alertmanager and the receiver are to the lab, for their status line.
+fn alerting_role(s: &LabState, p: &process::Proc) -> Option<String> {
+    let r = s.alerting.as_ref()?.routing.as_ref()?;
+    if p.pid == r.alertmanager.proc.pid {
+        Some(format!(
+            "Alertmanager {}, routes every alert to {}",
+            r.alertmanager.build, r.receiver_url
+        ))
+    } else if p.pid == r.receiver.pid {
+        let n = crate::receiver::read(&r.notifications).map_or(0, |n| n.len());
+        Some(format!(
+            "{n} notification(s) recorded in {}",
+            r.notifications.display()
+        ))
+    } else {
+        None
+    }
 }

@@ -2,14 +2,18 @@
 //!
 //! This crate starts, for every site, what the data tier runs there: PostgreSQL (the primary,
 //! a physical streaming standby for each Aurora secondary, a logical subscriber for each
-//! logical replica), Redis, Prometheus with the exporters and Sovereign's alert rules, Apache
-//! Cassandra datacenters when Java and the server are available, and a user-space latency
-//! proxy between sites. It writes the outputs file `sovereign verify` reads, in the shape
-//! `terraform output -json` has for the rendered tree, and runs failover and restore drills.
+//! logical replica), Redis, Prometheus with the exporters, Sovereign's alert rules on the global
+//! Prometheus with Alertmanager and a receiver that records every notification ([`alerting`]),
+//! Apache Cassandra datacenters when Java and the server are available, and a user-space
+//! latency proxy between sites. The exporters and Alertmanager are the versions the rendered
+//! tree deploys when `scripts/fetch-tools` has built them ([`tools`]). It writes the outputs
+//! file `sovereign verify` reads, in the shape `terraform output -json` has for the rendered
+//! tree, and runs failover and restore drills.
 //!
 //! [`engines`] and [`process`] are the building blocks; tests of other crates use them to start
 //! real servers too.
 
+pub mod alerting;
 pub mod down;
 pub mod drill;
 pub mod engines;
@@ -17,7 +21,9 @@ pub mod load;
 pub mod outputs;
 pub mod process;
 pub mod proxy;
+pub mod receiver;
 pub mod state;
+pub mod tools;
 pub mod topology_edit;
 pub mod trust;
 pub mod up;

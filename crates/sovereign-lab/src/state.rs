@@ -172,6 +172,12 @@ pub struct LabState {
     pub procs: Vec<Proc>,
     /// Notes for `status` and `up`'s summary (capped RF, missing latency figures).
     pub notes: Vec<String>,
+    /// The rules the global Prometheus loads, Alertmanager and the receiver.
+    #[serde(default)]
+    pub alerting: Option<crate::alerting::LabAlerting>,
+    /// Which build of each exporter and of Alertmanager runs (see [`crate::tools`]).
+    #[serde(default)]
+    pub engines: BTreeMap<String, String>,
 }
 
 impl LabState {

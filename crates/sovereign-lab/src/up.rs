@@ -21,6 +21,7 @@ use crate::process::which;
 use crate::process::{self, Proc};
 use crate::proxy::{Edge, ProxyConfig, Route, Sniff};
 use crate::state::*;
+use crate::tools::Tool;
 
 /// How `up` runs.
 #[derive(Clone, Debug)]
@@ -40,6 +41,9 @@ pub struct UpOptions {
     pub topology_text: String,
     /// Java heap per Cassandra node, MiB.
     pub cassandra_heap_mb: u32,
+    /// Multiplies the rules' `for:` and Alertmanager's timers in the lab (1.0: as rendered; see
+    /// [`crate::alerting`]).
+    pub alert_time_scale: f64,
 }
 
 /// Hands out ports: free ones from the system, or consecutive ones from a base, each checked.
@@ -96,8 +100,8 @@ pub fn preflight(t: &ValidatedTopology, opts: &UpOptions) -> Result<(), LabError
         need(pglab::bin_dir().is_ok(), "PostgreSQL server", "postgresql");
         need(which("pgbackrest").is_some(), "pgbackrest", "pgbackrest");
         need(
-            which("prometheus-postgres-exporter").is_some(),
-            "prometheus-postgres-exporter",
+            crate::tools::find(Tool::PostgresExporter).is_some(),
+            "postgres_exporter",
             "prometheus-postgres-exporter",
         );
     }
@@ -108,8 +112,8 @@ pub fn preflight(t: &ValidatedTopology, opts: &UpOptions) -> Result<(), LabError
             "redis-server",
         );
         need(
-            which("prometheus-redis-exporter").is_some(),
-            "prometheus-redis-exporter",
+            crate::tools::find(Tool::RedisExporter).is_some(),
+            "redis_exporter",
             "prometheus-redis-exporter",
         );
     }
@@ -147,6 +151,12 @@ pub fn preflight(t: &ValidatedTopology, opts: &UpOptions) -> Result<(), LabError
         return Err(LabError::Other(format!(
             "--latency-scale {} is not a non-negative number",
             opts.latency_scale
+        )));
+    }
+    if !(opts.alert_time_scale.is_finite() && opts.alert_time_scale > 0.0) {
+        return Err(LabError::Other(format!(
+            "--alert-time-scale {} is not a positive number",
+            opts.alert_time_scale
         )));
     }
     // PostgreSQL runs as the `postgres` user when we are root: it must be able to reach the lab
@@ -313,6 +323,8 @@ pub fn up(
         health_path: t.application.as_ref().map(|a| a.health_path.clone()),
         procs: Vec::new(),
         notes: Vec::new(),
+        alerting: None,
+        engines: BTreeMap::new(),
     };
     let mut u = Up {
         dir: dir.clone(),
@@ -367,6 +379,18 @@ fn build(
                 .map_err(|e| LabError::io(format!("cannot write {}", p.display()), e))?;
         }
     }
+    let (engines, notes) = crate::tools::in_use(
+        &[
+            t.postgres.as_ref().map(|_| Tool::PostgresExporter),
+            t.redis.as_ref().map(|_| Tool::RedisExporter),
+            Some(Tool::Alertmanager),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>(),
+    );
+    u.state.engines = engines;
+    u.state.notes.extend(notes);
     let site_ip = |u: &Up, id: &str| {
         u.state
             .site(id)
@@ -632,6 +656,7 @@ fn build(
         + usize::from(!redis_ports.is_empty())
         + usize::from(!cass_specs.is_empty())
         + prom_sites.len()
+        + usize::from(global.is_some())
         + usize::from(t.dns.is_some())
         + 1;
     u.save()?;
@@ -690,6 +715,7 @@ fn build(
         start_cassandra(u, c, &cass_specs, &cass_dcs, opts.cassandra_heap_mb)?;
     }
     if let Some(g) = &global {
+        start_alerting(u, g, opts)?;
         start_prometheus(u, g, &prom_sites, &prom_ports)?;
     }
     if let Some(d) = &t.dns {
@@ -1051,8 +1077,19 @@ fn start_prometheus(
     ports: &BTreeMap<String, u16>,
 ) -> Result<(), LabError> {
     let dir = u.dir.clone();
-    let rules: Vec<PathBuf> = std::fs::read_dir(dir.join("rendered/monitoring/rules"))
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+    // The rules run on the global Prometheus alone, as in the tree, and alert Alertmanager there.
+    let rules: Vec<PathBuf> = u
+        .state
+        .alerting
+        .as_ref()
+        .map(|a| a.rule_files.clone())
+        .unwrap_or_default();
+    let alertmanagers: Vec<String> = u
+        .state
+        .alerting
+        .as_ref()
+        .and_then(|a| a.routing.as_ref())
+        .map(|r| vec![r.alertmanager.addr()])
         .unwrap_or_default();
     // The global one first: the others write to it.
     let mut order: Vec<&String> = sites.iter().collect();
@@ -1102,8 +1139,17 @@ fn start_prometheus(
                 labels: vec![("site".into(), site.clone())],
                 scrape,
                 remote_write,
-                rule_files: rules.clone(),
+                rule_files: if site == global {
+                    rules.clone()
+                } else {
+                    vec![]
+                },
                 receiver: site == global,
+                alertmanagers: if site == global {
+                    alertmanagers.clone()
+                } else {
+                    vec![]
+                },
             };
             let p = Prometheus::start(&dir.join("prometheus"), site, &ip, ports[site], &cfg)?;
             u.track_at(p.proc.clone(), site, &ip)?;
@@ -1113,6 +1159,52 @@ fn start_prometheus(
     }
     u.state.monitoring_global = Some(global.to_string());
     u.save()
+}
+
+/// Alerting beside the global Prometheus: the rules it will load (scaled by
+/// `--alert-time-scale`), the lab's receiver, and Alertmanager routing to it as the tree routes
+/// to its SNS topic. Without Alertmanager the rules still run, and a note says alerts go nowhere.
+fn start_alerting(u: &mut Up, global: &str, opts: &UpOptions) -> Result<(), LabError> {
+    use crate::alerting::{self, LabAlerting, Routing};
+    use crate::engines::alertmanager::{Alertmanager, AmConfig};
+    let dir = u.dir.clone();
+    let scale = opts.alert_time_scale;
+    u.step(
+        &format!("alerting at {global}: the rendered rules (`for:` × {scale}), Alertmanager, the lab's receiver"),
+        |u| {
+            let mut a = LabAlerting {
+                time_scale: scale,
+                rule_files: alerting::rule_files(&dir, scale)?,
+                routing: None,
+            };
+            if crate::tools::find(Tool::Alertmanager).is_none() {
+                u.state.notes.push(format!(
+                    "no Alertmanager: the global Prometheus evaluates the rules, but alerts go nowhere ({})",
+                    Tool::Alertmanager.install_hint()
+                ));
+                u.state.alerting = Some(a);
+                return u.save();
+            }
+            let ip = u.state.site(global).map(|x| x.ip.clone()).unwrap_or_default();
+            let port = u.ports.take(&ip, "the alert receiver")?;
+            let receiver = alerting::start_receiver(&dir, &opts.program, &ip, port)?;
+            u.track_at(receiver.clone(), global, &ip)?;
+            let cfg = AmConfig::scaled(format!("http://{ip}:{port}/"), scale);
+            let port = u.ports.take(&ip, "Alertmanager")?;
+            let am = Alertmanager::start(&dir.join(alerting::DIR).join("alertmanager"), &ip, port, &cfg)?;
+            u.track_at(am.proc.clone(), global, &ip)?;
+            a.routing = Some(Routing {
+                alertmanager: am,
+                receiver_url: cfg.webhook.clone(),
+                receiver,
+                notifications: dir.join(alerting::NOTIFICATIONS),
+                resolve_timeout_seconds: cfg.resolve_timeout.as_secs_f64(),
+                group_interval_seconds: cfg.group_interval.as_secs_f64(),
+            });
+            u.state.alerting = Some(a);
+            u.save()
+        },
+    )
 }
 
 /// Waits until standbys stream, subscriptions run, replicas link, and the global Prometheus

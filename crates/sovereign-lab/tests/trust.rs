@@ -33,6 +33,8 @@ fn state_with(procs: Vec<Proc>) -> LabState {
         health_path: None,
         procs,
         notes: Vec::new(),
+        alerting: None,
+        engines: Default::default(),
     }
 }
 

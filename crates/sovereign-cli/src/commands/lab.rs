@@ -55,6 +55,9 @@ pub enum LabCommand {
     /// The latency proxy daemon `lab up` starts (not for direct use).
     #[command(hide = true)]
     Proxy(ProxyArgs),
+    /// The alert receiver `lab up` starts for Alertmanager (not for direct use).
+    #[command(hide = true)]
+    Receiver(ReceiverArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -80,6 +83,10 @@ pub struct UpArgs {
     /// Java heap per Cassandra node, MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256, hide = true)]
     pub cassandra_heap: u32,
+    /// Multiplies every alert rule's `for:` (in the lab's copy of the rendered rules) and
+    /// Alertmanager's timers: 1.0 runs them as rendered, 0.05 turns a minute into 3 seconds.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub alert_time_scale: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -116,6 +123,16 @@ pub struct VerifyArgs {
 pub struct ProxyArgs {
     #[arg(long)]
     pub config: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReceiverArgs {
+    /// Address to listen on.
+    #[arg(long)]
+    pub listen: std::net::SocketAddr,
+    /// File every notification is appended to.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 pub fn lab_error(e: LabError) -> CliError {
@@ -161,6 +178,10 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
             Ok(()) => Ok(Exit::Ok),
             Err(e) => Err(CliError::usage(e)),
         },
+        LabCommand::Receiver(a) => {
+            sovereign_lab::receiver::run(a.listen, &a.out).map_err(lab_error)?;
+            Ok(Exit::Ok)
+        }
     }
 }
 
@@ -188,6 +209,7 @@ fn up(a: UpArgs, out: &Output) -> Result<Exit, CliError> {
         topology_source: loaded.source.name.clone(),
         topology_text: loaded.source.text.clone(),
         cassandra_heap_mb: a.cassandra_heap,
+        alert_time_scale: a.alert_time_scale,
     };
     let start = Instant::now();
     out.status(&format!(
@@ -209,6 +231,16 @@ fn up(a: UpArgs, out: &Output) -> Result<Exit, CliError> {
         state.prometheus.len(),
         state.cassandra.as_ref().map_or(0, |c| c.nodes.len())
     );
+    if let Some(r) = state.alerting.as_ref().and_then(|a| a.routing.as_ref()) {
+        s.push_str(&format!(
+            "alerts: the rendered rules at {} (`for:` × {}) → Alertmanager {} at {} → {}\n",
+            state.monitoring_global.as_deref().unwrap_or("-"),
+            state.alerting.as_ref().map_or(1.0, |a| a.time_scale),
+            r.alertmanager.build,
+            r.alertmanager.url(),
+            r.notifications.display()
+        ));
+    }
     for n in &state.notes {
         s.push_str(&format!("note: {n}\n"));
     }
@@ -276,6 +308,29 @@ fn status(a: StatusArgs, out: &Output) -> Result<Exit, CliError> {
                 down,
                 st.outputs
             ));
+            if !st.engines.is_empty() {
+                s.push_str(&format!(
+                    "engines: {}\n",
+                    st.engines
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if let Some(a) = &st.alerting {
+                s.push_str(&format!(
+                    "alerts: rules `for:` × {}; {}\n",
+                    a.time_scale,
+                    match (&a.alertmanager, &a.notifications) {
+                        (Some(am), Some(file)) => format!(
+                            "Alertmanager {am}; {} notification(s) in {file}",
+                            a.notifications_recorded
+                        ),
+                        _ => "no Alertmanager: alerts go nowhere".to_string(),
+                    }
+                ));
+            }
             for n in &st.notes {
                 s.push_str(&format!("note: {n}\n"));
             }

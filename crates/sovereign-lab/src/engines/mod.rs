@@ -1,5 +1,6 @@
 //! The real engines, started on loopback ports in a directory the lab owns.
 
+pub mod alertmanager;
 pub mod cassandra;
 pub mod dnsmasq;
 pub mod pgbackrest;

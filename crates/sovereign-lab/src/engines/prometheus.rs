@@ -1,4 +1,5 @@
-//! Prometheus and the exporters from Debian's packages.
+//! Prometheus from Debian's package; the exporters at the versions the rendered tree deploys when
+//! `scripts/fetch-tools` has built them, else Debian's (see [`crate::tools`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::LabError;
 use crate::process::which;
 use crate::process::{self, Proc};
+use crate::tools::{self, Tool};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Prometheus {
@@ -32,6 +34,8 @@ pub struct PromConfig {
     pub rule_files: Vec<PathBuf>,
     /// Accept remote writes (the global Prometheus).
     pub receiver: bool,
+    /// Alertmanagers (`host:port`) the rules' alerts go to.
+    pub alertmanagers: Vec<String>,
 }
 
 impl PromConfig {
@@ -62,6 +66,16 @@ impl PromConfig {
             if let Some((_, site)) = self.labels.iter().find(|(k, _)| k == "site") {
                 y.push_str(&format!("        labels:\n          site: {site:?}\n"));
             }
+        }
+        if !self.alertmanagers.is_empty() {
+            y.push_str(&format!(
+                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [{}]\n",
+                self.alertmanagers
+                    .iter()
+                    .map(|t| format!("{t:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         if !self.remote_write.is_empty() {
             y.push_str("remote_write:\n");
@@ -131,7 +145,17 @@ impl Prometheus {
     }
 }
 
-/// `prometheus-postgres-exporter` for one PostgreSQL.
+/// An exporter's program: the pinned build, else Debian's.
+fn exporter(tool: Tool) -> Result<PathBuf, LabError> {
+    tools::find(tool)
+        .map(|e| e.path)
+        .ok_or_else(|| LabError::Missing {
+            what: tool.built_name().into(),
+            install: tool.install_hint(),
+        })
+}
+
+/// postgres_exporter for one PostgreSQL (its flags are the same in Debian's 0.11 and in 0.19).
 pub fn postgres_exporter(
     dir: &Path,
     name: &str,
@@ -139,11 +163,7 @@ pub fn postgres_exporter(
     port: u16,
     dsn: &str,
 ) -> Result<Proc, LabError> {
-    let bin = which("prometheus-postgres-exporter").ok_or_else(|| LabError::Missing {
-        what: "prometheus-postgres-exporter".into(),
-        install: "apt-get install prometheus-postgres-exporter".into(),
-    })?;
-    let mut c = Command::new(bin);
+    let mut c = Command::new(exporter(Tool::PostgresExporter)?);
     c.env("DATA_SOURCE_NAME", dsn)
         .arg(format!("--web.listen-address={host}:{port}"));
     std::fs::create_dir_all(dir)
@@ -154,8 +174,9 @@ pub fn postgres_exporter(
     Ok(p)
 }
 
-/// `prometheus-redis-exporter` for one Redis (`redis://host:port`), with its AUTH token in a
-/// password file of the exporter's format (a JSON map from address to password), owner-only.
+/// redis_exporter for one Redis (`redis://host:port`), with its AUTH token in a password file of
+/// the exporter's format (a JSON map from address to password), owner-only; the flags are the
+/// same in Debian's 1.45 and in 1.88.
 pub fn redis_exporter(
     dir: &Path,
     name: &str,
@@ -164,10 +185,7 @@ pub fn redis_exporter(
     redis: &str,
     token: &str,
 ) -> Result<Proc, LabError> {
-    let bin = which("prometheus-redis-exporter").ok_or_else(|| LabError::Missing {
-        what: "prometheus-redis-exporter".into(),
-        install: "apt-get install prometheus-redis-exporter".into(),
-    })?;
+    let bin = exporter(Tool::RedisExporter)?;
     crate::trust::private_dir(dir)?;
     let password_file = dir.join(format!("{name}.passwords.json"));
     crate::trust::write_private(
