@@ -8,6 +8,8 @@
 //! This crate reads nothing at run time and depends on no other Sovereign crate.
 
 mod date;
+pub mod derive;
+mod instances;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -15,6 +17,10 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 pub use date::Date;
+pub use instances::{
+    Arch, AuroraFacts, AuroraVersions, CacheFacts, Ec2Facts, Generation, InstanceType, Lookup,
+    Offered, OfferingTable, Processor, UnshapedType,
+};
 
 /// How far a fact can be trusted.
 #[derive(
@@ -160,25 +166,28 @@ pub struct RegionalPrice {
     pub provenance: Provenance,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     General,
     Compute,
     Memory,
     Burstable,
+    Storage,
+    Accelerated,
 }
 
-/// An EC2 instance type, an Aurora instance class or an ElastiCache node type.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InstanceType {
-    pub name: String,
-    pub vcpu: u32,
-    pub memory_gib: f64,
-    pub family: String,
-    pub category: Category,
-    pub prices: Vec<RegionalPrice>,
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::General => "general",
+            Category::Compute => "compute",
+            Category::Memory => "memory",
+            Category::Burstable => "burstable",
+            Category::Storage => "storage",
+            Category::Accelerated => "accelerated",
+        }
+    }
 }
 
 impl InstanceType {
@@ -423,14 +432,6 @@ struct RegionsFile {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct InstancesFile {
-    ec2: Vec<InstanceType>,
-    rds: Vec<InstanceType>,
-    cache: Vec<InstanceType>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct VersionsFile {
     eks: Vec<EksVersion>,
     postgres: Vec<PostgresMajor>,
@@ -452,9 +453,19 @@ pub struct Catalog {
     pub fly_regions: Vec<FlyRegion>,
     pub fly_machines: Vec<FlyMachine>,
     pub fly_volume: FlyVolume,
+    /// EC2 instance types with a shape (sourced or derived).
     pub ec2: Vec<InstanceType>,
+    /// EC2 type names the API accepts whose shape is unknown.
+    pub ec2_unshaped: Vec<UnshapedType>,
+    /// Aurora PostgreSQL instance classes.
     pub rds: Vec<InstanceType>,
+    /// ElastiCache node types.
     pub cache: Vec<InstanceType>,
+    /// Where a shape the catalog derived by rule comes from.
+    pub derived_shape: std::sync::Arc<Provenance>,
+    ec2_index: HashMap<String, Found>,
+    rds_index: HashMap<String, usize>,
+    cache_index: HashMap<String, usize>,
     pub eks: Vec<EksVersion>,
     pub postgres: Vec<PostgresMajor>,
     pub cassandra: Vec<CassandraSeries>,
@@ -466,6 +477,9 @@ pub struct Catalog {
 /// The data files, in the order they are read; also what `sovereign explain --catalog` could list.
 pub const DATA_FILES: &[(&str, &str)] = &[
     ("regions.toml", include_str!("../data/regions.toml")),
+    ("ec2.toml", include_str!("../data/ec2.toml")),
+    ("aurora.toml", include_str!("../data/aurora.toml")),
+    ("cache.toml", include_str!("../data/cache.toml")),
     ("instances.toml", include_str!("../data/instances.toml")),
     ("versions.toml", include_str!("../data/versions.toml")),
     ("prices.toml", include_str!("../data/prices.toml")),
@@ -509,10 +523,25 @@ impl Catalog {
     /// Parses the embedded data.
     pub fn load() -> Result<Catalog, CatalogError> {
         let regions: RegionsFile = load("regions.toml")?;
-        let instances: InstancesFile = load("instances.toml")?;
         let versions: VersionsFile = load("versions.toml")?;
         let prices: Prices = load("prices.toml")?;
         let limits: Limits = load("limits.toml")?;
+        let tables = instances::load_tables(&limits)?;
+        let mut ec2_index = HashMap::new();
+        for (i, t) in tables.ec2.iter().enumerate() {
+            ec2_index.insert(t.name.clone(), Found::Shaped(i));
+        }
+        for (i, t) in tables.ec2_unshaped.iter().enumerate() {
+            ec2_index.insert(t.name.clone(), Found::Unshaped(i));
+        }
+        let index = |list: &[InstanceType]| -> HashMap<String, usize> {
+            list.iter()
+                .enumerate()
+                .map(|(i, t)| (t.name.clone(), i))
+                .collect()
+        };
+        let rds_index = index(&tables.rds);
+        let cache_index = index(&tables.cache);
         let fly: FlyFile = load("fly.toml")?;
         let lat: LatencyFile = load("latency.toml")?;
         let n = lat.regions.len();
@@ -533,9 +562,14 @@ impl Catalog {
             fly_regions: fly.region,
             fly_machines: fly.machine,
             fly_volume: fly.volume,
-            ec2: instances.ec2,
-            rds: instances.rds,
-            cache: instances.cache,
+            ec2: tables.ec2,
+            ec2_unshaped: tables.ec2_unshaped,
+            rds: tables.rds,
+            cache: tables.cache,
+            derived_shape: tables.derived_shape,
+            ec2_index,
+            rds_index,
+            cache_index,
             eks: versions.eks,
             postgres: versions.postgres,
             cassandra: versions.cassandra,
@@ -581,16 +615,47 @@ impl Catalog {
         self.fly_machines.iter().find(|m| m.name == name)
     }
 
+    /// An EC2 instance type with a known shape.
     pub fn ec2_type(&self, name: &str) -> Option<&InstanceType> {
-        self.ec2.iter().find(|t| t.name == name)
+        match self.ec2_index.get(name)? {
+            Found::Shaped(i) => self.ec2.get(*i),
+            Found::Unshaped(_) => None,
+        }
+    }
+
+    /// Everything the catalog knows of an EC2 type name.
+    pub fn ec2_lookup(&self, name: &str) -> Lookup<'_> {
+        match self.ec2_index.get(name) {
+            Some(Found::Shaped(i)) => Lookup::Shaped(&self.ec2[*i]),
+            Some(Found::Unshaped(i)) => Lookup::Unshaped(&self.ec2_unshaped[*i]),
+            None => Lookup::Unknown,
+        }
+    }
+
+    /// The on-demand price of an EC2 type in a region, shaped or not.
+    pub fn ec2_price(&self, name: &str, region: &str) -> Option<&RegionalPrice> {
+        let prices = match self.ec2_lookup(name) {
+            Lookup::Shaped(t) => &t.prices,
+            Lookup::Unshaped(t) => &t.prices,
+            Lookup::Unknown => return None,
+        };
+        prices.iter().find(|p| p.region == region)
+    }
+
+    /// Every EC2 type name the catalog knows, shaped or not.
+    pub fn ec2_names(&self) -> impl Iterator<Item = &str> {
+        self.ec2
+            .iter()
+            .map(|t| t.name.as_str())
+            .chain(self.ec2_unshaped.iter().map(|t| t.name.as_str()))
     }
 
     pub fn rds_class(&self, name: &str) -> Option<&InstanceType> {
-        self.rds.iter().find(|t| t.name == name)
+        self.rds_index.get(name).map(|&i| &self.rds[i])
     }
 
     pub fn cache_type(&self, name: &str) -> Option<&InstanceType> {
-        self.cache.iter().find(|t| t.name == name)
+        self.cache_index.get(name).map(|&i| &self.cache[i])
     }
 
     pub fn eks_version(&self, version: &str) -> Option<&EksVersion> {
@@ -641,6 +706,13 @@ impl Catalog {
             }
         }
     }
+}
+
+/// Where an EC2 name sits in the catalog.
+#[derive(Clone, Copy, Debug)]
+enum Found {
+    Shaped(usize),
+    Unshaped(usize),
 }
 
 /// Where a site's traffic is measured from.
@@ -694,6 +766,20 @@ mod tests {
             ]);
         }
         for t in c.ec2.iter().chain(&c.rds).chain(&c.cache) {
+            provs.extend(t.prices.iter().map(|p| &p.provenance));
+            provs.push(&t.shape);
+            if let Some(o) = t.ec2.as_ref().and_then(|e| e.offered.as_ref()) {
+                provs.push(&o.table.provenance);
+            }
+            if let Some(a) = &t.aurora {
+                provs.extend([&*a.versions_source, &*a.global_source]);
+            }
+            if let Some(k) = &t.cache {
+                provs.extend([&*k.listed, &*k.memory_source]);
+            }
+        }
+        for t in &c.ec2_unshaped {
+            provs.push(&t.provenance);
             provs.extend(t.prices.iter().map(|p| &p.provenance));
         }
         provs.extend(c.eks.iter().map(|v| &v.provenance));
