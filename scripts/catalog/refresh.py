@@ -552,7 +552,8 @@ def main() -> None:
         + eguide_src + "\n"
         + source("sibling", "derived",
                  "a Graviton3 node (cache.m7g, cache.r7g) has the maxmemory of the Graviton2 node of the same "
-                 "size (cache.m6g, cache.r6g), as the current AWS node-type table shows for cache.r7g.large",
+                 "size (cache.m6g, cache.r6g): the guide gives one size the same maxmemory across generations "
+                 "(m5 = m6g, r5 = r6g = r6gd)",
                  edate if a.elasticache_guide else g["as_of"]) + "\n"
         + source("ec2", "derived", "vCPU and architecture of the EC2 instance type of the same name (ec2.toml)",
                  moto.built)

@@ -335,6 +335,7 @@ struct CuratedFile {
 
 /// The three tables, merged and indexed.
 pub(crate) struct Tables {
+    pub ec2_names: Arc<Provenance>,
     pub ec2: Vec<InstanceType>,
     pub ec2_unshaped: Vec<UnshapedType>,
     pub rds: Vec<InstanceType>,
@@ -406,9 +407,9 @@ fn usd_price(usd: f64, p: &Arc<Provenance>) -> RegionalPrice {
     }
 }
 
-fn parse_ec2(
-    derived_shape: &Arc<Provenance>,
-) -> Result<(Vec<InstanceType>, Vec<UnshapedType>), CatalogError> {
+type Ec2Tables = (Arc<Provenance>, Vec<InstanceType>, Vec<UnshapedType>);
+
+fn parse_ec2(derived_shape: &Arc<Provenance>) -> Result<Ec2Tables, CatalogError> {
     const F: &str = "ec2.toml";
     let file: Ec2File = load(F)?;
     if file.regions.len() > 64 {
@@ -503,7 +504,7 @@ fn parse_ec2(
             cache: None,
         });
     }
-    Ok((shaped, unshaped))
+    Ok((src["names"].clone(), shaped, unshaped))
 }
 
 fn parse_versions(
@@ -703,7 +704,7 @@ pub(crate) fn load_tables(limits: &crate::Limits) -> Result<Tables, CatalogError
         as_of: "2026-12-01".into(),
         note: None,
     });
-    let (mut ec2, mut ec2_unshaped) = parse_ec2(&derived_shape)?;
+    let (ec2_names, mut ec2, mut ec2_unshaped) = parse_ec2(&derived_shape)?;
     let mut rds = parse_aurora(&ec2)?;
     let mut cache = parse_cache(limits)?;
     let curated: CuratedFile = load("instances.toml")?;
@@ -711,6 +712,7 @@ pub(crate) fn load_tables(limits: &crate::Limits) -> Result<Tables, CatalogError
     merge("rds", &mut rds, &mut [], curated.rds)?;
     merge("cache", &mut cache, &mut [], curated.cache)?;
     Ok(Tables {
+        ec2_names,
         ec2,
         ec2_unshaped,
         rds,

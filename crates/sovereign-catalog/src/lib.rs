@@ -453,6 +453,8 @@ pub struct Catalog {
     pub fly_regions: Vec<FlyRegion>,
     pub fly_machines: Vec<FlyMachine>,
     pub fly_volume: FlyVolume,
+    /// Where the list of EC2 type names comes from.
+    pub ec2_names_source: std::sync::Arc<Provenance>,
     /// EC2 instance types with a shape (sourced or derived).
     pub ec2: Vec<InstanceType>,
     /// EC2 type names the API accepts whose shape is unknown.
@@ -562,6 +564,7 @@ impl Catalog {
             fly_regions: fly.region,
             fly_machines: fly.machine,
             fly_volume: fly.volume,
+            ec2_names_source: tables.ec2_names,
             ec2: tables.ec2,
             ec2_unshaped: tables.ec2_unshaped,
             rds: tables.rds,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ipnet::Ipv4Net;
 use serde::Serialize;
-use sovereign_catalog::Location;
+use sovereign_catalog::{Arch, Location};
 use sovereign_spec::{NatMode, RedisMode, Routing};
 
 use crate::cidr::{SubnetPlan, plan};
@@ -91,6 +91,12 @@ pub struct NetworkV {
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeGroupV {
     pub instance_types: Vec<String>,
+    /// The one CPU architecture of every instance type (SOV103 rejects a mix); `None` when the
+    /// catalog knows no architecture for some type.
+    pub architecture: Option<Arch>,
+    /// The EKS AMI type that architecture needs: `AL2023_x86_64_STANDARD` or
+    /// `AL2023_ARM_64_STANDARD`; `None` with `architecture`.
+    pub ami_type: Option<&'static str>,
     pub min_size: u32,
     pub desired_size: u32,
     pub max_size: u32,
@@ -301,6 +307,23 @@ impl ValidatedTopology {
     }
 }
 
+/// The architecture every instance type of a group shares, as the catalog knows it.
+fn group_arch(cx: &Ctx, g: &sovereign_spec::NodeGroup) -> Option<Arch> {
+    let mut arch = None;
+    for t in &g.instance_types.value {
+        let a = match cx.catalog.ec2_lookup(t) {
+            sovereign_catalog::Lookup::Shaped(ty) => ty.arch,
+            sovereign_catalog::Lookup::Unshaped(u) => u.arch,
+            sovereign_catalog::Lookup::Unknown => return None,
+        };
+        if arch.is_some_and(|b| b != a) {
+            return None;
+        }
+        arch = Some(a);
+    }
+    arch
+}
+
 fn owned(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -382,6 +405,8 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
             .iter()
             .map(|s| s.value.clone())
             .collect(),
+        architecture: group_arch(cx, g),
+        ami_type: group_arch(cx, g).and_then(Arch::eks_ami_type),
         min_size: g.min_size.value,
         desired_size: g.desired_size.value,
         max_size: g.max_size.value,

@@ -835,10 +835,7 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
         );
         if let Some(via) = t.site(&r.via).and_then(|s| s.aws.as_ref()) {
             let region = via.region.as_str();
-            match catalog
-                .ec2_type("t3.medium")
-                .and_then(|ty| ty.price(region))
-            {
+            match catalog.ec2_price("t3.medium", region) {
                 Some(p) => b.line(
                     Some(id),
                     Line {
@@ -883,12 +880,7 @@ fn price_group(
     let Some(first) = g.instance_types.first() else {
         return;
     };
-    let Some(p) = b
-        .catalog
-        .ec2_type(first)
-        .and_then(|ty| ty.price(region))
-        .cloned()
-    else {
+    let Some(p) = b.catalog.ec2_price(first, region).cloned() else {
         b.missing(Some(site), component, first, region);
         return;
     };

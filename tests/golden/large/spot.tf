@@ -10,7 +10,7 @@ module "spot_dub" {
   node_role_arn  = module.eks_dub.node_role_arn
   subnet_ids     = module.network_dub.private_subnet_ids
   capacity_type  = "SPOT"
-  instance_types = ["m5.large", "m5a.large", "m6i.large", "m6a.large", "m7i.large"]
+  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
   max_size       = 30
@@ -29,7 +29,7 @@ module "spot_iad" {
   node_role_arn  = module.eks_iad.node_role_arn
   subnet_ids     = module.network_iad.private_subnet_ids
   capacity_type  = "SPOT"
-  instance_types = ["m5.large", "m5a.large", "m6i.large", "m6a.large", "m7i.large"]
+  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
   max_size       = 30
@@ -48,7 +48,7 @@ module "spot_sfo" {
   node_role_arn  = module.eks_sfo.node_role_arn
   subnet_ids     = module.network_sfo.private_subnet_ids
   capacity_type  = "SPOT"
-  instance_types = ["m5.large", "m5a.large", "m6i.large", "m6a.large", "m7i.large"]
+  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
   max_size       = 30
@@ -67,7 +67,7 @@ module "spot_syd" {
   node_role_arn  = module.eks_syd.node_role_arn
   subnet_ids     = module.network_syd.private_subnet_ids
   capacity_type  = "SPOT"
-  instance_types = ["m5.large", "m5a.large", "m6i.large", "m6a.large", "m7i.large"]
+  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
   max_size       = 30
@@ -86,7 +86,7 @@ module "spot_sin" {
   node_role_arn  = module.eks_sin.node_role_arn
   subnet_ids     = module.network_sin.private_subnet_ids
   capacity_type  = "SPOT"
-  instance_types = ["m5.large", "m5a.large", "m6i.large", "m6a.large", "m7i.large"]
+  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
   max_size       = 30
@@ -105,7 +105,7 @@ module "spot_cpt" {
   node_role_arn  = module.eks_cpt.node_role_arn
   subnet_ids     = module.network_cpt.private_subnet_ids
   capacity_type  = "SPOT"
-  instance_types = ["m5.large", "m5a.large", "m6i.large", "m6a.large", "m7i.large"]
+  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
   max_size       = 30
@@ -124,7 +124,7 @@ module "spot_ohio" {
   node_role_arn  = module.eks_ohio.node_role_arn
   subnet_ids     = module.network_ohio.private_subnet_ids
   capacity_type  = "SPOT"
-  instance_types = ["m5.large", "m5a.large", "m6i.large", "m6a.large", "m7i.large"]
+  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
   max_size       = 30

@@ -1,3 +1,4 @@
+use sovereign_catalog::Support;
 use sovereign_spec::{Diagnostic, RuleInfo, Severity, closest};
 
 use crate::context::Ctx;
@@ -6,7 +7,7 @@ pub const INFO: RuleInfo = RuleInfo {
     code: "SOV066",
     name: "aurora_instance_class",
     severity: Severity::Error,
-    summary: "an Aurora instance class that is unknown or not memory-optimized",
+    summary: "an Aurora instance class that is unknown, not accepted by global databases, or not offered for the engine version",
     doc: include_str!("aurora_instance_class.md"),
 };
 
@@ -34,13 +35,33 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             }
             out.push(d);
         }
-        Some(c) if !c.is_memory_optimized() => {
+        Some(c)
+            if c.aurora.as_ref().map_or(!c.is_memory_optimized(), |a| {
+                a.global_database == Support::No
+            }) =>
+        {
+            // The smallest class that fits, priced and newest first among equals.
             let suggest = cx
                 .catalog
                 .rds
                 .iter()
-                .filter(|o| o.is_memory_optimized() && o.vcpu >= c.vcpu)
-                .min_by(|a, b| a.memory_gib.total_cmp(&b.memory_gib));
+                .filter(|o| {
+                    o.vcpu >= c.vcpu
+                        && o.aurora.as_ref().is_some_and(|a| {
+                            a.global_database == Support::Yes
+                                && a.supports(&pg.engine_version) != Support::No
+                        })
+                })
+                .min_by(|a, b| {
+                    a.memory_gib
+                        .total_cmp(&b.memory_gib)
+                        .then(
+                            b.price("us-east-1")
+                                .is_some()
+                                .cmp(&a.price("us-east-1").is_some()),
+                        )
+                        .then(b.family.cmp(&a.family))
+                });
             let mut d = Diagnostic::new(
                 &INFO,
                 format!("`{}` is not memory-optimized; Aurora global databases require a memory-optimized class", c.name),
@@ -54,6 +75,41 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             }
             out.push(d.note("source: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.configuration.requirements.html"));
         }
-        Some(_) => {}
+        Some(c) => {
+            let Some(a) = &c.aurora else { return };
+            let version = &pg.engine_version;
+            if a.supports(version) != Support::No {
+                return;
+            }
+            let major = version.split('.').next().and_then(|m| m.parse().ok());
+            let listed = major.and_then(|m| a.describe_major(m));
+            let mut d = Diagnostic::new(
+                &INFO,
+                format!(
+                    "`{}` does not run Aurora PostgreSQL `{}`",
+                    c.name,
+                    version.value.escape_debug()
+                ),
+            )
+            .severity(if a.versions_source.status.is_confirmed() {
+                Severity::Error
+            } else {
+                Severity::Warning
+            })
+            .at(class.span(), "instance class")
+            .also(version.span(), "engine version");
+            d = match listed {
+                Some(l) => d.help(format!("`{}` runs {l}", c.name)),
+                None => d.help(format!(
+                    "`{}` runs Aurora PostgreSQL {}",
+                    c.name,
+                    a.summary()
+                )),
+            };
+            out.push(d.note(format!(
+                "source: {} (as of {})",
+                a.versions_source.source, a.versions_source.as_of
+            )));
+        }
     }
 }

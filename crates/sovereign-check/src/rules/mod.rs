@@ -58,6 +58,7 @@ rules![
     invalid_site_id,
     logical_replica_link,
     malformed_cidr,
+    mixed_architectures,
     monitoring_site,
     node_group_bounds,
     opt_in_region,
