@@ -176,6 +176,94 @@ fn explain_by_code_and_name() {
     }
 }
 
+/// Issue 13: common EC2 types, an Aurora Graviton class and a Graviton cache node check clean
+/// and cost; a node group mixing Graviton and x86 types is an error naming both architectures.
+#[test]
+fn common_instance_types_check_and_cost() {
+    let file = repo().join("tests/corpus/valid/common_instance_types.toml");
+    sovereign()
+        .arg("check")
+        .arg(&file)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("no problems"));
+    let out = sovereign()
+        .args(["cost", "--format", "json"])
+        .arg(&file)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let cost: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(cost["missing"], Value::Array(vec![]));
+    let lines = cost["lines"].as_array().unwrap();
+    let line = |component: &str, what: &str| {
+        lines
+            .iter()
+            .find(|l| {
+                l["component"] == component && l["description"].as_str().unwrap().contains(what)
+            })
+            .unwrap_or_else(|| panic!("no {component} line for {what}"))
+    };
+    // EC2: the AWS price list as Karpenter generated it (us-east-1, 2026-07-20).
+    let nodes = line("nodes_on_demand", "c6i.xlarge");
+    assert_eq!(nodes["unit_price_usd"], 0.17);
+    assert_eq!(nodes["price"]["status"], "verified");
+    line("nodes_spot", "r7g.large");
+    line("aurora_instances", "db.r7g.2xlarge");
+    line("elasticache", "cache.r7g.large");
+    let plan = sovereign()
+        .arg("plan")
+        .arg(&file)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let plan = String::from_utf8(plan).unwrap();
+    assert!(plan.contains("x86_64 (AL2023_x86_64_STANDARD)"), "{plan}");
+    assert!(plan.contains("arm64 (AL2023_ARM_64_STANDARD)"), "{plan}");
+    assert!(plan.contains("m7i.2xlarge"), "{plan}");
+
+    sovereign()
+        .arg("check")
+        .arg(fixture("mixed_architectures"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[SOV103]"))
+        .stdout(predicate::str::contains(
+            "`m6g.large` is arm64, `m5.large` is x86_64",
+        ));
+}
+
+#[test]
+fn explain_instance_types() {
+    sovereign()
+        .args(["explain", "c6i.xlarge"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("vCPU           4"))
+        .stdout(predicate::str::contains("AL2023_x86_64_STANDARD"))
+        .stdout(predicate::str::contains("us-east-1 $0.17"));
+    sovereign()
+        .args(["explain", "db.r7g.2xlarge"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("13.10+, 14.7+, 15.2+"));
+    sovereign()
+        .args(["explain", "--types"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("on-demand $/hour"));
+    sovereign()
+        .args(["explain", "c6i.xlarg"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean `c6i.xlarge`?"));
+}
+
 #[test]
 fn init_writes_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@ use sovereign_check::analysis::inventory::{DatabaseRole, Inventory, inventory};
 use sovereign_check::analysis::survivability::{
     self, Loss, Scenario, SiteLatency, Survivability, WriteStatus,
 };
+use sovereign_check::analysis::types::{UsedType, used_types};
 use sovereign_cost::CostReport;
 use sovereign_render::deploy::Step;
 
@@ -34,6 +35,8 @@ pub struct PlanJson<'a> {
     pub project: &'a sovereign_check::ProjectV,
     pub warnings: Vec<JsonDiagnostic>,
     pub inventory: Inventory,
+    /// The instance types, Aurora classes and cache node types in use, with shape and prices.
+    pub types: Vec<UsedType>,
     pub cost: CostReport,
     pub latency: Vec<SiteLatency>,
     pub survivability: Survivability,
@@ -76,6 +79,7 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
         Some(survivability::scenario(topology, catalog, &a, loss))
     };
     let inv = inventory(topology);
+    let types = used_types(topology, catalog);
     let cost = match sovereign_cost::estimate(topology, catalog) {
         Ok(c) => c,
         Err(e) => {
@@ -93,6 +97,7 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
                 project: &topology.project,
                 warnings: json_report(&loaded.source, diags).diagnostics,
                 inventory: inv,
+                types,
                 cost,
                 latency,
                 survivability: surv,
@@ -109,6 +114,8 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
                 out.print(&scenario_detail(sc, &surv));
             } else {
                 let mut text = human(topology, &inv);
+                text.push_str("\nInstance types (`sovereign explain TYPE` for one)\n");
+                text.push_str(&crate::commands::explain::types_table(&types));
                 text.push_str(&cost_summary(topology, &cost));
                 text.push_str(&latency_table(&latency));
                 text.push_str(&survivability_tables(&surv));
@@ -552,6 +559,7 @@ fn human(t: &ValidatedTopology, inv: &Inventory) -> String {
             [
                 "group",
                 "instance types",
+                "architecture (AMI type)",
                 "min",
                 "desired",
                 "max",
@@ -608,6 +616,11 @@ fn group_row(name: &str, g: &sovereign_check::NodeGroupV) -> Vec<String> {
     vec![
         name.to_string(),
         g.instance_types.join(", "),
+        match (g.architecture, g.ami_type) {
+            (Some(a), Some(ami)) => format!("{a} ({ami})"),
+            (Some(a), None) => format!("{a} (no AMI type)"),
+            _ => "unknown".into(),
+        },
         g.min_size.to_string(),
         g.desired_size.to_string(),
         g.max_size.to_string(),
