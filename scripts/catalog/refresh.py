@@ -50,6 +50,11 @@ AURORA_CLASSES = "doc_source/Concepts.DBInstanceClass.md"
 ELASTICACHE_TYPES = "doc_source/redis/CacheNodes.SupportedTypes.md"
 ELASTICACHE_PARAMS = "doc_source/redis/ParameterGroups.Redis.md"
 
+# When moto last re-recorded its aurora-postgresql orderable options (the wheel does not say):
+# getmoto/moto moto/rds/resources/cluster_options/aurora-postgresql.json, last changed by
+# commit bab61089a on 2023-04-08 (moto's history as of 2026-08). Update both when it changes.
+MOTO_AURORA_RECORDED = ("2023-04-08", "bab61089a")
+
 # Aurora classes the archived guide predates, listed in the current AWS support table as read in
 # FACTS.md section 1 (db.r8g, Graviton4). Only the sizes the catalog carried before the refresh.
 AURORA_FROM_FACTS = ["db.r8g.large", "db.r8g.xlarge", "db.r8g.2xlarge"]
@@ -512,8 +517,10 @@ def main() -> None:
                  "the vCPU and memory of the EC2 instance type of the same name (ec2.toml), as the guide's "
                  "hardware table shows for every class it lists", moto.built) + "\n"
         + source("moto", "verified",
-                 f"AWS DescribeOrderableDBInstanceOptions (aurora-postgresql, us-east-1) as recorded by {moto_src}: "
-                 "moto/rds/resources/cluster_options/aurora-postgresql.json, SupportsGlobalDatabases", moto.built) + "\n"
+                 f"AWS DescribeOrderableDBInstanceOptions (aurora-postgresql, us-east-1) as recorded by moto "
+                 f"(getmoto/moto commit {MOTO_AURORA_RECORDED[1]}) and shipped in {moto_src}: "
+                 "moto/rds/resources/cluster_options/aurora-postgresql.json, SupportsGlobalDatabases",
+                 MOTO_AURORA_RECORDED[0]) + "\n"
         + source("rule", "derived",
                  "global databases require memory-optimized classes (db.r*, db.x*): "
                  "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.configuration.requirements.html "
