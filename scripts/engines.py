@@ -232,7 +232,7 @@ def run(cmd, cwd, env, what, problems, json_diags=False, allow_warnings=False):
     return p.returncode == 0, took
 
 
-def judge_tree(tree, engine, cfg, work, apply, problems, schemas):
+def judge_tree(tree, engine, cfg, work, apply, problems, schemas, tests=True):
     name = os.path.basename(os.path.normpath(tree))
     copy = os.path.join(work, f"{name}-{engine}")
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
@@ -265,7 +265,7 @@ def judge_tree(tree, engine, cfg, work, apply, problems, schemas):
         ok, _ = run(bin_ + ["plan", "-input=false", "-no-color", "-out=judge.tfplan"], rd, env, f"{label}: plan", problems)
         if ok and apply:
             run(bin_ + ["apply", "-input=false", "-no-color", "judge.tfplan"], rd, env, f"{label}: apply", problems)
-        if any(f.endswith(".tftest.hcl") for f in os.listdir(rd)) or os.path.isdir(os.path.join(rd, "tests")):
+        if tests and (any(f.endswith(".tftest.hcl") for f in os.listdir(rd)) or os.path.isdir(os.path.join(rd, "tests"))):
             run(bin_ + ["test", "-no-color"], rd, env, f"{label}: test", problems)
         timings[root] = time.time() - start
     return timings
@@ -346,6 +346,9 @@ def main():
     ap.add_argument("--keep", help="work in this directory and keep it (default: a temporary one)")
     ap.add_argument("--no-apply", action="store_true", help="init, validate and plan only (roots that read others' outputs then fail)")
     ap.add_argument("--timings", action="store_true", help="print how long each step of each root took")
+    ap.add_argument("--tests-on", action="append", metavar="TREE",
+                    help="run the roots' `test` files only in these trees (by directory name); default: every tree")
+    ap.add_argument("--jobs", type=int, default=1, help="engines run side by side (default 1)")
     args = ap.parse_args()
     engines = args.engine or ["terraform", "tofu"]
     versions = schema_versions()
@@ -358,14 +361,29 @@ def main():
     if args.self_test:
         print("broken trees:")
         problems.extend(self_test(engines, cfg, work, versions, full))
+    def one_engine(engine):
+        lines, found = [], []
+        lines.append(f"{engine}: {version(engine, cfg)}; providers (schema provider): "
+                     + ", ".join(f"{n} {v}" for n, v in sorted(versions.items())))
+        for tree in args.trees:
+            t = time.time()
+            name = os.path.basename(os.path.normpath(tree))
+            tests = not args.tests_on or name in args.tests_on
+            timings = judge_tree(tree, engine, cfg, work, not args.no_apply, found, cut[tree], tests)
+            lines.append(f"  {name}: {len(timings)} roots in {time.time() - t:.1f} s"
+                         + ("" if tests else " (test files not run)"))
+        return lines, found
+
     try:
-        for engine in engines:
-            print(f"{engine}: {version(engine, cfg)}; providers (schema provider): "
-                  + ", ".join(f"{n} {v}" for n, v in sorted(versions.items())))
-            for tree in args.trees:
-                t = time.time()
-                timings = judge_tree(tree, engine, cfg, work, not args.no_apply, problems, cut[tree])
-                print(f"  {os.path.basename(os.path.normpath(tree))}: {len(timings)} roots in {time.time() - t:.1f} s")
+        if args.jobs > 1 and len(engines) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+                results = list(pool.map(one_engine, engines))
+        else:
+            results = [one_engine(e) for e in engines]
+        for lines, found in results:
+            print("\n".join(lines))
+            problems.extend(found)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

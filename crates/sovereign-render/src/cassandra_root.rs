@@ -67,9 +67,11 @@ pub(crate) fn cassandra_size(cx: &Ctx) -> Result<CassandraSize, RenderError> {
         .instance_types
         .iter()
         .map(|n| {
-            cx.catalog
-                .ec2_type(n)
-                .ok_or_else(|| RenderError(format!("instance type `{n}` is not in the catalog")))
+            cx.catalog.ec2_type(n).ok_or_else(|| {
+                RenderError(format!(
+                    "instance type `{n}` has no known shape (vCPU, memory) in the catalog"
+                ))
+            })
         })
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()

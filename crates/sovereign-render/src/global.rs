@@ -299,6 +299,7 @@ fn kubernetes(cx: &Ctx, tree: &mut Tree) {
                     raw(format!("module.network_{}.private_subnet_ids", site.id)),
                 )
                 .attr("capacity_type", s(capacity))
+                .attr_opt("ami_type", g.ami_type.map(s))
                 .attr("instance_types", strs(g.instance_types.iter().cloned()))
                 .attr("min_size", int(g.min_size))
                 .attr("desired_size", int(g.desired_size))

@@ -48,35 +48,31 @@ fn global(cx: &Ctx, tree: &mut Tree) {
                 ])
             })
             .collect();
-        mock = mock.block(
-            Block::new("mock_resource", &["aws_acm_certificate"]).attr(
-                "defaults",
-                map([("domain_validation_options", Expr::List(options))]),
-            ),
-        );
+        mock = mock.block(Block::new("mock_resource", &["aws_acm_certificate"]).attr(
+            "defaults",
+            map([("domain_validation_options", Expr::List(options))]),
+        ));
     }
     if t.eks_sites().next().is_some() {
-        mock = mock.block(
-            Block::new("mock_resource", &["aws_eks_cluster"]).attr(
-                "defaults",
-                map([
-                    (
-                        "certificate_authority",
-                        Expr::List(vec![map([("data", s("bW9jaw=="))])]),
-                    ),
-                    (
-                        "identity",
+        mock = mock.block(Block::new("mock_resource", &["aws_eks_cluster"]).attr(
+            "defaults",
+            map([
+                (
+                    "certificate_authority",
+                    Expr::List(vec![map([("data", s("bW9jaw=="))])]),
+                ),
+                (
+                    "identity",
+                    Expr::List(vec![map([(
+                        "oidc",
                         Expr::List(vec![map([(
-                            "oidc",
-                            Expr::List(vec![map([(
-                                "issuer",
-                                s("https://oidc.eks.eu-west-1.amazonaws.com/id/MOCK"),
-                            )])]),
+                            "issuer",
+                            s("https://oidc.eks.eu-west-1.amazonaws.com/id/MOCK"),
                         )])]),
-                    ),
-                ]),
-            ),
-        );
+                    )])]),
+                ),
+            ]),
+        ));
     }
     if t.postgres.is_some() {
         mock = mock.block(
@@ -107,10 +103,7 @@ fn global(cx: &Ctx, tree: &mut Tree) {
         );
     }
     if t.eks_sites().next().is_some() {
-        f.add(
-            Block::new("variables", &[])
-                .attr("operator_cidrs", strs(["198.51.100.7/32"])),
-        );
+        f.add(Block::new("variables", &[]).attr("operator_cidrs", strs(["198.51.100.7/32"])));
     }
 
     let mut run = Block::new("run", &["deployment"]).attr("command", raw("apply"));
@@ -159,18 +152,23 @@ fn global(cx: &Ctx, tree: &mut Tree) {
                 format!("aws_route53_record.api_{id}.health_check_id == aws_route53_health_check.{id}.id"),
                 format!("the API record of {id} is withdrawn when {id}'s health check fails"),
             ));
-            if let Some(region) = latency_region(cx, site) {
-                if t.dns.as_ref().is_some_and(|d| d.routing == sovereign_spec::Routing::Latency) {
-                    run = run.block(assert(
-                        format!("aws_route53_record.api_{id}.latency_routing_policy[0].region == \"{region}\""),
-                        format!("users nearest {region} are answered with {id}"),
-                    ));
-                }
+            if let Some(region) = latency_region(cx, site)
+                && t.dns
+                    .as_ref()
+                    .is_some_and(|d| d.routing == sovereign_spec::Routing::Latency)
+            {
+                run = run.block(assert(
+                    format!("aws_route53_record.api_{id}.latency_routing_policy[0].region == \"{region}\""),
+                    format!("users nearest {region} are answered with {id}"),
+                ));
             }
         }
         if !domains.is_empty() {
             run = run.block(assert(
-                format!("length(aws_route53_record.certificate_validation) == {}", domains.len()),
+                format!(
+                    "length(aws_route53_record.certificate_validation) == {}",
+                    domains.len()
+                ),
                 "one validation record per certificate name, owned once".into(),
             ));
         }
@@ -188,7 +186,10 @@ fn bootstrap(cx: &Ctx, tree: &mut Tree) {
     let mut run = Block::new("run", &["state"]).attr("command", raw("plan"));
     let bucket = &cx.t.state.bucket;
     run = run.block(assert(
-        format!("module.state_bucket.bucket == {}", crate::hcl::quote(bucket)),
+        format!(
+            "module.state_bucket.bucket == {}",
+            crate::hcl::quote(bucket)
+        ),
         "the state bucket is the one every backend names".into(),
     ));
     run = run.block(match crate::bootstrap::replica_region(cx) {

@@ -56,6 +56,7 @@ resource "aws_eks_node_group" "this" {
   node_role_arn   = var.node_role_arn
   subnet_ids      = var.subnet_ids
   capacity_type   = var.capacity_type
+  ami_type        = var.ami_type
   instance_types  = var.instance_types
 
   labels = {

@@ -33,6 +33,17 @@ variable "capacity_type" {
   }
 }
 
+variable "ami_type" {
+  type        = string
+  description = "EKS AMI type of the nodes, from the instance types' one architecture: AL2023_x86_64_STANDARD or AL2023_ARM_64_STANDARD. Null: EKS picks from the instance types."
+  default     = null
+
+  validation {
+    condition     = var.ami_type == null || contains(["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD"], coalesce(var.ami_type, "-"))
+    error_message = "ami_type is AL2023_x86_64_STANDARD, AL2023_ARM_64_STANDARD or null."
+  }
+}
+
 variable "instance_types" {
   type        = list(string)
   description = "Instance types; several interchangeable types for Spot."
