@@ -363,14 +363,16 @@ fn build(
     std::fs::write(dir.join("topology.toml"), &opts.topology_text)
         .map_err(|e| LabError::io("cannot write topology.toml", e))?;
     crate::trust::private_dir(&dir.join("credentials"))?;
-    // What render produces for this topology: the alert rules and the replication SQL the
-    // lab runs for real.
+    // What render produces for this topology: the alert rules, the roles script of the
+    // primary's site root and the subscription SQL of the logical replicas, which the lab runs
+    // for real.
     let tree = sovereign_render::render(t, catalog, &opts.topology_source)
         .map_err(|e| LabError::Other(format!("render: {}", e.0)))?;
     let rendered = dir.join("rendered");
     for (path, bytes) in tree.files() {
         if path.starts_with("monitoring/rules/")
             || (path.starts_with("fly/") && path.ends_with(".sql"))
+            || path == ROLES_SQL
         {
             let p = rendered.join(path);
             std::fs::create_dir_all(p.parent().unwrap_or(&rendered))
@@ -763,6 +765,10 @@ pub fn write_outputs(dir: &Path, s: &LabState) -> Result<(), LabError> {
         .map_err(|e| LabError::io("cannot write outputs.json", e))
 }
 
+/// The script the `postgres-roles` Job of the primary's site root runs on the Aurora writer
+/// (the monitoring and replication roles, the publication), where the rendered tree has it.
+const ROLES_SQL: &str = "charts/postgres-roles/files/roles.sql";
+
 fn start_postgres(
     u: &mut Up,
     pg: &sovereign_check::PostgresV,
@@ -772,6 +778,9 @@ fn start_postgres(
     let dir = u.dir.clone();
     let pw = password()?;
     let replicator = password()?;
+    // The exporters log in as the monitoring role, as in the tree; only `up` needs its password.
+    let monitor = password()?;
+    let publish = !pg.logical_replicas.is_empty();
     write_private(
         &dir.join(outputs::PG_CREDENTIALS),
         &serde_json::json!({"username": "postgres", "password": pw}).to_string(),
@@ -805,6 +814,14 @@ fn start_postgres(
             register(u, &primary_site, "primary", &p)?;
             p.start()?;
             p.create_database(&db)?;
+            // Before the standbys copy it: the roles reach them with the rest of the cluster.
+            pglab::create_roles(
+                &p,
+                &db,
+                &dir.join("rendered").join(ROLES_SQL),
+                &monitor,
+                publish.then_some(replicator.as_str()),
+            )?;
             stanza.create()?;
             stanza.backup("full")?;
             if let Some(pgs) = u.state.postgres.as_mut() {
@@ -857,10 +874,8 @@ fn start_postgres(
                     r.start()?;
                     let sql = dir.join("rendered/fly").join(format!("postgres-{site}"));
                     pglab::logical_replica(
-                        &primary,
                         &r,
                         &db,
-                        &sql.join("publication.sql"),
                         &sql.join("subscription.sql"),
                         &replicator,
                         (&up_host, route.port()),
@@ -876,9 +891,17 @@ fn start_postgres(
             let port = u
                 .ports
                 .take(&host, &format!("the PostgreSQL exporter at {}", m.site))?;
+            // The monitoring role where the primary's roles reach (the primary and its physical
+            // standbys); a logical replica has none of the primary's roles, and the tree runs
+            // no exporter there, so the lab's reads it as its superuser.
+            let (user, pass) = if m.role == "logical_replica" {
+                ("postgres", m.pg.password.as_str())
+            } else {
+                ("sovereign_monitor", monitor.as_str())
+            };
             let dsn = format!(
-                "postgresql://postgres:{}@{}:{}/postgres?sslmode=disable",
-                m.pg.password, m.pg.host, m.pg.port
+                "postgresql://{user}:{pass}@{}:{}/postgres?sslmode=disable",
+                m.pg.host, m.pg.port
             );
             let p = prometheus::postgres_exporter(
                 &dir.join("exporters"),
@@ -1106,16 +1129,28 @@ fn start_prometheus(
                 "prometheus".to_string(),
                 vec![format!("{ip}:{}", ports[site])],
             )];
-            if let Some(e) = u
+            let mut job_labels = Vec::new();
+            if let Some((m, e)) = u
                 .state
                 .postgres
                 .as_ref()
                 .and_then(|p| p.members.get(site))
-                .and_then(|m| m.exporter.as_ref())
+                .and_then(|m| m.exporter.as_ref().map(|e| (m, e)))
             {
                 scrape.push((
                     "postgres".into(),
                     vec![format!("{ip}:{}", e.ports.first().copied().unwrap_or(0))],
+                ));
+                // As modules/site labels its exporters: the writer's (the primary's here; the
+                // replication slots are there) and the readers'.
+                let endpoint = if m.role == "primary" {
+                    "writer"
+                } else {
+                    "reader"
+                };
+                job_labels.push((
+                    "postgres".to_string(),
+                    vec![("pg_endpoint".to_string(), endpoint.to_string())],
                 ));
             }
             if let Some(e) = u.state.redis.get(site).and_then(|r| r.exporter.as_ref()) {
@@ -1138,6 +1173,7 @@ fn start_prometheus(
             let cfg = PromConfig {
                 labels: vec![("site".into(), site.clone())],
                 scrape,
+                job_labels,
                 remote_write,
                 rule_files: if site == global {
                     rules.clone()

@@ -53,10 +53,20 @@ pub fn steps(t: &ValidatedTopology, dir: &str) -> Vec<Step> {
         .postgres
         .as_ref()
         .is_some_and(|p| !p.logical_replicas.is_empty());
+    // Names DNS points at Fly.io (sites served by Fly.io alone): Fly.io holds their certificates.
+    let fly_names = t.dns.is_some()
+        && t.application.is_some()
+        && t.sites
+            .iter()
+            .any(|s| s.serves && !s.eks && s.fly_region.is_some());
     if fly_app {
         out.push(Step {
             name: "fly apps".into(),
-            why: "create the Fly.io apps and their addresses; writes fly.auto.tfvars.json so DNS can point at them".into(),
+            why: if fly_names {
+                "create the Fly.io apps, their addresses and the certificates of the names DNS points at Fly.io; writes fly.auto.tfvars.json (addresses, the certificates' validation records) for the global root's DNS records".into()
+            } else {
+                "create the Fly.io apps and their addresses; writes fly.auto.tfvars.json so DNS can point at them".into()
+            },
             commands: vec![format!("{dir}/fly/deploy.sh apps")],
         });
     }
@@ -126,17 +136,27 @@ pub fn steps(t: &ValidatedTopology, dir: &str) -> Vec<Step> {
             commands: tf(&format!("{dir}/cassandra")),
         });
     }
+    // After the site roots: the primary's creates the replication role and the publication the
+    // logical replicas subscribe to, and the global root has published the records Fly.io
+    // validates its certificates with.
     if fly_app || fly_pg {
         let mut commands = Vec::new();
+        let mut why = Vec::new();
         if fly_app {
             commands.push(format!("{dir}/fly/deploy.sh machines"));
+            why.push("the application's machines in every Fly.io site");
+        }
+        if fly_app && fly_names {
+            commands.push(format!("{dir}/fly/deploy.sh certs"));
+            why.push("wait until Fly.io has issued the certificates (validated through the global root's records)");
         }
         if fly_pg {
             commands.push(format!("{dir}/fly/deploy.sh postgres"));
+            why.push("PostgreSQL logical replicas: a WireGuard peer per link gateway, schema copy and subscription as the replication role the primary's site root created");
         }
         out.push(Step {
             name: "fly machines".into(),
-            why: "the application's machines in every Fly.io site; PostgreSQL logical replicas: WireGuard peer, schema copy, subscription".into(),
+            why: why.join("; "),
             commands,
         });
     }

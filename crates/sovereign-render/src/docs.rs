@@ -41,7 +41,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
         ),
         (
             "`secrets.tf`",
-            "the database master and cache AUTH credentials, generated in Secrets Manager",
+            "the database master, monitoring and replication credentials and the cache AUTH token, generated in Secrets Manager",
         ),
         (
             "`rds.tf`",
@@ -57,7 +57,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
         ),
         (
             "`dns.tf`",
-            "health checks, routing records and certificate validation records in the dns root's zone",
+            "health checks, routing records and certificate validation records (ACM's, Fly.io's) in the dns root's zone",
         ),
         (
             "`monitoring.tf`",
@@ -66,7 +66,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
         ("`budgets.tf`", "AWS Budgets, total and per site"),
         (
             "`fly.tf`",
-            "WireGuard link gateways for PostgreSQL logical replicas on Fly.io",
+            "WireGuard link gateways (two per link, in two zones) for PostgreSQL logical replicas on Fly.io",
         ),
         (
             "`sites/<site>/`",
@@ -119,6 +119,9 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
         }
     }
     s.push_str("## Rotating the database password\n\nThe master password lives in Secrets Manager (`terraform output postgres`, `credentials_secret`).\nTo rotate it: `aws secretsmanager put-secret-value --secret-id <name> --secret-string '{\"username\":\"<user>\",\"password\":\"<new>\"}'`,\nthen apply the global root: the Aurora cluster reads the secret's current version and takes the new\npassword. Until that apply, the cluster keeps the old one.\n\n");
+    if t.postgres.is_some() {
+        s.push_str(POSTGRES_ROLES);
+    }
     s.push_str("## Outputs\n\n`terraform -chdir=terraform output -json` prints, per output, `{\"sensitive\": ..., \"type\": ..., \"value\": ...}`.\n`sovereign verify --outputs FILE` reads these values:\n\n");
     s.push_str("- `sites.value.<site>`: `region`, `fly_region`, `vpc_id`, `kms_key_arn`, `eks` (`cluster_name`, `endpoint`),\n  `postgres` (`role` primary|secondary|logical_replica, `cluster_id`, `writer_endpoint`, `reader_endpoint`,\n  `host`, `port`, `database`), `redis` (`primary_endpoint`, `reader_endpoint`, `port`, `tls`), `cassandra`\n  (`datacenter`, `contact_points`, `port`), `load_balancer` (`dns_name`, `target_group_arn`, `url`, `health_path`);\n  absent parts are `null`.\n");
     s.push_str("- `postgres.value`: `global_cluster_id`, `global_writer_endpoint`, `primary_site`, `engine_version`, `database`,\n  `expected_replicas`, `max_lag_seconds`, `backup_retention_days`, `credentials_secret` (Secrets Manager name).\n");
@@ -127,7 +130,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
     );
     s.push_str("- `cassandra.value`: `cluster_name`, `keyspace`, `datacenters.<site>` (`nodes`, `replication_factor`).\n");
     s.push_str("- `monitoring.value`: `global_site`, `prometheus_url`, `prometheus_target_group_arn`, `sites`.\n");
-    s.push_str("- `dns.value`: `zone_id`, `name_servers`, `api_name`, `sites`. `fly_links.value.<site>`: `secret_arn`, `gateway_ip`.\n\n");
+    s.push_str("- `dns.value`: `zone_id`, `name_servers`, `api_name`, `sites`. `fly_links.value.<site>.gateways.<a|b>`: `secret_arn`,\n  `instance_id`, `private_ip`, `availability_zone`.\n\n");
     s.push_str("## Pinned charts\n\n| chart | version |\n|---|---|\n");
     for (_, chart, version) in CHART_VERSIONS {
         let _ = writeln!(s, "| {chart} | {version} |");
@@ -156,3 +159,26 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
     }
     tree.add("README.md", s);
 }
+
+/// The README's section on the PostgreSQL roles, the logical replicas and switchovers.
+const POSTGRES_ROLES: &str = "## PostgreSQL roles and logical replicas
+
+Each reader of the database gets the least it needs. The master user (`<project>/postgres/master`)
+is read by the global root and by the `postgres-roles` Job of the primary's site root only: that
+Job (charts/postgres-roles) creates, on the Aurora writer, `sovereign_monitor` (pg_monitor; the
+exporters log in as it, `<project>/postgres/monitor`) and, when logical replicas exist,
+`sovereign_replicator` (rds_replication and SELECT on the published tables;
+`<project>/postgres/replicator`) and the publication `sovereign_all`. The Fly.io replicas get the
+replication role's credentials only. To rotate a role's password: `put-secret-value` on its
+secret, apply the primary's site root (the Job runs again and sets it), then run
+`fly/deploy.sh postgres` for the replication role.
+
+Roles, grants and the publication are part of the database, which Aurora replicates to every
+member: after a switchover or a failover the new writer has them. A logical replication slot is
+not promised to follow: `fly/deploy.sh postgres` finds a subscription whose slot the writer no
+longer holds, empties the replica's tables and subscribes again with a full copy. While a replica
+is cut off, its slot holds WAL on the writer; `SovereignPostgresSlotRetention` and
+`SovereignPostgresSlotInactive` alert on it (Aurora's support for `max_slot_wal_keep_size` is not
+confirmed).
+
+";

@@ -12,6 +12,21 @@ use crate::{Ctx, RenderError, Tree};
 /// v0.19 calls replication lag `pg_replication_lag_seconds` (`collector/pg_replication.go`).
 pub const PG_LAG_EXPR: &str = "pg_replication_lag_seconds";
 
+/// Replication slots as postgres_exporter v0.19 reports them (`collector/pg_replication_slot.go`,
+/// subsystem `replication_slot`, labels `slot_name` and `slot_type`; v0.20 renames the subsystem
+/// `replication_slots`): the server's current WAL position, the position the slot's subscriber
+/// confirmed (only while it is connected) and whether it is connected, the positions in bytes.
+pub const PG_SLOT_CURRENT_LSN: &str = "pg_replication_slot_slot_current_wal_lsn";
+pub const PG_SLOT_CONFIRMED_LSN: &str = "pg_replication_slot_slot_confirmed_flush_lsn";
+pub const PG_SLOT_ACTIVE: &str = "pg_replication_slot_slot_is_active";
+
+/// The label modules/site puts on the series of the exporter that reads the Aurora writer
+/// (`pg_endpoint="writer"`; `reader` on the others): replication slots live on the writer.
+pub const PG_WRITER_SELECTOR: &str = "pg_endpoint=\"writer\"";
+
+/// WAL a logical replica's slot may hold on the Aurora writer before the alert fires: 10 GiB.
+const SLOT_RETENTION_ALERT_BYTES: u64 = 10 * 1024 * 1024 * 1024;
+
 /// Every metric Sovereign's rules and dashboards read on the global Prometheus. The other sites
 /// remote-write only these (`writeRelabelConfigs`); the judges check that the rules and the
 /// dashboards use no other metric, and that each is exported by the pinned exporters.
@@ -19,6 +34,9 @@ pub const FORWARDED_METRICS: &[&str] = &[
     "up",
     "pg_up",
     PG_LAG_EXPR,
+    PG_SLOT_CURRENT_LSN,
+    PG_SLOT_CONFIRMED_LSN,
+    PG_SLOT_ACTIVE,
     "redis_up",
     "redis_memory_used_bytes",
     "redis_memory_max_bytes",
@@ -71,27 +89,31 @@ pub(crate) fn rules_value(cx: &Ctx) -> Value {
     let t = cx.t;
     let mut groups = Vec::new();
     if let Some(pg) = &t.postgres {
-        groups.push(json!({
-            "name": "sovereign.postgres",
-            "rules": [
-                alert(
-                    "SovereignPostgresReplicaLag",
-                    &format!("max by (site) ({PG_LAG_EXPR}) > {}", pg.max_lag_seconds),
-                    "2m",
-                    "warning",
-                    "PostgreSQL replica in {{ $labels.site }} is {{ $value | humanizeDuration }} behind",
-                    &format!("Replication lag, as postgres_exporter measures it on the replica it reaches, above the topology's max_lag_seconds ({} s) for 2 minutes; reads there are stale. Aurora global replication lag between regions is not visible to the exporter: the CloudWatch alarm on AuroraGlobalDBReplicationLag of the global root covers it.", pg.max_lag_seconds),
+        let mut rules = vec![
+            alert(
+                "SovereignPostgresReplicaLag",
+                &format!("max by (site) ({PG_LAG_EXPR}) > {}", pg.max_lag_seconds),
+                "2m",
+                "warning",
+                "PostgreSQL replica in {{ $labels.site }} is {{ $value | humanizeDuration }} behind",
+                &format!(
+                    "Replication lag, as postgres_exporter measures it on the replica it reaches, above the topology's max_lag_seconds ({} s) for 2 minutes; reads there are stale. Aurora global replication lag between regions is not visible to the exporter: the CloudWatch alarm on AuroraGlobalDBReplicationLag of the global root covers it.",
+                    pg.max_lag_seconds
                 ),
-                alert(
-                    "SovereignPostgresReplicaDown",
-                    "pg_up == 0",
-                    "1m",
-                    "critical",
-                    "PostgreSQL in {{ $labels.site }} does not answer its exporter",
-                    "The exporter cannot connect: the replica (or the primary) of this site is down or unreachable.",
-                ),
-            ],
-        }));
+            ),
+            alert(
+                "SovereignPostgresReplicaDown",
+                "pg_up == 0",
+                "1m",
+                "critical",
+                "PostgreSQL in {{ $labels.site }} does not answer its exporter",
+                "The exporter cannot connect: the replica (or the primary) of this site is down or unreachable.",
+            ),
+        ];
+        if !pg.logical_replicas.is_empty() {
+            rules.extend(slot_alerts());
+        }
+        groups.push(json!({ "name": "sovereign.postgres", "rules": rules }));
     }
     if let Some(c) = &t.cassandra {
         let dcs: Vec<String> = c.datacenters.iter().map(|d| d.site.clone()).collect();
@@ -150,6 +172,45 @@ pub(crate) fn rules_value(cx: &Ctx) -> Value {
         groups.push(json!({ "name": "sovereign.sites", "rules": rules }));
     }
     json!({ "groups": groups })
+}
+
+/// The logical replicas' slots on the Aurora writer, which the exporter of the site that creates
+/// the roles reads (modules/site, `postgres-exporter-writer`): a slot keeps every WAL segment its
+/// subscriber has not confirmed, so a replica that is down or cut off (both link gateways) makes
+/// the writer's storage grow without bound. PostgreSQL caps that with `max_slot_wal_keep_size`,
+/// but Aurora PostgreSQL's support for that parameter is not confirmed, so these alerts are the
+/// guard.
+///
+/// The retention is the current WAL position minus the last position the subscriber confirmed:
+/// the exporter reports the confirmed position only while the subscriber is connected, and it
+/// does not move while it is not, so its last value of the past day stands for it. That is a
+/// lower bound of what the slot holds (it holds from its `restart_lsn`, at or before the
+/// confirmed position). A slot with no subscriber for a day or more has no such value: the
+/// inactivity alert has fired long before.
+fn slot_alerts() -> Vec<Value> {
+    let sel = PG_WRITER_SELECTOR;
+    vec![
+        alert(
+            "SovereignPostgresSlotRetention",
+            &format!(
+                "max by (site, slot_name) ({PG_SLOT_CURRENT_LSN}{{{sel}, slot_type=\"logical\"}} - last_over_time({PG_SLOT_CONFIRMED_LSN}{{{sel}, slot_type=\"logical\"}}[1d])) > {SLOT_RETENTION_ALERT_BYTES}"
+            ),
+            "15m",
+            "warning",
+            "Replication slot {{ $labels.slot_name }} holds at least {{ $value | humanize1024 }}B of WAL on the PostgreSQL writer",
+            "The logical replica this slot belongs to (its subscription has the slot's name) is behind or disconnected, and the writer keeps every WAL segment since the slot's position: more than 10 GiB for 15 minutes. Aurora PostgreSQL's support for max_slot_wal_keep_size is not confirmed, so nothing else caps it: storage grows until the replica catches up or the slot is dropped. Check the replica and both link gateways; dropping the slot frees the WAL, and the next `fly/deploy.sh postgres` subscribes again with a full copy.",
+        ),
+        alert(
+            "SovereignPostgresSlotInactive",
+            &format!(
+                "max by (site, slot_name) ({PG_SLOT_ACTIVE}{{{sel}, slot_type=\"logical\"}}) == 0"
+            ),
+            "15m",
+            "warning",
+            "Replication slot {{ $labels.slot_name }} has had no subscriber for 15 minutes",
+            "No logical replica streams from this slot: the replica, its machine or both link gateways are down. The slot keeps WAL on the writer meanwhile (SovereignPostgresSlotRetention fires past 10 GiB).",
+        ),
+    ]
 }
 
 fn rules(cx: &Ctx) -> Result<String, RenderError> {

@@ -3,8 +3,9 @@
 use sovereign_check::SiteV;
 
 use crate::global::{
-    AWS_PROVIDER, HELM_PROVIDER, K8S_PROVIDER, aws_provider, postgres_secret_name,
-    redis_secret_name, tags_locals, terraform_block,
+    AWS_PROVIDER, HELM_PROVIDER, K8S_PROVIDER, aws_provider, postgres_monitor_secret_name,
+    postgres_replicator_secret_name, postgres_roles_site, postgres_secret_name, redis_secret_name,
+    tags_locals, terraform_block,
 };
 use crate::hcl::{Block, Expr, File, int, map, raw, s, strs};
 use crate::{CHART_VERSIONS, Ctx, RenderError, Tree};
@@ -389,21 +390,52 @@ fn global_monitoring_input(cx: &Ctx, site: &SiteV) -> Expr {
     ])
 }
 
+/// The site's exporter logs in as the monitoring role; the site that creates the roles
+/// ([`postgres_roles_site`]) also gets the master and replication credentials, for the Job.
 fn postgres_input(cx: &Ctx, site: &SiteV) -> Expr {
-    match (&cx.t.postgres, site.aurora) {
-        (Some(pg), Some(_)) => map([
+    let (Some(pg), Some(_)) = (&cx.t.postgres, site.aurora) else {
+        return Expr::Null;
+    };
+    let roles = if postgres_roles_site(cx).is_some_and(|r| r.id == site.id) {
+        let publication = !pg.logical_replicas.is_empty();
+        map([
             (
-                "endpoint",
-                raw(format!(
-                    "{}.postgres.reader_endpoint",
-                    site_outputs(&site.id)
-                )),
+                "writer_endpoint",
+                raw("data.terraform_remote_state.global.outputs.postgres.global_writer_endpoint"),
             ),
-            ("database", s(&pg.database_name)),
-            ("secret_arn", s(postgres_secret_name(cx))),
-        ]),
-        _ => Expr::Null,
-    }
+            ("master_secret_arn", s(postgres_secret_name(cx))),
+            (
+                "replicator_secret_arn",
+                s(if publication {
+                    postgres_replicator_secret_name(cx)
+                } else {
+                    String::new()
+                }),
+            ),
+            ("publication", Expr::Bool(publication)),
+            ("image", s(postgres_client_image(pg.major))),
+        ])
+    } else {
+        Expr::Null
+    };
+    map([
+        (
+            "endpoint",
+            raw(format!(
+                "{}.postgres.reader_endpoint",
+                site_outputs(&site.id)
+            )),
+        ),
+        ("database", s(&pg.database_name)),
+        ("secret_arn", s(postgres_monitor_secret_name(cx))),
+        ("roles", roles),
+    ])
+}
+
+/// The image of the roles Job: the server's major, at least 15 (the script reads its values
+/// with psql's `\getenv`, new in 15; psql talks to older servers).
+pub(crate) fn postgres_client_image(major: u32) -> String {
+    format!("postgres:{}", major.max(15))
 }
 
 fn redis_input(cx: &Ctx, site: &SiteV) -> Expr {

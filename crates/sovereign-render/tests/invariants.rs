@@ -1739,3 +1739,609 @@ fn the_endpoint_access_check_can_fail() {
     let problems = endpoint_access_problems(&edited(&tree, &[("kubernetes.tf", k)], &[]));
     assert_catches(&problems, &["does not answer the operator's machines"]);
 }
+
+// ---- PostgreSQL roles and the Fly.io side ------------------------------------------------------
+
+/// The project name a tree was rendered for, from the global root's tags.
+fn project(tree: &Tree) -> String {
+    let main = parse(tree, "main.tf");
+    blocks(&main, "locals", None)
+        .iter()
+        .find_map(|l| attr(&l.body, "tags"))
+        .map(to_json)
+        .and_then(|t| t["sovereign:project"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Secrets Manager names of the master, monitoring and replication credentials.
+fn pg_secret(tree: &Tree, role: &str) -> String {
+    format!("{}/postgres/{role}", project(tree))
+}
+
+/// Every file under `fly/`, as text.
+fn fly_files(tree: &Tree) -> Vec<(String, String)> {
+    tree.files()
+        .filter(|(p, _)| p.starts_with("fly/"))
+        .map(|(p, b)| (p.to_string(), String::from_utf8_lossy(b).into_owned()))
+        .collect()
+}
+
+/// The body of a `cmd_<name>() { ... }` function of deploy.sh.
+fn deploy_step(script: &str, name: &str) -> String {
+    let start = format!("cmd_{name}() {{\n");
+    script
+        .find(&start)
+        .map(|i| {
+            let rest = &script[i + start.len()..];
+            rest[..rest.find("\n}\n").unwrap_or(rest.len())].to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// The master credentials never reach the Fly.io side: no file it reads (fly/) names the master
+/// secret or the outputs that lead to it, every secret deploy.sh reads is the replication role's
+/// or a link gateway's, and nothing sets the old PRIMARY_* machine secrets. In the site roots,
+/// only the site that runs the roles Job receives the master secret.
+fn fly_credential_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let master = pg_secret(tree, "master");
+    let replicator = pg_secret(tree, "replicator");
+    for (path, text) in fly_files(tree) {
+        if text.contains(&master) {
+            out.push(format!("{path}: names the master secret `{master}`"));
+        }
+        if text.contains("tf_output postgres") || text.contains("credentials_secret") {
+            out.push(format!(
+                "{path}: reads the postgres output, which leads to the master secret"
+            ));
+        }
+        for line in text.lines() {
+            if let Some(i) = line.find("--secret-id ") {
+                let id = line[i + "--secret-id ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_matches('\'');
+                if id != replicator && id != "\"$secret\"" {
+                    out.push(format!(
+                        "{path}: reads the secret `{id}`, neither the replication role's nor a link gateway's"
+                    ));
+                }
+            }
+            let sets = line.contains("fly secrets set") || line.contains("secrets import");
+            if (sets || line.contains("PRIMARY_PASSWORD="))
+                && line.contains("PRIMARY_")
+                && !line.contains("unset")
+            {
+                out.push(format!(
+                    "{path}: gives the replica the primary's credentials: `{}`",
+                    line.trim()
+                ));
+            }
+        }
+    }
+    let mut with_master = Vec::new();
+    for root in site_roots(tree) {
+        if let Some(pg) = root.arg("postgres").filter(|v| !v.is_null())
+            && pg["roles"]["master_secret_arn"].as_str() == Some(master.as_str())
+        {
+            with_master.push(root.id.clone());
+        }
+    }
+    if with_master.len() > 1 {
+        out.push(format!(
+            "the master secret reaches the site roots of {with_master:?}: only the one running the roles Job needs it"
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_fly_side_never_reads_the_master_credentials() {
+    assert_holds("credentials on Fly.io", fly_credential_problems);
+}
+
+#[test]
+fn the_fly_credential_check_can_fail() {
+    let tree = default_tree();
+    let script = tree.text("fly/deploy.sh").unwrap().replacen(
+        "  links=$(tf_output fly_links)\n",
+        "  links=$(tf_output fly_links)\n  master=$(aws secretsmanager get-secret-value --region eu-west-1 --secret-id global-sovereign/postgres/master --query SecretString --output text)\n  fly secrets set -a x --stage PRIMARY_USER=\"$(jq -r .username <<<\"$master\")\"\n",
+        1,
+    );
+    let iad = tree.text("sites/iad/main.tf").unwrap().replacen(
+        "    secret_arn = \"global-sovereign/postgres/monitor\"\n    roles      = null\n",
+        "    secret_arn = \"global-sovereign/postgres/monitor\"\n    roles = {\n      master_secret_arn = \"global-sovereign/postgres/master\"\n    }\n",
+        1,
+    );
+    assert_ne!(iad, tree.text("sites/iad/main.tf").unwrap());
+    let problems = fly_credential_problems(&edited(
+        &tree,
+        &[("fly/deploy.sh", script), ("sites/iad/main.tf", iad)],
+        &[],
+    ));
+    assert_catches(
+        &problems,
+        &[
+            "names the master secret",
+            "reads the secret `global-sovereign/postgres/master`",
+            "gives the replica the primary's credentials",
+            "the master secret reaches the site roots",
+        ],
+    );
+}
+
+/// The PostgreSQL exporters log in as the monitoring role: every site root hands the site module
+/// the monitoring role's secret, the module builds the exporters' credentials from that input
+/// alone, and the secret holds `sovereign_monitor`. The roles Job creates that role with
+/// pg_monitor, and the slot alerts read the exporter the module labels `pg_endpoint="writer"`.
+fn exporter_role_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let monitor = pg_secret(tree, "monitor");
+    let mut any = false;
+    for root in site_roots(tree) {
+        let Some(pg) = root.arg("postgres").filter(|v| !v.is_null()) else {
+            continue;
+        };
+        any = true;
+        if pg["secret_arn"].as_str() != Some(monitor.as_str()) {
+            out.push(format!(
+                "sites/{}: the exporter logs in with `{}`, not the monitoring role's secret",
+                root.id, pg["secret_arn"]
+            ));
+        }
+    }
+    if !any {
+        return out;
+    }
+    let module = parse(tree, "modules/site/monitoring.tf");
+    let data = blocks(&module, "data", Some("aws_secretsmanager_secret_version"))
+        .into_iter()
+        .find(|b| b.labels.get(1).map(label) == Some("postgres"));
+    match data.and_then(|d| attr(&d.body, "secret_id")).map(text) {
+        Some(id) if id == "var.postgres.secret_arn" => {}
+        other => out.push(format!(
+            "modules/site: the exporters' credentials come from {other:?}, not var.postgres.secret_arn"
+        )),
+    }
+    for (ty, name, body) in resources(tree, "modules/site") {
+        if ty == "kubernetes_secret_v1" && name == "postgres_exporter" {
+            let data = attr(&body, "data").map(text).unwrap_or_default();
+            if data.contains("postgres_master") || !data.contains("secret_version.postgres[0]") {
+                out.push(format!(
+                    "modules/site: the exporter's secret is not built from the monitoring role's: {data}"
+                ));
+            }
+        }
+    }
+    let secrets = parse(tree, "secrets.tf");
+    let version = blocks(
+        &secrets,
+        "resource",
+        Some("aws_secretsmanager_secret_version"),
+    )
+    .into_iter()
+    .find(|b| b.labels.get(1).map(label) == Some("postgres_monitor"))
+    .and_then(|b| attr(&b.body, "secret_string"))
+    .map(text)
+    .unwrap_or_default();
+    if !version.contains("\"sovereign_monitor\"") {
+        out.push(format!(
+            "secrets.tf: the monitoring secret does not hold sovereign_monitor: `{version}`"
+        ));
+    }
+    let sql = tree
+        .text("charts/postgres-roles/files/roles.sql")
+        .unwrap_or_default();
+    if !sql.contains("\\set monitor sovereign_monitor")
+        || !sql.contains("GRANT pg_monitor TO :\"monitor\"")
+    {
+        out.push(
+            "charts/postgres-roles: the roles script does not make sovereign_monitor a pg_monitor"
+                .into(),
+        );
+    }
+    let writer_label = tree.text("modules/site/monitoring.tf").is_some_and(|t| {
+        t.contains("targetLabel = \"pg_endpoint\"") && t.contains("endpoint = \"writer\" }")
+    });
+    for (path, what, expr) in queries(tree) {
+        if what.starts_with("SovereignPostgresSlot")
+            && !(expr.contains("pg_endpoint=\"writer\"") && writer_label)
+        {
+            out.push(format!(
+                "{path}: `{what}` does not read the writer's exporter (`pg_endpoint=\"writer\"`, set by modules/site)"
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn exporters_log_in_as_the_monitoring_role() {
+    assert_holds("exporter credentials", exporter_role_problems);
+}
+
+#[test]
+fn the_exporter_role_check_can_fail() {
+    let tree = default_tree();
+    let syd = tree.text("sites/syd/main.tf").unwrap().replace(
+        "global-sovereign/postgres/monitor",
+        "global-sovereign/postgres/master",
+    );
+    let module = tree
+        .text("modules/site/monitoring.tf")
+        .unwrap()
+        .replace(
+            "secret_id = var.postgres.secret_arn",
+            "secret_id = var.postgres.roles.master_secret_arn",
+        )
+        .replace("endpoint = \"writer\"", "endpoint = \"reader\"");
+    let problems = exporter_role_problems(&edited(
+        &tree,
+        &[
+            ("sites/syd/main.tf", syd),
+            ("modules/site/monitoring.tf", module),
+        ],
+        &[],
+    ));
+    assert_catches(
+        &problems,
+        &[
+            "sites/syd: the exporter logs in with",
+            "the exporters' credentials come from",
+            "`SovereignPostgresSlotRetention` does not read the writer's exporter",
+        ],
+    );
+}
+
+/// The names DNS points at Fly.io: every record whose answer is the app's address.
+fn fly_records(tree: &Tree) -> Vec<(String, String, Body)> {
+    let dns = parse(tree, "dns.tf");
+    blocks(&dns, "resource", Some("aws_route53_record"))
+        .into_iter()
+        .filter(|b| {
+            attr(&b.body, "records")
+                .map(text)
+                .is_some_and(|r| r.contains("var.fly_ipv"))
+        })
+        .map(|b| {
+            let name = attr(&b.body, "name")
+                .map(to_json)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let ty = attr(&b.body, "type")
+                .map(to_json)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            (name, ty, b.body.clone())
+        })
+        .collect()
+}
+
+/// Every name DNS points at Fly.io has a certificate: deploy.sh asks for it (`apps`) and waits
+/// for it (`certs`), and the global root publishes its DNS-01 CNAME; each has an AAAA record
+/// beside its A record, except the API name while load balancers (IPv4 only) answer it too: a
+/// lone AAAA answer would send every IPv6 client to Fly.io. The deployment steps run `certs`
+/// after the global root.
+fn fly_certificate_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let records = fly_records(tree);
+    if records.is_empty() {
+        return out;
+    }
+    let script = tree.text("fly/deploy.sh").unwrap_or_default();
+    let (apps, certs) = (deploy_step(script, "apps"), deploy_step(script, "certs"));
+    let dns = parse(tree, "dns.tf");
+    let acme = blocks(&dns, "resource", Some("aws_route53_record"))
+        .into_iter()
+        .find(|b| b.labels.get(1).map(label) == Some("fly_acme_challenge"))
+        .and_then(|b| attr(&b.body, "for_each"))
+        .map(text)
+        .unwrap_or_default();
+    let names: BTreeSet<String> = records.iter().map(|(n, _, _)| n.clone()).collect();
+    for name in &names {
+        let host_list = |step: &str| {
+            step.lines().any(|l| {
+                l.trim_start().starts_with("for host in ")
+                    && l.split_whitespace()
+                        .any(|w| w.trim_end_matches(';').trim_matches('\'') == name)
+            })
+        };
+        if !(host_list(&apps) && apps.contains("fly certs add \"$host\"")) {
+            out.push(format!(
+                "{name}: `deploy.sh apps` asks Fly.io for no certificate"
+            ));
+        }
+        if !(host_list(&certs) && certs.contains("fly certs show \"$host\"")) {
+            out.push(format!(
+                "{name}: `deploy.sh certs` does not wait for its certificate"
+            ));
+        }
+        if !acme.contains(&format!("\"{name}\"")) {
+            out.push(format!(
+                "{name}: no `_acme-challenge` CNAME for Fly.io's DNS-01 challenge"
+            ));
+        }
+        let aaaa = records.iter().any(|(n, t, _)| n == name && t == "AAAA");
+        // Load balancers answer a name through alias records.
+        let shared = blocks(&dns, "resource", Some("aws_route53_record"))
+            .into_iter()
+            .any(|b| {
+                attr(&b.body, "name").map(to_json) == Some(json!(name))
+                    && !blocks(&b.body, "alias", None).is_empty()
+            });
+        if !aaaa && !shared {
+            out.push(format!(
+                "{name}: points at Fly.io over IPv4 only (no AAAA record)"
+            ));
+        }
+        if aaaa && shared {
+            out.push(format!(
+                "{name}: an AAAA answer beside IPv4-only load balancers sends every IPv6 client to Fly.io"
+            ));
+        }
+    }
+    let steps = sovereign_render::deploy::steps(&tree_topology(tree), "terraform");
+    let at = |cmd: &str| {
+        steps
+            .iter()
+            .position(|s| s.commands.iter().any(|c| c.ends_with(cmd)))
+    };
+    match (at("fly/deploy.sh apps"), at("terraform -chdir=terraform apply"), at("fly/deploy.sh certs")) {
+        (Some(a), Some(g), Some(c)) if a < g && g < c => {}
+        other => out.push(format!(
+            "deployment steps: `deploy.sh apps`, the global root, `deploy.sh certs` are not in that order: {other:?}"
+        )),
+    }
+    out
+}
+
+/// The validated topology a tree was rendered from (the examples' trees carry their source in
+/// their headers).
+fn tree_topology(tree: &Tree) -> sovereign_check::ValidatedTopology {
+    let header = tree.text("main.tf").unwrap_or_default();
+    let source = header
+        .split("from ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap_or("examples/global-sovereign.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(source);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    sovereign_check::check_text(&text, Catalog::builtin(), Date::new(2026, 11, 26))
+        .validated
+        .unwrap()
+}
+
+#[test]
+fn every_fly_served_name_has_a_certificate_and_ipv6() {
+    assert_holds("Fly.io certificates", fly_certificate_problems);
+}
+
+#[test]
+fn the_fly_certificate_check_can_fail() {
+    let tree = default_tree();
+    let script = tree.text("fly/deploy.sh").unwrap().replace(
+        "for host in api.global-sovereign.example.com jnb.api.global-sovereign.example.com; do",
+        "for host in api.global-sovereign.example.com; do",
+    );
+    let dns = tree.text("dns.tf").unwrap().replace(
+        "resource \"aws_route53_record\" \"site_jnb_ipv6\"",
+        "resource \"aws_route53_record\" \"site_jnb_unused\"",
+    );
+    let dns = dns.replacen("records = [var.fly_ipv6]", "records = [\"192.0.2.1\"]", 1);
+    let problems = fly_certificate_problems(&edited(
+        &tree,
+        &[("fly/deploy.sh", script), ("dns.tf", dns)],
+        &[],
+    ));
+    assert_catches(
+        &problems,
+        &[
+            "jnb.api.global-sovereign.example.com: `deploy.sh apps` asks Fly.io for no certificate",
+            "jnb.api.global-sovereign.example.com: `deploy.sh certs` does not wait",
+            "jnb.api.global-sovereign.example.com: points at Fly.io over IPv4 only",
+        ],
+    );
+}
+
+/// Every Route 53 health check behind a Fly.io answer probes the name Fly.io serves there, over
+/// HTTPS with SNI: not `*.fly.dev`, which has a certificate whether or not the served name does.
+fn fly_health_check_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let dns = parse(tree, "dns.tf");
+    let checks: BTreeMap<String, Body> = blocks(&dns, "resource", Some("aws_route53_health_check"))
+        .into_iter()
+        .map(|b| {
+            (
+                b.labels.get(1).map(label).unwrap_or_default().to_string(),
+                b.body.clone(),
+            )
+        })
+        .collect();
+    let served: BTreeSet<String> = fly_records(tree)
+        .iter()
+        .map(|(n, _, _)| n.clone())
+        .collect();
+    for (name, _, body) in fly_records(tree) {
+        let Some(id) = attr(&body, "health_check_id").map(text) else {
+            continue;
+        };
+        let check = id
+            .strip_prefix("aws_route53_health_check.")
+            .and_then(|r| r.split('[').next())
+            .unwrap_or_default();
+        let Some(c) = checks.get(check) else {
+            out.push(format!("{name}: health check `{id}` does not exist"));
+            continue;
+        };
+        let fqdn = attr(c, "fqdn")
+            .map(to_json)
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        if !served.contains(&fqdn) {
+            out.push(format!(
+                "{check}: probes `{fqdn}`, not a name Fly.io serves for the site"
+            ));
+        }
+        if attr(c, "type").map(to_json) != Some(json!("HTTPS"))
+            || attr(c, "enable_sni").map(to_json) != Some(json!(true))
+        {
+            out.push(format!("{check}: not HTTPS with SNI"));
+        }
+    }
+    out
+}
+
+#[test]
+fn fly_health_checks_probe_the_served_name() {
+    assert_holds("Fly.io health checks", fly_health_check_problems);
+}
+
+#[test]
+fn the_fly_health_check_check_can_fail() {
+    let tree = default_tree();
+    let dns = tree
+        .text("dns.tf")
+        .unwrap()
+        .replace(
+            "  fqdn              = \"jnb.api.global-sovereign.example.com\"\n",
+            "  fqdn              = \"global-sovereign-phoenix-api.fly.dev\"\n",
+        )
+        .replace("enable_sni        = true", "enable_sni        = false");
+    let problems = fly_health_check_problems(&edited(&tree, &[("dns.tf", dns)], &[]));
+    assert_catches(
+        &problems,
+        &[
+            "jnb: probes `global-sovereign-phoenix-api.fly.dev`",
+            "jnb: not HTTPS with SNI",
+        ],
+    );
+}
+
+/// Every logical replica's link has two gateways in two zones: the module call names two or
+/// more gateways, each in a private subnet of the `via` site (one per zone) with its zone, all
+/// zones and subnets different; the module runs one instance per gateway and refuses gateways
+/// that share a zone; deploy.sh creates a peer for each; the subscription lists every gateway
+/// (libpq multi-host, any session).
+fn fly_link_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    if tree.text("fly.tf").is_none() {
+        return out;
+    }
+    let fly = parse(tree, "fly.tf");
+    for m in blocks(&fly, "module", None) {
+        let name = m.labels.first().map(label).unwrap_or_default();
+        let gateways = attr(&m.body, "gateways").map(to_json).unwrap_or_default();
+        let Some(gateways) = gateways.as_object() else {
+            out.push(format!("{name}: no gateways map"));
+            continue;
+        };
+        let zones: BTreeSet<&str> = gateways
+            .values()
+            .filter_map(|g| g["zone_id"].as_str())
+            .collect();
+        let subnets: BTreeSet<&str> = gateways
+            .values()
+            .filter_map(|g| g["subnet_id"].as_str())
+            .collect();
+        if gateways.len() < 2 || zones.len() != gateways.len() || subnets.len() != gateways.len() {
+            out.push(format!(
+                "{name}: {} gateway(s) in {} zone(s) and {} subnet(s): a single point of failure",
+                gateways.len(),
+                zones.len(),
+                subnets.len()
+            ));
+        }
+        if subnets.iter().any(|s| !s.contains(".private_subnet_ids[")) {
+            out.push(format!(
+                "{name}: a gateway outside the private subnets (one per zone): {subnets:?}"
+            ));
+        }
+    }
+    let module = tree.text("modules/fly-link/main.tf").unwrap_or_default();
+    let vars = tree
+        .text("modules/fly-link/variables.tf")
+        .unwrap_or_default();
+    let instance = module
+        .split("resource \"aws_instance\" \"gateway\"")
+        .nth(1)
+        .unwrap_or_default();
+    if !instance.contains("for_each = var.gateways")
+        || !vars.contains(
+            "length(distinct([for g in values(var.gateways) : g.zone_id])) == length(var.gateways)",
+        )
+    {
+        out.push(
+            "modules/fly-link: not one instance per gateway, or gateways sharing a zone accepted"
+                .into(),
+        );
+    }
+    let script = tree.text("fly/deploy.sh").unwrap_or_default();
+    let pg = deploy_step(script, "postgres");
+    if !pg.contains("for gw in a b; do") || !pg.contains("fly wireguard create") {
+        out.push("fly/deploy.sh: does not create a WireGuard peer for each gateway".into());
+    }
+    for (path, text) in fly_files(tree) {
+        let multi_host = text.lines().any(|l| {
+            l.starts_with("publisher=")
+                && l.contains("host=$hosts")
+                && l.contains("target_session_attrs=any")
+        });
+        if path.ends_with("/subscribe.sh") && !multi_host {
+            out.push(format!(
+                "{path}: the subscription does not list every gateway"
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_logical_replica_has_two_gateways_in_two_zones() {
+    assert_holds("Fly.io links", fly_link_problems);
+}
+
+#[test]
+fn the_fly_link_check_can_fail() {
+    let tree = default_tree();
+    let fly = tree
+        .text("fly.tf")
+        .unwrap()
+        .replace("\"euw1-az2\"", "\"euw1-az1\"");
+    let vars = tree
+        .text("modules/fly-link/variables.tf")
+        .unwrap()
+        .replace(
+            "length(var.gateways) >= 2 && length(distinct([for g in values(var.gateways) : g.zone_id])) == length(var.gateways)",
+            "length(var.gateways) >= 1",
+        );
+    let script = tree
+        .text("fly/deploy.sh")
+        .unwrap()
+        .replace("for gw in a b; do", "for gw in a; do");
+    let sub = tree
+        .text("fly/postgres-jnb/subscribe.sh")
+        .unwrap()
+        .replace(" target_session_attrs=any", "");
+    let problems = fly_link_problems(&edited(
+        &tree,
+        &[
+            ("fly.tf", fly),
+            ("modules/fly-link/variables.tf", vars),
+            ("fly/deploy.sh", script),
+            ("fly/postgres-jnb/subscribe.sh", sub),
+        ],
+        &[],
+    ));
+    assert_catches(
+        &problems,
+        &[
+            "fly_link_jnb: 2 gateway(s) in 1 zone(s)",
+            "modules/fly-link: not one instance per gateway",
+            "does not create a WireGuard peer for each gateway",
+            "fly/postgres-jnb/subscribe.sh: the subscription does not list every gateway",
+        ],
+    );
+}

@@ -1,14 +1,11 @@
-output "secret_arn" {
-  description = "Secrets Manager secret that holds the WireGuard peer configuration (filled by the flyctl plan)."
-  value       = aws_secretsmanager_secret.wireguard.arn
-}
-
-output "instance_id" {
-  description = "EC2 instance of the gateway."
-  value       = aws_instance.gateway.id
-}
-
-output "private_ip" {
-  description = "Address of the gateway inside the VPC."
-  value       = aws_instance.gateway.private_ip
+output "gateways" {
+  description = "Per gateway (`a`, `b`, ...): the Secrets Manager secret that holds its WireGuard peer configuration (filled by the flyctl plan), its EC2 instance, its address inside the VPC and its availability zone."
+  value = {
+    for k, i in aws_instance.gateway : k => {
+      secret_arn        = aws_secretsmanager_secret.wireguard[k].arn
+      instance_id       = i.id
+      private_ip        = i.private_ip
+      availability_zone = i.availability_zone
+    }
+  }
 }

@@ -13,9 +13,17 @@ variable "vpc_id" {
   description = "VPC of that site."
 }
 
-variable "subnet_id" {
-  type        = string
-  description = "Private subnet for the gateway (reaches the internet through NAT, is reachable from nothing outside the VPC)."
+variable "gateways" {
+  type = map(object({
+    subnet_id = string
+    zone_id   = string
+  }))
+  description = "The gateways of the link, by name (`a`, `b`, ...): each one's private subnet (it reaches the internet through NAT and is reachable from nothing outside the VPC) and that subnet's availability zone id (e.g. `euw1-az1`). Two or more, each in another zone: with one, or two in one zone, the link has a single point of failure."
+
+  validation {
+    condition     = length(var.gateways) >= 2 && length(distinct([for g in values(var.gateways) : g.zone_id])) == length(var.gateways)
+    error_message = "gateways needs two or more gateways, each in another availability zone."
+  }
 }
 
 variable "upstream_host" {
@@ -25,7 +33,7 @@ variable "upstream_host" {
 
 variable "instance_type" {
   type        = string
-  description = "EC2 instance type of the gateway."
+  description = "EC2 instance type of each gateway."
   default     = "t3.medium"
 }
 

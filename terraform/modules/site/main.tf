@@ -6,6 +6,7 @@ resource "kubernetes_namespace_v1" "this" {
     ["monitoring"],
     var.application == null ? [] : ["app"],
     var.cassandra == null ? [] : ["cert-manager", "k8ssandra"],
+    try(var.postgres.roles, null) == null ? [] : ["postgres"],
   ))
 
   metadata {

@@ -1,8 +1,9 @@
 # kube-prometheus-stack on every cluster: Prometheus stamping the site on every series it scrapes,
 # its volume on the site's storage class, remote-writing to the global Prometheus the series
 # Sovereign's rules and dashboards read; the PostgreSQL and Redis exporters for the site's Aurora
-# and cache. On the global site: the remote-write receiver behind an internal load balancer,
-# Sovereign's alert rules, Alertmanager routing to the alert topic (`alerting.tf`), and Grafana
+# and cache (PostgreSQL as the monitoring role; on the primary's site also the global writer).
+# On the global site: the remote-write receiver behind an internal load balancer, Sovereign's
+# alert rules, Alertmanager routing to the alert topic (`alerting.tf`), and Grafana
 # with Sovereign's dashboards and a generated admin password.
 
 resource "helm_release" "kube_prometheus_stack" {
@@ -61,6 +62,8 @@ resource "helm_release" "prometheus_binding" {
   depends_on = [helm_release.kube_prometheus_stack, helm_release.lb_controller]
 }
 
+# The exporters log in as `sovereign_monitor` (pg_monitor), never as the master user: its
+# credentials are the monitoring role's secret (var.postgres.secret_arn).
 data "aws_secretsmanager_secret_version" "postgres" {
   count = var.postgres == null ? 0 : 1
 
@@ -82,10 +85,23 @@ resource "kubernetes_secret_v1" "postgres_exporter" {
   }
 }
 
-resource "helm_release" "postgres_exporter" {
-  count = var.postgres == null ? 0 : 1
+locals {
+  # The site's reader endpoint everywhere; on the site that creates the roles, also the global
+  # writer endpoint (it follows switchovers), where the logical replicas' replication slots are.
+  # Each exporter's series carry `pg_endpoint` (`reader`, `writer`): the slot alerts read the
+  # writer's.
+  postgres_exporters = var.postgres == null ? {} : merge(
+    { "postgres-exporter" = { host = var.postgres.endpoint, endpoint = "reader" } },
+    try(var.postgres.roles, null) == null ? {} : {
+      "postgres-exporter-writer" = { host = var.postgres.roles.writer_endpoint, endpoint = "writer" }
+    },
+  )
+}
 
-  name       = "postgres-exporter"
+resource "helm_release" "postgres_exporter" {
+  for_each = local.postgres_exporters
+
+  name       = each.key
   namespace  = kubernetes_namespace_v1.this["monitoring"].metadata[0].name
   repository = "https://prometheus-community.github.io/helm-charts"
   chart      = "prometheus-postgres-exporter"
@@ -97,10 +113,15 @@ resource "helm_release" "postgres_exporter" {
       labels = {
         release = "kube-prometheus-stack"
       }
+      relabelings = [{
+        action      = "replace"
+        targetLabel = "pg_endpoint"
+        replacement = each.value.endpoint
+      }]
     }
     config = {
       datasource = {
-        host     = var.postgres.endpoint
+        host     = each.value.host
         database = var.postgres.database
         sslmode  = "require"
         userSecret = {
@@ -115,7 +136,13 @@ resource "helm_release" "postgres_exporter" {
     }
   })]
 
-  depends_on = [helm_release.kube_prometheus_stack]
+  # The monitoring role exists once the roles Job has run (on the site that runs it).
+  depends_on = [helm_release.kube_prometheus_stack, helm_release.postgres_roles]
+}
+
+moved {
+  from = helm_release.postgres_exporter[0]
+  to   = helm_release.postgres_exporter["postgres-exporter"]
 }
 
 data "aws_secretsmanager_secret_version" "redis" {

@@ -25,7 +25,7 @@ variable "kms_key_arn" {
 
 variable "charts_dir" {
   type        = string
-  description = "Directory of Sovereign's local Helm charts (`app`, `target-group-binding`)."
+  description = "Directory of Sovereign's local Helm charts (`app`, `target-group-binding`, `postgres-roles`, ...)."
 }
 
 variable "chart_versions" {
@@ -134,9 +134,21 @@ variable "postgres" {
     endpoint   = string
     database   = string
     secret_arn = string
+    roles = optional(object({
+      writer_endpoint       = string
+      master_secret_arn     = string
+      replicator_secret_arn = string
+      publication           = bool
+      image                 = string
+    }))
   })
-  description = "The site's Aurora reader endpoint and the Secrets Manager secret of the monitoring credentials, for the PostgreSQL exporter; null without a local Aurora cluster."
+  description = "The site's Aurora reader endpoint, the database, and the Secrets Manager secret (JSON: username, password) of the monitoring role `sovereign_monitor` the PostgreSQL exporter logs in as; null without a local Aurora cluster. `roles`, on one site only (the primary's): the Aurora global writer endpoint, where a Job (charts/postgres-roles, image `image`, psql 15 or later) creates the monitoring role, and when `publication`, the replication role `sovereign_replicator` and the publication `sovereign_all`, as the master user (`master_secret_arn`); the replication role's password comes from `replicator_secret_arn` (empty without logical replicas). A second exporter on that site watches the writer (replication slots)."
   default     = null
+
+  validation {
+    condition     = try(var.postgres.roles, null) == null || (try(var.postgres.roles.publication, false) ? try(var.postgres.roles.replicator_secret_arn, "") != "" : true)
+    error_message = "postgres.roles.replicator_secret_arn is required when postgres.roles.publication is true."
+  }
 }
 
 variable "redis" {

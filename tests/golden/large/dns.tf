@@ -298,14 +298,17 @@ resource "aws_route53_record" "site_ohio" {
 }
 
 resource "aws_route53_health_check" "jnb" {
-  # Fly.io site: created once `fly/deploy.sh apps` has written the app's address.
+  # Fly.io site: probes the name it serves, over HTTPS with SNI (see fly_records in the renderer).
   count             = var.fly_ipv4 == "" ? 0 : 1
-  fqdn              = "orbit-gateway.fly.dev"
+  ip_address        = var.fly_ipv4
+  fqdn              = "jnb.gw.orbit.example.net"
   type              = "HTTPS"
   port              = 443
+  enable_sni        = true
   resource_path     = "/ready"
   request_interval  = 10
   failure_threshold = 2
+  measure_latency   = true
   tags = {
     Name             = "orbit-jnb"
     "sovereign:site" = "jnb"
@@ -322,15 +325,28 @@ resource "aws_route53_record" "site_jnb" {
   records = [var.fly_ipv4]
 }
 
+resource "aws_route53_record" "site_jnb_ipv6" {
+  # checkov:skip=CKV2_AWS_23:points at the Fly.io application's anycast address; Fly.io is outside AWS
+  count   = var.fly_ipv6 == "" ? 0 : 1
+  zone_id = local.public_zone_id
+  name    = "jnb.gw.orbit.example.net"
+  type    = "AAAA"
+  ttl     = 30
+  records = [var.fly_ipv6]
+}
+
 resource "aws_route53_health_check" "gru" {
-  # Fly.io site: created once `fly/deploy.sh apps` has written the app's address.
+  # Fly.io site: probes the name it serves, over HTTPS with SNI (see fly_records in the renderer).
   count             = var.fly_ipv4 == "" ? 0 : 1
-  fqdn              = "orbit-gateway.fly.dev"
+  ip_address        = var.fly_ipv4
+  fqdn              = "gru.gw.orbit.example.net"
   type              = "HTTPS"
   port              = 443
+  enable_sni        = true
   resource_path     = "/ready"
   request_interval  = 10
   failure_threshold = 2
+  measure_latency   = true
   tags = {
     Name             = "orbit-gru"
     "sovereign:site" = "gru"
@@ -345,6 +361,16 @@ resource "aws_route53_record" "site_gru" {
   type    = "A"
   ttl     = 30
   records = [var.fly_ipv4]
+}
+
+resource "aws_route53_record" "site_gru_ipv6" {
+  # checkov:skip=CKV2_AWS_23:points at the Fly.io application's anycast address; Fly.io is outside AWS
+  count   = var.fly_ipv6 == "" ? 0 : 1
+  zone_id = local.public_zone_id
+  name    = "gru.gw.orbit.example.net"
+  type    = "AAAA"
+  ttl     = 30
+  records = [var.fly_ipv6]
 }
 
 resource "aws_route53_record" "api_gru" {
@@ -364,14 +390,17 @@ resource "aws_route53_record" "api_gru" {
 }
 
 resource "aws_route53_health_check" "nrt" {
-  # Fly.io site: created once `fly/deploy.sh apps` has written the app's address.
+  # Fly.io site: probes the name it serves, over HTTPS with SNI (see fly_records in the renderer).
   count             = var.fly_ipv4 == "" ? 0 : 1
-  fqdn              = "orbit-gateway.fly.dev"
+  ip_address        = var.fly_ipv4
+  fqdn              = "nrt.gw.orbit.example.net"
   type              = "HTTPS"
   port              = 443
+  enable_sni        = true
   resource_path     = "/ready"
   request_interval  = 10
   failure_threshold = 2
+  measure_latency   = true
   tags = {
     Name             = "orbit-nrt"
     "sovereign:site" = "nrt"
@@ -388,15 +417,28 @@ resource "aws_route53_record" "site_nrt" {
   records = [var.fly_ipv4]
 }
 
+resource "aws_route53_record" "site_nrt_ipv6" {
+  # checkov:skip=CKV2_AWS_23:points at the Fly.io application's anycast address; Fly.io is outside AWS
+  count   = var.fly_ipv6 == "" ? 0 : 1
+  zone_id = local.public_zone_id
+  name    = "nrt.gw.orbit.example.net"
+  type    = "AAAA"
+  ttl     = 30
+  records = [var.fly_ipv6]
+}
+
 resource "aws_route53_health_check" "lhr" {
-  # Fly.io site: created once `fly/deploy.sh apps` has written the app's address.
+  # Fly.io site: probes the name it serves, over HTTPS with SNI (see fly_records in the renderer).
   count             = var.fly_ipv4 == "" ? 0 : 1
-  fqdn              = "orbit-gateway.fly.dev"
+  ip_address        = var.fly_ipv4
+  fqdn              = "lhr.gw.orbit.example.net"
   type              = "HTTPS"
   port              = 443
+  enable_sni        = true
   resource_path     = "/ready"
   request_interval  = 10
   failure_threshold = 2
+  measure_latency   = true
   tags = {
     Name             = "orbit-lhr"
     "sovereign:site" = "lhr"
@@ -411,6 +453,38 @@ resource "aws_route53_record" "site_lhr" {
   type    = "A"
   ttl     = 30
   records = [var.fly_ipv4]
+}
+
+resource "aws_route53_record" "site_lhr_ipv6" {
+  # checkov:skip=CKV2_AWS_23:points at the Fly.io application's anycast address; Fly.io is outside AWS
+  count   = var.fly_ipv6 == "" ? 0 : 1
+  zone_id = local.public_zone_id
+  name    = "lhr.gw.orbit.example.net"
+  type    = "AAAA"
+  ttl     = 30
+  records = [var.fly_ipv6]
+}
+
+resource "aws_route53_record" "fly_acme_challenge" {
+  # Fly.io's DNS-01 challenge of each Fly.io-served name: a CNAME to the target `fly certs show` reports.
+  for_each = { for name in ["gw.orbit.example.net", "jnb.gw.orbit.example.net", "gru.gw.orbit.example.net", "nrt.gw.orbit.example.net", "lhr.gw.orbit.example.net"] : name => var.fly_certificates[name].acme_challenge_target if try(var.fly_certificates[name].acme_challenge_target, "") != "" }
+
+  zone_id = local.public_zone_id
+  name    = "_acme-challenge.${each.key}"
+  type    = "CNAME"
+  ttl     = 300
+  records = [each.value]
+}
+
+resource "aws_route53_record" "fly_ownership" {
+  # Fly.io's ownership check of each Fly.io-served name: the TXT record `fly certs show` reports (under the name itself).
+  for_each = { for name in ["gw.orbit.example.net", "jnb.gw.orbit.example.net", "gru.gw.orbit.example.net", "nrt.gw.orbit.example.net", "lhr.gw.orbit.example.net"] : name => var.fly_certificates[name] if try(var.fly_certificates[name].ownership_value, "") != "" && endswith(try(var.fly_certificates[name].ownership_name, ""), ".${name}") }
+
+  zone_id = local.public_zone_id
+  name    = each.value.ownership_name
+  type    = "TXT"
+  ttl     = 300
+  records = [each.value.ownership_value]
 }
 
 resource "aws_route53_record" "api_default" {

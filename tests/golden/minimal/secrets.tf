@@ -61,3 +61,33 @@ resource "aws_secretsmanager_secret_version" "redis" {
     ignore_changes = [secret_string]
   }
 }
+
+data "aws_secretsmanager_random_password" "postgres_monitor" {
+  region              = "eu-west-1"
+  password_length     = 40
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "postgres_monitor" {
+  # checkov:skip=CKV2_AWS_57:the role's password is set in the database by the postgres-roles Job of the primary's site root; rotate with `aws secretsmanager put-secret-value`, then apply that site root (and run fly/deploy.sh postgres for the replication role)
+  region                  = "eu-west-1"
+  name                    = "acme/postgres/monitor"
+  description             = "PostgreSQL monitoring role (pg_monitor) the exporters log in as (JSON: username, password)"
+  kms_key_id              = module.network_dub.kms_key_arn
+  recovery_window_in_days = 30
+
+  replica {
+    region     = "us-east-1"
+    kms_key_id = module.network_iad.kms_key_arn
+  }
+}
+
+resource "aws_secretsmanager_secret_version" "postgres_monitor" {
+  region        = "eu-west-1"
+  secret_id     = aws_secretsmanager_secret.postgres_monitor.id
+  secret_string = jsonencode({ username = "sovereign_monitor", password = data.aws_secretsmanager_random_password.postgres_monitor.random_password })
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}

@@ -327,7 +327,22 @@ impl Pg {
         file: Option<&Path>,
         command: Option<&str>,
     ) -> Result<String, LabError> {
+        self.psql_env(db, vars, &[], file, command)
+    }
+
+    /// [`Pg::psql`] with environment variables too (what a script reads with `\getenv`).
+    pub fn psql_env(
+        &self,
+        db: &str,
+        vars: &[(&str, &str)],
+        env: &[(&str, &str)],
+        file: Option<&Path>,
+        command: Option<&str>,
+    ) -> Result<String, LabError> {
         let mut c = self.tool("psql");
+        for (k, v) in env {
+            c.env(k, v);
+        }
         c.arg("-X")
             .arg("-q")
             .arg("-v")
@@ -374,24 +389,25 @@ impl Pg {
         Ok(())
     }
 
-    /// Copies `db`'s schema from `from` (as the deploy script does with pg_dump before a
-    /// logical replica subscribes).
-    pub fn copy_schema_from(&self, from: &Pg, db: &str) -> Result<(), LabError> {
-        let mut c = from.tool("pg_dump");
-        c.arg("--schema-only")
+    /// Copies a database's schema from a publisher (a libpq conninfo, logged in with
+    /// `password`), as the deploy script's subscribe.sh does with pg_dump before a logical
+    /// replica subscribes.
+    pub fn copy_schema_from(
+        &self,
+        publisher: &str,
+        password: &str,
+        db: &str,
+    ) -> Result<(), LabError> {
+        let mut c = self.tool("pg_dump");
+        c.env("PGPASSWORD", password)
+            .arg("--schema-only")
             .arg("--no-owner")
             .arg("--no-privileges")
             .arg("--no-publications")
             .arg("--no-subscriptions")
-            .arg("-h")
-            .arg(&from.host)
-            .arg("-p")
-            .arg(from.port.to_string())
-            .arg("-U")
-            .arg(&from.user)
             .arg("-d")
-            .arg(db);
-        let dump = process::run_stdout(&format!("pg_dump of {}", from.name), c)?;
+            .arg(publisher);
+        let dump = process::run_stdout(&format!("pg_dump for {}", self.name), c)?;
         let file = self.socket_dir().join("schema.sql");
         std::fs::write(&file, dump).map_err(|e| LabError::io("cannot write the schema dump", e))?;
         chown(&file)?;
@@ -399,47 +415,73 @@ impl Pg {
     }
 }
 
-/// Makes `replica` a logical subscriber of `primary` the way the rendered deploy script does:
-/// the schema first, then the rendered `publication.sql` on the primary and `subscription.sql`
-/// on the replica. Aurora's `rds_replication` role does not exist in vanilla PostgreSQL, so the
-/// lab creates an empty one and gives the replicator the REPLICATION attribute itself.
-pub fn logical_replica(
+/// The rendered roles script (charts/postgres-roles/files/roles.sql) on the primary, as the
+/// `postgres-roles` Job of the primary's site root runs it on the Aurora writer: the monitoring
+/// role and, with `replicator_password`, the replication role and the publication. Aurora's
+/// `rds_replication` role does not exist in vanilla PostgreSQL, so the lab creates an empty one
+/// first and gives the replicator the REPLICATION attribute itself.
+pub fn create_roles(
     primary: &Pg,
+    db: &str,
+    roles_sql: &Path,
+    monitor_password: &str,
+    replicator_password: Option<&str>,
+) -> Result<(), LabError> {
+    let copy = primary.socket_dir().join("roles.sql");
+    std::fs::copy(roles_sql, &copy)
+        .map_err(|e| LabError::io(format!("cannot copy {}", roles_sql.display()), e))?;
+    chown(&copy)?;
+    primary.psql(db, &[], None, Some("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_replication') THEN CREATE ROLE rds_replication NOLOGIN; END IF; END $$"))?;
+    let mut env = vec![
+        ("MONITOR_PASSWORD", monitor_password),
+        (
+            "PUBLISH",
+            if replicator_password.is_some() {
+                "on"
+            } else {
+                "off"
+            },
+        ),
+    ];
+    if let Some(pw) = replicator_password {
+        env.push(("REPLICATOR_PASSWORD", pw));
+    }
+    primary.psql_env(db, &[], &env, Some(&copy), None)?;
+    if replicator_password.is_some() {
+        primary.psql(
+            db,
+            &[],
+            None,
+            Some("ALTER ROLE sovereign_replicator REPLICATION"),
+        )?;
+    }
+    Ok(())
+}
+
+/// Makes `replica` a logical subscriber of the primary the way the rendered subscribe.sh does,
+/// through `upstream` (the proxy route that stands for the link gateways), as the replication
+/// role [`create_roles`] made: the schema copy first, then the rendered `subscription.sql`.
+pub fn logical_replica(
     replica: &Pg,
     db: &str,
-    publication_sql: &Path,
     subscription_sql: &Path,
     replicator_password: &str,
     upstream: (&str, u16),
 ) -> Result<(), LabError> {
-    let readable = |p: &Path| -> Result<PathBuf, LabError> {
-        // psql runs as the postgres user: give it a copy it can read.
-        let copy = replica.socket_dir().join(p.file_name().unwrap_or_default());
-        std::fs::copy(p, &copy)
-            .map_err(|e| LabError::io(format!("cannot copy {}", p.display()), e))?;
-        chown(&copy)?;
-        Ok(copy)
-    };
-    let (publication, subscription) = (readable(publication_sql)?, readable(subscription_sql)?);
+    // psql runs as the postgres user: give it a copy it can read.
+    let subscription = replica
+        .socket_dir()
+        .join(subscription_sql.file_name().unwrap_or_default());
+    std::fs::copy(subscription_sql, &subscription)
+        .map_err(|e| LabError::io(format!("cannot copy {}", subscription_sql.display()), e))?;
+    chown(&subscription)?;
     replica.create_database(db)?;
-    primary.psql(db, &[], None, Some("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_replication') THEN CREATE ROLE rds_replication NOLOGIN; END IF; END $$"))?;
-    replica.copy_schema_from(primary, db)?;
-    primary.psql(
-        db,
-        &[("replicator_password", replicator_password)],
-        Some(&publication),
-        None,
-    )?;
-    primary.psql(
-        db,
-        &[],
-        None,
-        Some("ALTER ROLE sovereign_replicator REPLICATION"),
-    )?;
-    let conninfo = format!(
-        "host={} port={} dbname={db} user=sovereign_replicator password={replicator_password} sslmode=disable",
+    let publisher = format!(
+        "host={} port={} dbname={db} user=sovereign_replicator sslmode=disable target_session_attrs=any connect_timeout=10",
         upstream.0, upstream.1
     );
+    replica.copy_schema_from(&publisher, replicator_password, db)?;
+    let conninfo = format!("{publisher} password={replicator_password}");
     replica
         .psql(db, &[("conninfo", &conninfo)], Some(&subscription), None)
         .map(|_| ())

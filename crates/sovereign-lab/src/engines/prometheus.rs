@@ -28,6 +28,8 @@ pub struct PromConfig {
     pub labels: Vec<(String, String)>,
     /// (job, targets)
     pub scrape: Vec<(String, Vec<String>)>,
+    /// Target labels of some jobs besides `site`: (job, [(label, value)]).
+    pub job_labels: Vec<(String, Vec<(String, String)>)>,
     /// Remote-write URLs.
     pub remote_write: Vec<String>,
     /// Rule files to load.
@@ -63,8 +65,22 @@ impl PromConfig {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
-            if let Some((_, site)) = self.labels.iter().find(|(k, _)| k == "site") {
-                y.push_str(&format!("        labels:\n          site: {site:?}\n"));
+            let labels: Vec<&(String, String)> = self
+                .labels
+                .iter()
+                .filter(|(k, _)| k == "site")
+                .chain(
+                    self.job_labels
+                        .iter()
+                        .filter(|(j, _)| j == job)
+                        .flat_map(|(_, l)| l.iter()),
+                )
+                .collect();
+            if !labels.is_empty() {
+                y.push_str("        labels:\n");
+                for (k, v) in labels {
+                    y.push_str(&format!("          {k}: {v:?}\n"));
+                }
             }
         }
         if !self.alertmanagers.is_empty() {

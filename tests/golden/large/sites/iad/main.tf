@@ -166,7 +166,14 @@ module "site" {
   postgres = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["iad"].postgres.reader_endpoint
     database   = "orbit"
-    secret_arn = "orbit/postgres/master"
+    secret_arn = "orbit/postgres/monitor"
+    roles = {
+      writer_endpoint       = data.terraform_remote_state.global.outputs.postgres.global_writer_endpoint
+      master_secret_arn     = "orbit/postgres/master"
+      replicator_secret_arn = "orbit/postgres/replicator"
+      publication           = true
+      image                 = "postgres:17"
+    }
   }
   redis = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["iad"].redis.primary_endpoint

@@ -149,7 +149,8 @@ module "site" {
   postgres = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["sin"].postgres.reader_endpoint
     database   = "orbit"
-    secret_arn = "orbit/postgres/master"
+    secret_arn = "orbit/postgres/monitor"
+    roles      = null
   }
   redis = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["sin"].redis.primary_endpoint

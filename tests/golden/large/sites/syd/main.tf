@@ -161,7 +161,8 @@ module "site" {
   postgres = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["syd"].postgres.reader_endpoint
     database   = "orbit"
-    secret_arn = "orbit/postgres/master"
+    secret_arn = "orbit/postgres/monitor"
+    roles      = null
   }
   redis = null
 }

@@ -152,7 +152,14 @@ module "site" {
   postgres = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["dub"].postgres.reader_endpoint
     database   = "app"
-    secret_arn = "acme/postgres/master"
+    secret_arn = "acme/postgres/monitor"
+    roles = {
+      writer_endpoint       = data.terraform_remote_state.global.outputs.postgres.global_writer_endpoint
+      master_secret_arn     = "acme/postgres/master"
+      replicator_secret_arn = ""
+      publication           = false
+      image                 = "postgres:17"
+    }
   }
   redis = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["dub"].redis.primary_endpoint

@@ -147,7 +147,8 @@ module "site" {
   postgres = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["iad"].postgres.reader_endpoint
     database   = "app"
-    secret_arn = "acme/postgres/master"
+    secret_arn = "acme/postgres/monitor"
+    roles      = null
   }
   redis = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["iad"].redis.primary_endpoint
