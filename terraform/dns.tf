@@ -246,14 +246,17 @@ resource "aws_route53_record" "api_sfo" {
 }
 
 resource "aws_route53_health_check" "jnb" {
-  # Fly.io site: created once `fly/deploy.sh apps` has written the app's address.
+  # Fly.io site: probes the name it serves, over HTTPS with SNI (see fly_records in the renderer).
   count             = var.fly_ipv4 == "" ? 0 : 1
-  fqdn              = "global-sovereign-phoenix-api.fly.dev"
+  ip_address        = var.fly_ipv4
+  fqdn              = "jnb.api.global-sovereign.example.com"
   type              = "HTTPS"
   port              = 443
+  enable_sni        = true
   resource_path     = "/healthz"
   request_interval  = 10
   failure_threshold = 3
+  measure_latency   = true
   tags = {
     Name             = "global-sovereign-jnb"
     "sovereign:site" = "jnb"
@@ -270,6 +273,16 @@ resource "aws_route53_record" "site_jnb" {
   records = [var.fly_ipv4]
 }
 
+resource "aws_route53_record" "site_jnb_ipv6" {
+  # checkov:skip=CKV2_AWS_23:points at the Fly.io application's anycast address; Fly.io is outside AWS
+  count   = var.fly_ipv6 == "" ? 0 : 1
+  zone_id = local.public_zone_id
+  name    = "jnb.api.global-sovereign.example.com"
+  type    = "AAAA"
+  ttl     = 60
+  records = [var.fly_ipv6]
+}
+
 resource "aws_route53_record" "api_jnb" {
   # checkov:skip=CKV2_AWS_23:points at the Fly.io application's anycast address; Fly.io is outside AWS
   count           = var.fly_ipv4 == "" ? 0 : 1
@@ -284,4 +297,26 @@ resource "aws_route53_record" "api_jnb" {
   latency_routing_policy {
     region = "af-south-1"
   }
+}
+
+resource "aws_route53_record" "fly_acme_challenge" {
+  # Fly.io's DNS-01 challenge of each Fly.io-served name: a CNAME to the target `fly certs show` reports.
+  for_each = { for name in ["api.global-sovereign.example.com", "jnb.api.global-sovereign.example.com"] : name => var.fly_certificates[name].acme_challenge_target if try(var.fly_certificates[name].acme_challenge_target, "") != "" }
+
+  zone_id = local.public_zone_id
+  name    = "_acme-challenge.${each.key}"
+  type    = "CNAME"
+  ttl     = 300
+  records = [each.value]
+}
+
+resource "aws_route53_record" "fly_ownership" {
+  # Fly.io's ownership check of each Fly.io-served name: the TXT record `fly certs show` reports (under the name itself).
+  for_each = { for name in ["api.global-sovereign.example.com", "jnb.api.global-sovereign.example.com"] : name => var.fly_certificates[name] if try(var.fly_certificates[name].ownership_value, "") != "" && endswith(try(var.fly_certificates[name].ownership_name, ""), ".${name}") }
+
+  zone_id = local.public_zone_id
+  name    = each.value.ownership_name
+  type    = "TXT"
+  ttl     = 300
+  records = [each.value.ownership_value]
 }

@@ -260,11 +260,10 @@ output "monitoring" {
 }
 
 output "fly_links" {
-  description = "Per Fly.io logical replica: the secret fly/deploy.sh stores the WireGuard peer in, and the gateway's address."
+  description = "Per Fly.io logical replica, its link's gateways (`a`, `b`): the secret fly/deploy.sh stores each WireGuard peer in, each gateway's VPC address and zone."
   value = {
     jnb = {
-      secret_arn = module.fly_link_jnb.secret_arn
-      gateway_ip = module.fly_link_jnb.private_ip
+      gateways = module.fly_link_jnb.gateways
     }
   }
 }

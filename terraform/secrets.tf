@@ -91,3 +91,73 @@ resource "aws_secretsmanager_secret_version" "redis" {
     ignore_changes = [secret_string]
   }
 }
+
+data "aws_secretsmanager_random_password" "postgres_monitor" {
+  region              = "eu-west-1"
+  password_length     = 40
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "postgres_monitor" {
+  # checkov:skip=CKV2_AWS_57:the role's password is set in the database by the postgres-roles Job of the primary's site root; rotate with `aws secretsmanager put-secret-value`, then apply that site root (and run fly/deploy.sh postgres for the replication role)
+  region                  = "eu-west-1"
+  name                    = "global-sovereign/postgres/monitor"
+  description             = "PostgreSQL monitoring role (pg_monitor) the exporters log in as (JSON: username, password)"
+  kms_key_id              = module.network_ams.kms_key_arn
+  recovery_window_in_days = 30
+
+  replica {
+    region     = "us-east-1"
+    kms_key_id = module.network_iad.kms_key_arn
+  }
+
+  replica {
+    region     = "ap-southeast-2"
+    kms_key_id = module.network_syd.kms_key_arn
+  }
+
+  replica {
+    region     = "ap-southeast-1"
+    kms_key_id = module.network_sin.kms_key_arn
+  }
+
+  replica {
+    region     = "us-west-1"
+    kms_key_id = module.network_sfo.kms_key_arn
+  }
+}
+
+resource "aws_secretsmanager_secret_version" "postgres_monitor" {
+  region        = "eu-west-1"
+  secret_id     = aws_secretsmanager_secret.postgres_monitor.id
+  secret_string = jsonencode({ username = "sovereign_monitor", password = data.aws_secretsmanager_random_password.postgres_monitor.random_password })
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
+data "aws_secretsmanager_random_password" "postgres_replicator" {
+  region              = "eu-west-1"
+  password_length     = 40
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "postgres_replicator" {
+  # checkov:skip=CKV2_AWS_57:the role's password is set in the database by the postgres-roles Job of the primary's site root; rotate with `aws secretsmanager put-secret-value`, then apply that site root (and run fly/deploy.sh postgres for the replication role)
+  region                  = "eu-west-1"
+  name                    = "global-sovereign/postgres/replicator"
+  description             = "PostgreSQL replication role (rds_replication, SELECT on the published tables) the Fly.io logical replicas subscribe as (JSON: username, password)"
+  kms_key_id              = module.network_ams.kms_key_arn
+  recovery_window_in_days = 30
+}
+
+resource "aws_secretsmanager_secret_version" "postgres_replicator" {
+  region        = "eu-west-1"
+  secret_id     = aws_secretsmanager_secret.postgres_replicator.id
+  secret_string = jsonencode({ username = "sovereign_replicator", password = data.aws_secretsmanager_random_password.postgres_replicator.random_password })
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}

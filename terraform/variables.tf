@@ -25,8 +25,23 @@ variable "fly_ipv4" {
 
 variable "fly_ipv6" {
   type        = string
-  description = "IPv6 address of the Fly.io application, written by `fly/deploy.sh apps`."
+  description = "IPv6 address of the Fly.io application, written by `fly/deploy.sh apps`. Empty: no AAAA records for Fly.io sites yet."
   default     = ""
+}
+
+variable "fly_certificates" {
+  type = map(object({
+    acme_challenge_target = string
+    ownership_name        = string
+    ownership_value       = string
+  }))
+  description = "Per Fly.io-served name, the records that validate its Fly.io certificate, as `fly certs show --json` reports them (`dns_requirements.acme_challenge.target`, `dns_requirements.ownership.name` and `.app_value`); `fly/deploy.sh apps` writes them to fly.auto.tfvars.json. Names the topology does not point at Fly.io are ignored; empty values create no record."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name, c in var.fly_certificates : can(regex("^([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]+\\.?$", c.acme_challenge_target)) || c.acme_challenge_target == ""])
+    error_message = "fly_certificates: an acme_challenge_target is not a DNS name."
+  }
 }
 
 variable "state_bucket" {

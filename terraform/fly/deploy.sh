@@ -3,13 +3,23 @@
 # Ordered flyctl plan.
 #
 # The Fly.io side of the deployment, in the order the deployment steps call it:
-#   deploy.sh apps       create the apps and their addresses; write ../fly.auto.tfvars.json
+#   deploy.sh apps       create the apps, their addresses and the certificates of the names DNS
+#                        points at Fly.io; write ../fly.auto.tfvars.json (addresses, certificate
+#                        validation records) for the global root
 #   deploy.sh machines   deploy the application and scale it in every Fly.io site
-#   deploy.sh postgres   logical replicas: volume, machine, WireGuard peer of the link gateway,
-#                        schema copy, publication on the Aurora primary, subscription
+#   deploy.sh certs      wait until Fly.io has issued those certificates (after the global root
+#                        has published the validation records)
+#   deploy.sh postgres   logical replicas: volume, machine, the WireGuard peers of both link
+#                        gateways, schema copy and subscription as the replication role (the
+#                        roles and the publication are created by the primary's site root)
 #
 # Needs: flyctl (FLY_API_TOKEN, FLY_ORG), the AWS CLI with credentials for the account, jq,
 # and the global root applied (`postgres` reads its outputs). Every step is safe to run again.
+# flyctl's JSON: `fly certs show --json` (an alias of `fly certs check`) prints fly-go's
+# CertificateDetailResponse: `dns_requirements.acme_challenge.{name,target}`,
+# `dns_requirements.ownership.{name,app_value}`, `certificates[].status` (`active` once issued);
+# `fly certs list --json` and `fly secrets list --json` name entries `hostname` and `name`
+# (flyctl internal/command/certificates/root.go and secrets/list.go, fly-go v0.9.6 types.go).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tf_root=$(cd "$here/.." && pwd)
@@ -29,8 +39,19 @@ cmd_apps() {
   fly ips list -a global-sovereign-phoenix-api --json | jq -e 'any(.[]; .Type == "v6")' >/dev/null || fly ips allocate-v6 -a global-sovereign-phoenix-api
   ipv4=$(fly ips list -a global-sovereign-phoenix-api --json | jq -r 'first(.[] | select(.Type == "shared_v4" or .Type == "v4") | .Address)')
   ipv6=$(fly ips list -a global-sovereign-phoenix-api --json | jq -r 'first(.[] | select(.Type == "v6") | .Address)')
-  jq -n --arg v4 "$ipv4" --arg v6 "$ipv6" '{fly_ipv4: $v4, fly_ipv6: $v6}' > "$tf_root/fly.auto.tfvars.json"
-  echo "wrote $tf_root/fly.auto.tfvars.json (IPv4 $ipv4, IPv6 $ipv6)"
+  # Certificates of the names DNS points at Fly.io, and the records that validate them.
+  certs='{}'
+  for host in api.global-sovereign.example.com jnb.api.global-sovereign.example.com; do
+    fly certs list -a global-sovereign-phoenix-api --json | jq -e --arg h "$host" 'any(.[]; (.hostname // .Hostname) == $h)' >/dev/null \
+      || fly certs add "$host" -a global-sovereign-phoenix-api
+    cert=$(fly certs show "$host" -a global-sovereign-phoenix-api --json)
+    certs=$(jq --arg h "$host" --argjson c "$cert" '. + {($h): {
+      acme_challenge_target: ($c.dns_requirements.acme_challenge.target // ""),
+      ownership_name: ($c.dns_requirements.ownership.name // ""),
+      ownership_value: ($c.dns_requirements.ownership.app_value // "")}}' <<<"$certs")
+  done
+  jq -n --arg v4 "$ipv4" --arg v6 "$ipv6" --argjson certs "$certs" '{fly_ipv4: $v4, fly_ipv6: $v6, fly_certificates: $certs}' > "$tf_root/fly.auto.tfvars.json"
+  echo "wrote $tf_root/fly.auto.tfvars.json (IPv4 $ipv4, IPv6 $ipv6, certificate validation records of $(jq -r 'keys | join(", ")' <<<"$certs"))"
   ensure_app global-sovereign-pg-jnb
 }
 
@@ -40,44 +61,75 @@ cmd_machines() {
   fly scale count 2 --region jnb --app global-sovereign-phoenix-api --yes
 }
 
+cmd_certs() {
+  for host in api.global-sovereign.example.com jnb.api.global-sovereign.example.com; do
+    for i in $(seq 1 60); do
+      if fly certs show "$host" -a global-sovereign-phoenix-api --json | jq -e 'any(.certificates[]?; .status == "active")' >/dev/null; then
+        echo "certificate of $host: active"
+        continue 2
+      fi
+      echo "waiting for Fly.io to issue the certificate of $host ($i/60)"
+      sleep 20
+    done
+    echo "deploy.sh: no certificate of $host after 20 minutes; \`fly certs setup $host -a global-sovereign-phoenix-api\` shows the DNS records Fly.io expects" >&2
+    exit 1
+  done
+}
+
 cmd_postgres() {
   need aws
-  writer=$(tf_output postgres | jq -r .global_writer_endpoint)
-  master=$(aws secretsmanager get-secret-value --region eu-west-1 --secret-id global-sovereign/postgres/master --query SecretString --output text)
   links=$(tf_output fly_links)
-  # jnb: replica in Fly.io, linked through ams
+  # jnb: replica in Fly.io, linked through ams (gateways a b in two zones)
+  # The replication role's credentials, from its secret's copy in ams's region. The master user's
+  # never reach Fly.io: the roles and the publication are created by the primary's site root.
+  replicator=$(aws secretsmanager get-secret-value --region eu-west-1 --secret-id global-sovereign/postgres/replicator --query SecretString --output text)
   fly volumes list -a global-sovereign-pg-jnb --json | jq -e 'length > 0' >/dev/null \
     || fly volumes create pgdata --region jnb --size 500 -a global-sovereign-pg-jnb --yes
-  if ! fly secrets list -a global-sovereign-pg-jnb --json | jq -e 'any(.[]; .Name == "POSTGRES_PASSWORD")' >/dev/null; then
-    fly secrets set -a global-sovereign-pg-jnb --stage POSTGRES_PASSWORD="$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')" \
-      REPLICATOR_PASSWORD="$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+  secrets=$(fly secrets list -a global-sovereign-pg-jnb --json)
+  # Secrets go to flyctl on stdin (`fly secrets import`), never on a command line.
+  if ! jq -e 'any(.[]; (.name // .Name) == "POSTGRES_PASSWORD")' >/dev/null <<<"$secrets"; then
+    printf 'POSTGRES_PASSWORD=%s\n' "$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')" \
+      | fly secrets import -a global-sovereign-pg-jnb --stage
   fi
-  fly secrets set -a global-sovereign-pg-jnb --stage PRIMARY_USER="$(jq -r .username <<<"$master")" PRIMARY_PASSWORD="$(jq -r .password <<<"$master")"
+  # An earlier plan stored the master credentials here: take them away.
+  stale=$(jq -r '[.[] | (.name // .Name) | select(. == "PRIMARY_USER" or . == "PRIMARY_PASSWORD")] | join(" ")' <<<"$secrets")
+  if [[ -n $stale ]]; then
+    fly secrets unset -a global-sovereign-pg-jnb --stage $stale
+  fi
+  jq -r '"REPLICATOR_USER=\(.username)\nREPLICATOR_PASSWORD=\(.password)"' <<<"$replicator" \
+    | fly secrets import -a global-sovereign-pg-jnb --stage
   fly deploy --config "$here/postgres-jnb/fly.toml" --app global-sovereign-pg-jnb --yes
-  # The link gateway joins the Fly.io network as a WireGuard peer; its configuration goes to
-  # Secrets Manager, where the gateway picks it up.
-  secret=$(jq -r --arg site jnb '.[$site].secret_arn' <<<"$links")
-  if ! aws secretsmanager get-secret-value --region eu-west-1 --secret-id "$secret" >/dev/null 2>&1; then
-    conf=$(mktemp)
-    fly wireguard create "$org" jnb global-sovereign-jnb-link "$conf"
-    aws secretsmanager put-secret-value --region eu-west-1 --secret-id "$secret" --secret-string "file://$conf"
-    rm -f "$conf"
-  fi
-  gateway=$(aws secretsmanager get-secret-value --region eu-west-1 --secret-id "$secret" --query SecretString --output text \
-    | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
-  [[ $gateway =~ ^[0-9a-f:]+$ ]] || { echo "deploy.sh: no gateway address in the link secret" >&2; exit 1; }
-  # Schema, publication and subscription run on the replica machine, which reaches the
-  # primary through the gateway's private address. Every value they need is in the uploaded
-  # files or in the machine's secrets; the one argument is the checked address above.
-  for f in publication.sql subscription.sql subscribe.sh; do
+  # Each link gateway joins the Fly.io network as its own WireGuard peer; its configuration goes
+  # to the gateway's secret in Secrets Manager, where the gateway picks it up.
+  hosts=""
+  for gw in a b; do
+    secret=$(jq -r --arg site jnb --arg gw "$gw" '.[$site].gateways[$gw].secret_arn // empty' <<<"$links")
+    [[ -n $secret ]] || { echo "deploy.sh: the global root's fly_links output has no gateway $gw for jnb: apply the global root" >&2; exit 1; }
+    if ! aws secretsmanager get-secret-value --region eu-west-1 --secret-id "$secret" >/dev/null 2>&1; then
+      confdir=$(mktemp -d)
+      # `fly wireguard create` refuses to write a file that exists: a fresh name in a private directory.
+      fly wireguard create "$org" jnb global-sovereign-jnb-link-"$gw" "$confdir/peer.conf"
+      aws secretsmanager put-secret-value --region eu-west-1 --secret-id "$secret" --secret-string "file://$confdir/peer.conf"
+      rm -rf "$confdir"
+    fi
+    addr=$(aws secretsmanager get-secret-value --region eu-west-1 --secret-id "$secret" --query SecretString --output text \
+      | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
+    [[ $addr =~ ^[0-9a-f:]+$ ]] || { echo "deploy.sh: no gateway address in the secret of gateway $gw" >&2; exit 1; }
+    hosts=${hosts:+$hosts,}$addr
+  done
+  # Schema copy and subscription run on the replica machine, which reaches the primary through
+  # either gateway's private address (libpq tries them in turn). Every value they need is in the
+  # uploaded files or in the machine's secrets; the one argument is the checked list above.
+  for f in subscription.sql subscribe.sh; do
     fly ssh sftp shell -a global-sovereign-pg-jnb <<<"put $here/postgres-jnb/$f /tmp/$f"
   done
-  fly ssh console -a global-sovereign-pg-jnb -C "sh /tmp/subscribe.sh $gateway"
+  fly ssh console -a global-sovereign-pg-jnb -C "sh /tmp/subscribe.sh $hosts"
 }
 
 case "${1:-}" in
   apps) cmd_apps ;;
   machines) cmd_machines ;;
+  certs) cmd_certs ;;
   postgres) cmd_postgres ;;
-  *) echo "usage: deploy.sh apps|machines|postgres" >&2; exit 2 ;;
+  *) echo "usage: deploy.sh apps|machines|certs|postgres" >&2; exit 2 ;;
 esac

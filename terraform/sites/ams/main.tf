@@ -166,7 +166,14 @@ module "site" {
   postgres = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["ams"].postgres.reader_endpoint
     database   = "global_db"
-    secret_arn = "global-sovereign/postgres/master"
+    secret_arn = "global-sovereign/postgres/monitor"
+    roles = {
+      writer_endpoint       = data.terraform_remote_state.global.outputs.postgres.global_writer_endpoint
+      master_secret_arn     = "global-sovereign/postgres/master"
+      replicator_secret_arn = "global-sovereign/postgres/replicator"
+      publication           = true
+      image                 = "postgres:17"
+    }
   }
   redis = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["ams"].redis.primary_endpoint

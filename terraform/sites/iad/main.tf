@@ -161,7 +161,8 @@ module "site" {
   postgres = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["iad"].postgres.reader_endpoint
     database   = "global_db"
-    secret_arn = "global-sovereign/postgres/master"
+    secret_arn = "global-sovereign/postgres/monitor"
+    roles      = null
   }
   redis = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["iad"].redis.primary_endpoint

@@ -149,7 +149,8 @@ module "site" {
   postgres = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["sfo"].postgres.reader_endpoint
     database   = "global_db"
-    secret_arn = "global-sovereign/postgres/master"
+    secret_arn = "global-sovereign/postgres/monitor"
+    roles      = null
   }
   redis = {
     endpoint   = data.terraform_remote_state.global.outputs.sites["sfo"].redis.primary_endpoint
