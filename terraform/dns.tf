@@ -16,13 +16,20 @@ locals {
 }
 
 resource "aws_route53_record" "certificate_validation" {
-  for_each = merge([for options in [module.edge_ams.domain_validation_options, module.edge_iad.domain_validation_options, module.edge_syd.domain_validation_options, module.edge_sin.domain_validation_options, module.edge_sfo.domain_validation_options] : { for o in options : o.domain_name => o }]...)
+  for_each = {
+    "api.global-sovereign.example.com"     = module.edge_ams.domain_validation_options
+    "ams.api.global-sovereign.example.com" = module.edge_ams.domain_validation_options
+    "iad.api.global-sovereign.example.com" = module.edge_iad.domain_validation_options
+    "syd.api.global-sovereign.example.com" = module.edge_syd.domain_validation_options
+    "sin.api.global-sovereign.example.com" = module.edge_sin.domain_validation_options
+    "sfo.api.global-sovereign.example.com" = module.edge_sfo.domain_validation_options
+  }
 
   zone_id = local.public_zone_id
-  name    = each.value.resource_record_name
-  type    = each.value.resource_record_type
+  name    = one([for o in each.value : o.resource_record_name if o.domain_name == each.key])
+  type    = one([for o in each.value : o.resource_record_type if o.domain_name == each.key])
   ttl     = 300
-  records = [each.value.resource_record_value]
+  records = [one([for o in each.value : o.resource_record_value if o.domain_name == each.key])]
 }
 
 resource "aws_route53_health_check" "ams" {

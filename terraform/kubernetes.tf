@@ -39,6 +39,7 @@ module "nodes_ams" {
   node_role_arn  = module.eks_ams.node_role_arn
   subnet_ids     = module.network_ams.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.2xlarge", "m5.4xlarge"]
   min_size       = 3
   desired_size   = 5
@@ -87,6 +88,7 @@ module "nodes_iad" {
   node_role_arn  = module.eks_iad.node_role_arn
   subnet_ids     = module.network_iad.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.2xlarge", "m5.4xlarge"]
   min_size       = 3
   desired_size   = 5
@@ -135,6 +137,7 @@ module "nodes_syd" {
   node_role_arn  = module.eks_syd.node_role_arn
   subnet_ids     = module.network_syd.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.2xlarge", "m5.4xlarge"]
   min_size       = 3
   desired_size   = 5
@@ -183,6 +186,7 @@ module "nodes_sin" {
   node_role_arn  = module.eks_sin.node_role_arn
   subnet_ids     = module.network_sin.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.2xlarge", "m5.4xlarge"]
   min_size       = 3
   desired_size   = 5
@@ -232,6 +236,7 @@ module "nodes_sfo" {
   node_role_arn  = module.eks_sfo.node_role_arn
   subnet_ids     = module.network_sfo.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.2xlarge", "m5.4xlarge"]
   min_size       = 3
   desired_size   = 5

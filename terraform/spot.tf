@@ -10,6 +10,7 @@ module "spot_ams" {
   node_role_arn  = module.eks_ams.node_role_arn
   subnet_ids     = module.network_ams.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
   min_size       = 2
   desired_size   = 5
@@ -29,6 +30,7 @@ module "spot_iad" {
   node_role_arn  = module.eks_iad.node_role_arn
   subnet_ids     = module.network_iad.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
   min_size       = 2
   desired_size   = 5
@@ -48,6 +50,7 @@ module "spot_syd" {
   node_role_arn  = module.eks_syd.node_role_arn
   subnet_ids     = module.network_syd.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
   min_size       = 2
   desired_size   = 5
@@ -67,6 +70,7 @@ module "spot_sin" {
   node_role_arn  = module.eks_sin.node_role_arn
   subnet_ids     = module.network_sin.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
   min_size       = 2
   desired_size   = 5
@@ -86,6 +90,7 @@ module "spot_sfo" {
   node_role_arn  = module.eks_sfo.node_role_arn
   subnet_ids     = module.network_sfo.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
   min_size       = 2
   desired_size   = 5

@@ -850,29 +850,40 @@ fn dns(cx: &Ctx, tree: &mut Tree) {
     // Certificate validation: ACM asks every certificate of an account for one domain to prove
     // it with the same CNAME (https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html),
     // so each domain's record is created once here and every region's certificate waits on it.
-    let edges: Vec<String> = edge_sites(cx)
-        .iter()
-        .map(|x| format!("module.edge_{}.domain_validation_options", x.id))
-        .collect();
-    if !edges.is_empty() && t.application.is_some() {
+    // The keys are the domain names, known when rendering; only the records' contents wait for
+    // the certificates (Terraform cannot plan a for_each whose keys are unknown).
+    let edges = edge_sites(cx);
+    if let (Some(first), true) = (edges.first(), t.application.is_some()) {
+        let mut domains: Vec<(String, Expr)> = vec![(
+            d.api_fqdn(),
+            raw(format!(
+                "module.edge_{}.domain_validation_options",
+                first.id
+            )),
+        )];
+        for x in &edges {
+            domains.push((
+                cx.site_fqdn(&x.id).unwrap_or_default(),
+                raw(format!("module.edge_{}.domain_validation_options", x.id)),
+            ));
+        }
+        let pick = |field: &str| {
+            raw(format!(
+                "one([for o in each.value : o.{field} if o.domain_name == each.key])"
+            ))
+        };
         f.add(
             Block::new(
                 "resource",
                 &["aws_route53_record", "certificate_validation"],
             )
-            .attr(
-                "for_each",
-                raw(format!(
-                    "merge([for options in [{}] : {{ for o in options : o.domain_name => o }}]...)",
-                    edges.join(", ")
-                )),
-            )
+            .attr("for_each", Expr::Map(domains))
             .blank()
             .attr("zone_id", raw("local.public_zone_id"))
-            .attr("name", raw("each.value.resource_record_name"))
-            .attr("type", raw("each.value.resource_record_type"))
+            .attr("name", pick("resource_record_name"))
+            .attr("type", pick("resource_record_type"))
             .attr("ttl", int(300))
-            .attr("records", raw("[each.value.resource_record_value]")),
+            .attr("records", Expr::List(vec![pick("resource_record_value")])),
         );
     }
 

@@ -8,7 +8,7 @@
 
 use sovereign_check::AuroraRole;
 
-use crate::global::{edge_sites, latency_region};
+use crate::global::{continent, edge_sites, latency_region};
 use crate::hcl::{Block, Expr, File, map, raw, s, strs};
 use crate::{Ctx, Tree};
 
@@ -145,18 +145,32 @@ fn global(cx: &Ctx, tree: &mut Tree) {
             }
         }
     }
-    if t.dns.is_some() && t.application.is_some() {
+    if let (Some(d), true) = (&t.dns, t.application.is_some()) {
+        // The API records `dns.tf` writes: every edge site under latency routing; the first
+        // site of each continent under geolocation routing.
+        let mut continents: Vec<&str> = Vec::new();
         for site in &edges {
             let id = &site.id;
-            run = run.block(assert(
-                format!("aws_route53_record.api_{id}.health_check_id == aws_route53_health_check.{id}.id"),
-                format!("the API record of {id} is withdrawn when {id}'s health check fails"),
-            ));
-            if let Some(region) = latency_region(cx, site)
-                && t.dns
-                    .as_ref()
-                    .is_some_and(|d| d.routing == sovereign_spec::Routing::Latency)
-            {
+            let region = latency_region(cx, site).unwrap_or_default();
+            let has_record = match d.routing {
+                sovereign_spec::Routing::Latency => true,
+                sovereign_spec::Routing::Geolocation => {
+                    let c = continent(&region);
+                    let first = !continents.contains(&c);
+                    continents.push(c);
+                    first
+                }
+            };
+            if !has_record {
+                continue;
+            }
+            if site.health_check {
+                run = run.block(assert(
+                    format!("aws_route53_record.api_{id}.health_check_id == aws_route53_health_check.{id}.id"),
+                    format!("the API record of {id} is withdrawn when {id}'s health check fails"),
+                ));
+            }
+            if d.routing == sovereign_spec::Routing::Latency {
                 run = run.block(assert(
                     format!("aws_route53_record.api_{id}.latency_routing_policy[0].region == \"{region}\""),
                     format!("users nearest {region} are answered with {id}"),

@@ -149,13 +149,20 @@ async fn postgres_checks() {
         let p = sub.clone();
         move || p.stop()
     }));
-    let fly = repo().join("terraform/fly/postgres-jnb");
-    pglab::logical_replica(
+    // The publication and the replication role as the rendered roles Job creates them, then
+    // the subscription as the rendered Fly.io plan makes it.
+    pglab::create_roles(
         &primary,
+        "app",
+        &repo().join("terraform/charts/postgres-roles/files/roles.sql"),
+        "monitor-pw",
+        Some("repl-pw"),
+    )
+    .unwrap();
+    pglab::logical_replica(
         &sub,
         "app",
-        &fly.join("publication.sql"),
-        &fly.join("subscription.sql"),
+        &repo().join("terraform/fly/postgres-jnb/subscription.sql"),
         "repl-pw",
         (ip, p1),
     )

@@ -45,6 +45,7 @@ module "nodes_dub" {
   node_role_arn  = module.eks_dub.node_role_arn
   subnet_ids     = module.network_dub.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.xlarge", "m5.2xlarge"]
   min_size       = 3
   desired_size   = 4
@@ -98,6 +99,7 @@ module "nodes_iad" {
   node_role_arn  = module.eks_iad.node_role_arn
   subnet_ids     = module.network_iad.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.xlarge", "m5.2xlarge"]
   min_size       = 3
   desired_size   = 4
@@ -153,6 +155,7 @@ module "nodes_sfo" {
   node_role_arn  = module.eks_sfo.node_role_arn
   subnet_ids     = module.network_sfo.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.xlarge", "m5.2xlarge"]
   min_size       = 3
   desired_size   = 4
@@ -207,6 +210,7 @@ module "nodes_syd" {
   node_role_arn  = module.eks_syd.node_role_arn
   subnet_ids     = module.network_syd.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.xlarge", "m5.2xlarge"]
   min_size       = 3
   desired_size   = 4
@@ -261,6 +265,7 @@ module "nodes_sin" {
   node_role_arn  = module.eks_sin.node_role_arn
   subnet_ids     = module.network_sin.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.xlarge", "m5.2xlarge"]
   min_size       = 3
   desired_size   = 4
@@ -315,6 +320,7 @@ module "nodes_cpt" {
   node_role_arn  = module.eks_cpt.node_role_arn
   subnet_ids     = module.network_cpt.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.xlarge", "m5.2xlarge"]
   min_size       = 3
   desired_size   = 4
@@ -370,6 +376,7 @@ module "nodes_ohio" {
   node_role_arn  = module.eks_ohio.node_role_arn
   subnet_ids     = module.network_ohio.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.xlarge", "m5.2xlarge"]
   min_size       = 3
   desired_size   = 4

@@ -10,6 +10,7 @@ module "spot_dub" {
   node_role_arn  = module.eks_dub.node_role_arn
   subnet_ids     = module.network_dub.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
@@ -29,6 +30,7 @@ module "spot_iad" {
   node_role_arn  = module.eks_iad.node_role_arn
   subnet_ids     = module.network_iad.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
@@ -48,6 +50,7 @@ module "spot_sfo" {
   node_role_arn  = module.eks_sfo.node_role_arn
   subnet_ids     = module.network_sfo.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
@@ -67,6 +70,7 @@ module "spot_syd" {
   node_role_arn  = module.eks_syd.node_role_arn
   subnet_ids     = module.network_syd.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
@@ -86,6 +90,7 @@ module "spot_sin" {
   node_role_arn  = module.eks_sin.node_role_arn
   subnet_ids     = module.network_sin.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
@@ -105,6 +110,7 @@ module "spot_cpt" {
   node_role_arn  = module.eks_cpt.node_role_arn
   subnet_ids     = module.network_cpt.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3
@@ -124,6 +130,7 @@ module "spot_ohio" {
   node_role_arn  = module.eks_ohio.node_role_arn
   subnet_ids     = module.network_ohio.private_subnet_ids
   capacity_type  = "SPOT"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
   min_size       = 0
   desired_size   = 3

@@ -16,13 +16,17 @@ locals {
 }
 
 resource "aws_route53_record" "certificate_validation" {
-  for_each = merge([for options in [module.edge_dub.domain_validation_options, module.edge_iad.domain_validation_options] : { for o in options : o.domain_name => o }]...)
+  for_each = {
+    "api.acme.example.com"     = module.edge_dub.domain_validation_options
+    "dub.api.acme.example.com" = module.edge_dub.domain_validation_options
+    "iad.api.acme.example.com" = module.edge_iad.domain_validation_options
+  }
 
   zone_id = local.public_zone_id
-  name    = each.value.resource_record_name
-  type    = each.value.resource_record_type
+  name    = one([for o in each.value : o.resource_record_name if o.domain_name == each.key])
+  type    = one([for o in each.value : o.resource_record_type if o.domain_name == each.key])
   ttl     = 300
-  records = [each.value.resource_record_value]
+  records = [one([for o in each.value : o.resource_record_value if o.domain_name == each.key])]
 }
 
 resource "aws_route53_health_check" "dub" {

@@ -27,6 +27,7 @@ module "nodes_dub" {
   node_role_arn  = module.eks_dub.node_role_arn
   subnet_ids     = module.network_dub.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large"]
   min_size       = 2
   desired_size   = 2
@@ -63,6 +64,7 @@ module "nodes_iad" {
   node_role_arn  = module.eks_iad.node_role_arn
   subnet_ids     = module.network_iad.private_subnet_ids
   capacity_type  = "ON_DEMAND"
+  ami_type       = "AL2023_x86_64_STANDARD"
   instance_types = ["m5.large"]
   min_size       = 2
   desired_size   = 2

@@ -67,6 +67,19 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
                                     pg.primary.value
                                 )),
                             );
+                        } else if cx.azs(site).len() < 2 {
+                            // The link has two gateways in two zones: one zone is one failure.
+                            out.push(
+                                Diagnostic::new(
+                                    &INFO,
+                                    format!(
+                                        "`via` site `{}` has one availability zone; the link's two gateways need two",
+                                        via.value
+                                    ),
+                                )
+                                .at(via.span(), "one zone")
+                                .help("list two or more `availability_zones` for that site, or choose another `via` site"),
+                            );
                         } else if via.value != pg.primary.value && !site.peering.value {
                             out.push(
                                 Diagnostic::new(&INFO, format!("`via` site `{}` is outside the peering mesh, so it cannot reach the primary", via.value))

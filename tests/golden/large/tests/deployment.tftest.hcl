@@ -217,11 +217,6 @@ run "deployment" {
   }
 
   assert {
-    condition     = aws_route53_record.api_sfo.health_check_id == aws_route53_health_check.sfo.id
-    error_message = "the API record of sfo is withdrawn when sfo's health check fails"
-  }
-
-  assert {
     condition     = aws_route53_record.api_syd.health_check_id == aws_route53_health_check.syd.id
     error_message = "the API record of syd is withdrawn when syd's health check fails"
   }
@@ -234,11 +229,6 @@ run "deployment" {
   assert {
     condition     = aws_route53_record.api_cpt.health_check_id == aws_route53_health_check.cpt.id
     error_message = "the API record of cpt is withdrawn when cpt's health check fails"
-  }
-
-  assert {
-    condition     = aws_route53_record.api_ohio.health_check_id == aws_route53_health_check.ohio.id
-    error_message = "the API record of ohio is withdrawn when ohio's health check fails"
   }
 
   assert {
