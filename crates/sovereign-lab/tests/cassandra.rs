@@ -129,6 +129,13 @@ async fn two_datacenters_through_the_proxy() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // Auth data in both datacenters first, as the lab does: CREATE KEYSPACE grants the creator
+    // permissions at EACH_QUORUM, which a one-replica SimpleStrategy system_auth only meets
+    // when its token range happens to fall in the coordinator's datacenter.
+    session
+        .query_unpaged("ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', 'ams': 1, 'syd': 1}", ())
+        .await
+        .unwrap();
     // A write at EACH_QUORUM crosses the proxy: it takes at least one round trip (80 ms).
     session
         .query_unpaged("CREATE KEYSPACE IF NOT EXISTS k WITH replication = {'class': 'NetworkTopologyStrategy', 'ams': 1, 'syd': 1}", ())

@@ -333,6 +333,10 @@ pub async fn session(
         let r = scylla::client::session_builder::SessionBuilder::new()
             .known_node(format!("{}:{}", node.listen, node.native_port))
             .user(user, password)
+            // Coordinators in the node's own datacenter, as an application there would use:
+            // a coordinator elsewhere answers LOCAL_* reads of the auth tables from its own
+            // datacenter, which may hold no replica yet.
+            .prefer_datacenter(node.dc.clone())
             .connection_timeout(Duration::from_secs(5))
             .build()
             .await;
