@@ -8,23 +8,8 @@
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use serde::Serialize;
 
-/// The subnets of one availability zone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ZoneSubnets {
-    pub az: String,
-    pub public: Ipv4Net,
-    pub private: Ipv4Net,
-    pub database: Ipv4Net,
-}
-
-/// A site's subnet plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct SubnetPlan {
-    pub vpc: Ipv4Net,
-    pub zones: Vec<ZoneSubnets>,
-}
+pub use sovereign_model::{SubnetPlan, ZoneSubnets};
 
 /// Why a plan does not fit.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -397,7 +397,8 @@ pub fn estimate(t: &ValidatedTopology, catalog: &Catalog) -> Result<CostReport, 
         return Err(e);
     }
 
-    let mut site_cents: BTreeMap<String, i64> = t.sites.iter().map(|s| (s.id.clone(), 0)).collect();
+    let mut site_cents: BTreeMap<String, i64> =
+        t.sites.iter().map(|s| (s.id.to_string(), 0)).collect();
     let mut global_cents: i64 = 0;
     for l in &b.lines {
         match &l.site {
@@ -418,7 +419,7 @@ pub fn estimate(t: &ValidatedTopology, catalog: &Catalog) -> Result<CostReport, 
     for c in site_cents.values() {
         total_cents = add(total_cents, *c, || "the total".into())?;
     }
-    let check = |site: Option<&String>, key: String, usd: f64, est: i64| {
+    let check = |site: Option<&str>, key: String, usd: f64, est: i64| {
         let budget = floor_cents(usd).ok_or_else(|| CostError::Budget {
             key: key.clone(),
             usd,
@@ -427,7 +428,7 @@ pub fn estimate(t: &ValidatedTopology, catalog: &Catalog) -> Result<CostReport, 
             what: format!("the margin of `{key}`"),
         })?;
         Ok::<_, CostError>(BudgetCheck {
-            site: site.cloned(),
+            site: site.map(str::to_string),
             budget_cents: budget,
             estimate_cents: est,
             margin_cents: margin,
@@ -443,9 +444,9 @@ pub fn estimate(t: &ValidatedTopology, catalog: &Catalog) -> Result<CostReport, 
             total_cents,
         )?);
         for (site, amount) in &bud.per_site {
-            let est = site_cents.get(site).copied().unwrap_or(0);
+            let est = site_cents.get(site.as_str()).copied().unwrap_or(0);
             budgets.push(check(
-                Some(site),
+                Some(site.as_str()),
                 format!("budgets.per_site.{site}"),
                 *amount,
                 est,
@@ -520,7 +521,7 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             );
         }
         // Kubernetes.
-        if site.eks
+        if site.has_eks()
             && let Some(k) = &t.kubernetes
         {
             let (rate, what) = if k.extended_support {
@@ -547,7 +548,7 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             }
         }
         // Aurora.
-        if let (Some(pg), Some(role)) = (&t.postgres, site.aurora) {
+        if let (Some(pg), Some(role)) = (&t.postgres, site.aurora()) {
             let n = f64::from(pg.instances.get(id).copied().unwrap_or(0));
             match catalog
                 .rds_class(&pg.instance_class)
@@ -622,7 +623,7 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
                 }
             }
             if role == AuroraRole::Secondary
-                && let Some(primary) = t.site(&pg.primary).and_then(|s| s.aws.as_ref())
+                && let Some(primary) = t.find_site(&pg.primary).and_then(|s| s.aws.as_ref())
             {
                 let from = primary.region.as_str();
                 match catalog.prices.transfer_out_gb.get(from) {
@@ -648,7 +649,7 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             }
         }
         // Cache.
-        if site.redis
+        if site.has_cache()
             && let Some(r) = &t.redis
         {
             let n = f64::from(1 + r.replicas_per_site);
@@ -672,8 +673,9 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
             }
         }
         // Load balancers.
-        let public_lb = site.serves && site.eks && t.dns.is_some() && t.application.is_some();
-        let internal_lb = site.monitoring_global;
+        let public_lb =
+            site.serves() && site.has_eks() && t.dns.is_some() && t.application.is_some();
+        let internal_lb = site.is_monitoring_global();
         for (present, what) in [
             (public_lb, "application load balancer"),
             (
@@ -779,8 +781,8 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
         }
     }
     // Fly.io: application machines, logical replica machine and volume, link gateway.
-    if let (Some(app), Some(fly)) = (&t.application, &site.fly_region)
-        && site.serves
+    if let (Some(app), Some(fly)) = (&t.application, &site.fly_region())
+        && site.serves()
     {
         match catalog.fly_machine(&app.fly_vm_size) {
             Some(m) => {
@@ -804,7 +806,7 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
     if let Some(pg) = &t.postgres
         && let Some(r) = pg.logical_replicas.iter().find(|r| r.site == id)
     {
-        let fly = site.fly_region.clone().unwrap_or_default();
+        let fly = site.fly_region().map(str::to_string).unwrap_or_default();
         match catalog.fly_machine(&r.vm_size) {
             Some(m) => b.line(
                 Some(id),
@@ -833,7 +835,7 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
                 usage: None,
             },
         );
-        if let Some(via) = t.site(&r.via).and_then(|s| s.aws.as_ref()) {
+        if let Some(via) = t.find_site(&r.via).and_then(|s| s.aws.as_ref()) {
             let region = via.region.as_str();
             match catalog.ec2_price("t3.medium", region) {
                 Some(p) => b.line(
@@ -968,12 +970,14 @@ fn price_global(t: &ValidatedTopology, b: &mut Builder) {
     let aws_checks = t
         .sites
         .iter()
-        .filter(|s| s.health_check && s.eks && t.application.is_some())
+        .filter(|s| s.health_check && s.has_eks() && t.application.is_some())
         .count() as f64;
     let fly_checks = t
         .sites
         .iter()
-        .filter(|s| s.health_check && !s.eks && s.fly_region.is_some() && t.application.is_some())
+        .filter(|s| {
+            s.health_check && !s.has_eks() && s.fly_region().is_some() && t.application.is_some()
+        })
         .count() as f64;
     if aws_checks > 0.0 {
         b.line(
@@ -1244,7 +1248,7 @@ nat_processed_gb_per_site = 200
             let total = estimate(&t, Catalog::builtin()).unwrap().total_cents;
             t.budgets = Some(sovereign_check::BudgetsV {
                 monthly_total_usd: usd,
-                per_site: BTreeMap::from([("iad".to_string(), usd)]),
+                per_site: BTreeMap::from([(sovereign_check::SiteId::checked("iad"), usd)]),
                 alert_thresholds_percent: vec![],
                 recipients: vec![],
             });

@@ -1095,7 +1095,7 @@ pub fn predicted(
     let mut t2 = t.clone();
     if let Some(c) = t2.cassandra.as_mut() {
         for d in c.datacenters.iter_mut() {
-            if let Some((n, rf, _)) = lab.get(&d.site) {
+            if let Some((n, rf, _)) = lab.get(d.site.as_str()) {
                 d.nodes = *n;
                 d.replication_factor = *rf;
             }
@@ -1369,7 +1369,7 @@ fn restart_node(state: &mut LabState, dir: &Path, n: &cassandra::Node) -> Result
         .map(|x| (x.spec.broadcast, x.spec.storage_port))
         .collect();
     let base = n.dir.parent().map(Path::to_path_buf).unwrap_or_default();
-    let fresh = cassandra::start(&base, &c.cluster, &n.spec, &seeds, 256)?;
+    let fresh = cassandra::start(&base, &c.cluster, &n.spec, &seeds, c.nodes.len(), 256)?;
     for p in state.procs.iter_mut().filter(|p| p.pid == n.proc.pid) {
         *p = fresh.proc.clone();
     }

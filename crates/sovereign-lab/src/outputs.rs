@@ -90,7 +90,7 @@ pub fn outputs(s: &LabState) -> Value {
                 None => Value::Null,
             },
         );
-        sites.insert(site.id.clone(), Value::Object(m));
+        sites.insert(site.id.to_string(), Value::Object(m));
     }
     let mut root = Map::new();
     root.insert("sites".into(), wrap(Value::Object(sites)));

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sovereign_catalog::Catalog;
+use sovereign_check::SiteId;
 use sovereign_check::ValidatedTopology;
 use sovereign_check::analysis::survivability;
 
@@ -227,7 +228,7 @@ impl Up<'_> {
 /// The one-way delay from `a` to `b`, milliseconds, scaled; `None` when the catalog has no
 /// figure for the pair.
 fn one_way(t: &ValidatedTopology, catalog: &Catalog, a: &str, b: &str, scale: f64) -> Option<f64> {
-    let (sa, sb) = (t.site(a)?, t.site(b)?);
+    let (sa, sb) = (t.find_site(a)?, t.find_site(b)?);
     survivability::rtt(catalog, sa, sb).map(|(rtt, _)| rtt / 2.0 * scale)
 }
 
@@ -303,10 +304,10 @@ pub fn up(
             .iter()
             .enumerate()
             .map(|(i, s)| LabSite {
-                id: s.id.clone(),
+                id: s.id.to_string(),
                 ip: format!("127.10.{}.1", i + 1),
                 region: s.aws.as_ref().map(|a| a.region.clone()),
-                fly_region: s.fly_region.clone(),
+                fly_region: s.fly_region().map(str::to_string),
             })
             .collect(),
         postgres: None,
@@ -412,16 +413,16 @@ fn build(
 
     // --- Plan every server's address, then the routes between sites. ---
     let pg_sites: Vec<(String, String)> = match &t.postgres {
-        Some(pg) => std::iter::once((pg.primary.clone(), "primary".to_string()))
+        Some(pg) => std::iter::once((pg.primary.to_string(), "primary".to_string()))
             .chain(
                 pg.secondaries
                     .iter()
-                    .map(|s| (s.clone(), "secondary".to_string())),
+                    .map(|s| (s.to_string(), "secondary".to_string())),
             )
             .chain(
                 pg.logical_replicas
                     .iter()
-                    .map(|r| (r.site.clone(), "logical_replica".to_string())),
+                    .map(|r| (r.site.to_string(), "logical_replica".to_string())),
             )
             .collect(),
         None => Vec::new(),
@@ -485,7 +486,7 @@ fn build(
         for site in &r.sites {
             let ip = site_ip(u, site);
             redis_ports.insert(
-                site.clone(),
+                site.to_string(),
                 u.ports.take(&ip, &format!("Redis at {site}"))?,
             );
         }
@@ -493,7 +494,7 @@ fn build(
             && let Some(p) = &r.primary
         {
             for site in r.sites.iter().filter(|s| *s != p) {
-                let target: SocketAddr = format!("{}:{}", site_ip(u, p), redis_ports[p])
+                let target: SocketAddr = format!("{}:{}", site_ip(u, p), redis_ports[p.as_str()])
                     .parse()
                     .map_err(|e| LabError::Other(format!("{e}")))?;
                 let ms = delay(site, p);
@@ -505,13 +506,16 @@ fn build(
     let mut prom_sites: Vec<String> = t
         .sites
         .iter()
-        .filter(|s| pg_sites.iter().any(|(p, _)| *p == s.id) || redis_ports.contains_key(&s.id))
-        .map(|s| s.id.clone())
+        .filter(|s| {
+            pg_sites.iter().any(|(p, _)| *p == s.id) || redis_ports.contains_key(s.id.as_str())
+        })
+        .map(|s| s.id.to_string())
         .collect();
     let global = t
         .monitoring
         .global_site
-        .clone()
+        .as_ref()
+        .map(|g| g.to_string())
         .or_else(|| prom_sites.first().cloned());
     if let Some(g) = &global
         && !prom_sites.contains(g)
@@ -551,7 +555,7 @@ fn build(
                     dc.site, dc.replication_factor, dc.replication_factor
                 ));
             }
-            cass_dcs.insert(dc.site.clone(), (n, rf, dc.replication_factor));
+            cass_dcs.insert(dc.site.to_string(), (n, rf, dc.replication_factor));
             for i in 0..n {
                 let listen: IpAddr = format!("127.11.{}.{}", site_index(&dc.site), i + 1)
                     .parse()
@@ -572,7 +576,7 @@ fn build(
                 }
                 cass_specs.push(NodeSpec {
                     name: format!("{}-{}", dc.site, i + 1),
-                    dc: dc.site.clone(),
+                    dc: dc.site.to_string(),
                     rack: format!("rack{}", i + 1),
                     listen,
                     broadcast,
@@ -607,10 +611,10 @@ fn build(
     // Edges: each serving site's stand-in load balancer, healthy while its data tier answers.
     let mut edges = Vec::new();
     if let Some(app) = &t.application {
-        for s in t.sites.iter().filter(|s| s.serves) {
+        for s in t.sites.iter().filter(|s| s.serves()) {
             let ip = site_ip(u, &s.id);
             let mut needs = Vec::new();
-            if let Some(p) = pg_ports.get(&s.id) {
+            if let Some(p) = pg_ports.get(s.id.as_str()) {
                 needs.push((
                     "postgres".to_string(),
                     format!("{ip}:{p}")
@@ -618,7 +622,7 @@ fn build(
                         .map_err(|e| LabError::Other(format!("{e}")))?,
                 ));
             }
-            if let Some(p) = redis_ports.get(&s.id) {
+            if let Some(p) = redis_ports.get(s.id.as_str()) {
                 needs.push((
                     "redis".to_string(),
                     format!("{ip}:{p}")
@@ -635,9 +639,9 @@ fn build(
                 .map_err(|e| LabError::Other(format!("{e}")))?;
             u.state
                 .edges
-                .insert(s.id.clone(), format!("http://{listen}"));
+                .insert(s.id.to_string(), format!("http://{listen}"));
             edges.push(Edge {
-                site: s.id.clone(),
+                site: s.id.to_string(),
                 listen,
                 health_path: app.health_path.clone(),
                 needs,
@@ -787,7 +791,7 @@ fn start_postgres(
     )?;
     write_private(&dir.join(REPLICATOR_CREDENTIALS), &replicator)?;
     u.state.postgres = Some(LabPostgres {
-        primary: pg.primary.clone(),
+        primary: pg.primary.to_string(),
         database: pg.database_name.clone(),
         replicator_password: replicator.clone(),
         members: BTreeMap::new(),
@@ -806,7 +810,7 @@ fn start_postgres(
                 &dir.join("pg"),
                 &primary_site,
                 &host,
-                ports[&primary_site],
+                ports[primary_site.as_str()],
                 &pw,
             )?;
             maybe_break(&p)?;
@@ -973,7 +977,7 @@ fn start_redis(
         ),
         |u| {
             // The primary first, so replicas find it.
-            let mut order: Vec<&String> = r.sites.iter().collect();
+            let mut order: Vec<&SiteId> = r.sites.iter().collect();
             order.sort_by_key(|s| Some(*s) != global.as_ref());
             for site in order {
                 let ip = u.state.site(site).map(|x| x.ip.clone()).unwrap_or_default();
@@ -981,7 +985,7 @@ fn start_redis(
                     &dir.join("redis"),
                     site,
                     &ip,
-                    ports[site],
+                    ports[site.as_str()],
                     &token,
                     &r.maxmemory_policy,
                 )?;
@@ -1012,9 +1016,9 @@ fn start_redis(
                 )?;
                 u.track_at(exporter.clone(), site, &ip)?;
                 u.state.redis.insert(
-                    site.clone(),
+                    site.to_string(),
                     LabRedis {
-                        site: site.clone(),
+                        site: site.to_string(),
                         role: role.into(),
                         redis,
                         exporter: Some(exporter),
@@ -1057,7 +1061,14 @@ fn start_cassandra(
             for wave in [true, false] {
                 let mut started = Vec::new();
                 for s in specs.iter().filter(|s| is_seed(s) == wave) {
-                    let n = cassandra::start(&dir.join("cassandra"), &cluster, s, &seeds, heap_mb)?;
+                    let n = cassandra::start(
+                        &dir.join("cassandra"),
+                        &cluster,
+                        s,
+                        &seeds,
+                        specs.len(),
+                        heap_mb,
+                    )?;
                     u.track_at(n.proc.clone(), &s.dc, &s.listen.to_string())?;
                     started.push(n);
                 }

@@ -61,7 +61,7 @@ async fn two_datacenters_through_the_proxy() {
     let start = Instant::now();
     let nodes: Vec<_> = specs
         .iter()
-        .map(|s| cassandra::start(dir.path(), "lab", s, &seeds, 256).unwrap())
+        .map(|s| cassandra::start(dir.path(), "lab", s, &seeds, specs.len(), 256).unwrap())
         .collect();
     struct Stop(Vec<cassandra::Node>);
     impl Drop for Stop {

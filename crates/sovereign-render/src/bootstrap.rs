@@ -46,7 +46,7 @@ pub(crate) fn replica_region(cx: &Ctx) -> Option<String> {
     let t = cx.t;
     let home = &t.state.region;
     let region_of = |id: &str| {
-        t.site(id)
+        t.find_site(id)
             .and_then(|s| s.aws.as_ref())
             .map(|a| a.region.clone())
     };
@@ -61,7 +61,7 @@ pub(crate) fn replica_region(cx: &Ctx) -> Option<String> {
             cx.catalog,
             &a,
             Loss::Site {
-                site: lost.id.clone(),
+                site: lost.id.to_string(),
             },
         );
         if let Some(r) = sc

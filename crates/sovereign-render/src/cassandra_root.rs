@@ -40,7 +40,7 @@ pub(crate) fn cassandra_racks(
     site: &str,
     nodes: u32,
 ) -> Vec<String> {
-    t.site(site)
+    t.find_site(site)
         .and_then(|s| s.aws.as_ref())
         .map(|a| a.azs.iter().take(nodes as usize).cloned().collect())
         .unwrap_or_default()
@@ -89,7 +89,7 @@ pub(crate) fn cassandra_size(cx: &Ctx) -> Result<CassandraSize, RenderError> {
 pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let t = cx.t;
     let Some(c) = &t.cassandra else { return Ok(()) };
-    let cp = t.site(&c.control_plane).ok_or_else(|| {
+    let cp = t.find_site(&c.control_plane).ok_or_else(|| {
         RenderError(format!(
             "control-plane site `{}` is missing",
             c.control_plane
@@ -98,7 +98,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let first_dc = c
         .datacenters
         .first()
-        .and_then(|d| t.site(&d.site))
+        .and_then(|d| t.find_site(&d.site))
         .ok_or_else(|| RenderError("Cassandra has no datacenter".into()))?;
     let name = cx.cassandra_cluster_name();
 
@@ -185,7 +185,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
 
     let size = cassandra_size(cx)?;
     let bucket_region = medusa_bucket_site(t)
-        .and_then(|id| t.site(id))
+        .and_then(|id| t.find_site(id))
         .map(|s| cx.region(s).to_string())
         .unwrap_or_default();
     let resources = json!({
@@ -198,7 +198,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         .map(|d| {
             json!({
                 "name": d.site,
-                "k8sContext": if d.site == cp.id { String::new() } else { d.site.clone() },
+                "k8sContext": if d.site == cp.id { String::new() } else { d.site.to_string() },
                 "size": d.nodes,
                 "storage": format!("{}Gi", d.storage_size_gi),
                 "racks": cassandra_racks(t, &d.site, d.nodes),
@@ -228,7 +228,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let replication: serde_json::Map<String, serde_json::Value> = c
         .datacenters
         .iter()
-        .map(|d| (d.site.clone(), json!(d.replication_factor)))
+        .map(|d| (d.site.to_string(), json!(d.replication_factor)))
         .collect();
     access_root(cx, cp, &remote, tree);
     tree.add(

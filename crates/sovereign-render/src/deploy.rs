@@ -47,8 +47,10 @@ pub fn steps(t: &ValidatedTopology, dir: &str) -> Vec<Step> {
             commands: vec![format!("terraform -chdir={dir}/dns output delegation")],
         });
     }
-    let fly_app =
-        t.application.is_some() && t.sites.iter().any(|s| s.serves && s.fly_region.is_some());
+    let fly_app = t.application.is_some()
+        && t.sites
+            .iter()
+            .any(|s| s.serves() && s.fly_region().is_some());
     let fly_pg = t
         .postgres
         .as_ref()
@@ -58,7 +60,7 @@ pub fn steps(t: &ValidatedTopology, dir: &str) -> Vec<Step> {
         && t.application.is_some()
         && t.sites
             .iter()
-            .any(|s| s.serves && !s.eks && s.fly_region.is_some());
+            .any(|s| s.serves() && !s.has_eks() && s.fly_region().is_some());
     if fly_app {
         out.push(Step {
             name: "fly apps".into(),
@@ -115,11 +117,7 @@ pub fn steps(t: &ValidatedTopology, dir: &str) -> Vec<Step> {
                 ),
                 commands: tf(&format!("{dir}/cassandra-access")),
             });
-            let region = t
-                .site(&c.control_plane)
-                .and_then(|s| s.aws.as_ref())
-                .map(|a| a.region.clone())
-                .unwrap_or_default();
+            let region = t.site(&c.control_plane).aws_region().unwrap_or_default();
             let cluster = sovereign_spec::names::eks_cluster(&t.project.name, &c.control_plane);
             out.push(Step {
                 name: "wait for the k8ssandra operator".into(),

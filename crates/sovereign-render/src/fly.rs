@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use sovereign_check::{LogicalReplicaV, PostgresV, SiteV};
+use sovereign_check::{LogicalReplicaV, PostgresV};
 
 /// The table `sovereign verify` writes probe rows to; created on the primary and on every
 /// logical replica (logical replication does not copy DDL). Verify creates the same table.
@@ -52,11 +52,13 @@ fn header(cx: &Ctx, what: &str) -> String {
 
 pub(crate) fn render(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let t = cx.t;
-    let fly_sites: Vec<&SiteV> = match &t.application {
+    // Fly.io regions that run application machines.
+    let fly_sites: Vec<&str> = match &t.application {
         Some(_) => t
             .sites
             .iter()
-            .filter(|s| s.serves && s.fly_region.is_some())
+            .filter_map(|s| s.fly.as_ref().filter(|f| f.serves))
+            .map(|f| f.region.as_str())
             .collect(),
         None => Vec::new(),
     };
@@ -152,14 +154,14 @@ tf_output() {{ terraform -chdir="$tf_root" output -json "$1"; }}
         && !fly_sites.is_empty()
     {
         let name = sh(&fly_app_name(cx, &app.name));
-        let primary = sh(fly_sites[0].fly_region.as_deref().unwrap_or_default());
+        let primary = sh(fly_sites[0]);
         let _ = writeln!(
             script,
             "  fly deploy --config {} --app {name} --primary-region {primary} --ha=false --yes",
             here_path(&format!("{}/fly.toml", app.name))
         );
-        for s in &fly_sites {
-            let region = sh(s.fly_region.as_deref().unwrap_or_default());
+        for region in &fly_sites {
+            let region = sh(region);
             let _ = writeln!(
                 script,
                 "  fly scale count {} --region {region} --app {name} --yes",
@@ -222,11 +224,8 @@ esac
         && !fly_sites.is_empty()
     {
         let name = fly_app_name(cx, &app.name);
-        let primary = fly_sites[0].fly_region.clone().unwrap_or_default();
-        let regions: Vec<String> = fly_sites
-            .iter()
-            .filter_map(|s| s.fly_region.clone())
-            .collect();
+        let primary = fly_sites[0].to_string();
+        let regions: Vec<String> = fly_sites.iter().map(|r| r.to_string()).collect();
         tree.add(
             format!("fly/{}/fly.toml", app.name),
             format!(
@@ -276,16 +275,9 @@ fn postgres_replica(
     let t = cx.t;
     let app_name = fly_pg_app(cx, &r.site);
     let app = sh(&app_name);
-    let region_name = t
-        .site(&r.site)
-        .and_then(|s| s.fly_region.as_deref())
-        .unwrap_or_default()
-        .to_string();
+    let region_name = t.site(&r.site).fly_region().unwrap_or_default().to_string();
     let region = sh(&region_name);
-    let via_region = sh(&t
-        .site(&r.via)
-        .map(|s| cx.region(s).to_string())
-        .unwrap_or_default());
+    let via_region = sh(cx.region(t.site(&r.via)));
     let dir = format!("postgres-{}", r.site);
     let link = fly_link_name(cx, &r.site);
     let gateways = FLY_LINK_GATEWAYS.join(" ");

@@ -184,7 +184,7 @@ impl Ctx<'_> {
         self.t
             .sites
             .iter()
-            .filter(|s| s.eks && s.aws.as_ref().is_some_and(|a| a.peering))
+            .filter(|s| s.has_eks() && s.aws.as_ref().is_some_and(|a| a.peering))
             .collect()
     }
 

@@ -116,7 +116,7 @@ pub(crate) fn rules_value(cx: &Ctx) -> Value {
         groups.push(json!({ "name": "sovereign.postgres", "rules": rules }));
     }
     if let Some(c) = &t.cassandra {
-        let dcs: Vec<String> = c.datacenters.iter().map(|d| d.site.clone()).collect();
+        let dcs: Vec<String> = c.datacenters.iter().map(|d| d.site.to_string()).collect();
         groups.push(json!({
             "name": "sovereign.cassandra",
             "rules": [
@@ -456,7 +456,7 @@ pub(crate) fn kps_values(cx: &Ctx, site: &SiteV) -> Result<String, RenderError> 
             "metricLabelsAllowlist": [format!("nodes=[{CAPACITY_LABEL}]")],
         },
     });
-    if site.monitoring_global {
+    if site.is_monitoring_global() {
         prom["enableRemoteWriteReceiver"] = json!(true);
         values["grafana"] = json!({
             "enabled": true,
@@ -498,7 +498,7 @@ pub(crate) fn kps_values(cx: &Ctx, site: &SiteV) -> Result<String, RenderError> 
         &cx.header(&format!(
             "kube-prometheus-stack values for {}: the site label on every series, volumes on the site's\n`{SITE_STORAGE_CLASS}` storage class{}.",
             site.id,
-            if site.monitoring_global {
+            if site.is_monitoring_global() {
                 "; the global Prometheus receives every site's remote write and runs Sovereign's\nrules; Alertmanager; Grafana"
             } else {
                 "; remote write to the global Prometheus of the series its rules and\ndashboards read"

@@ -232,7 +232,7 @@ fn site_outputs(id: &str) -> String {
 /// The application and its autoscaling where the site serves it; null elsewhere.
 fn application_input(cx: &Ctx, site: &SiteV) -> Result<Expr, RenderError> {
     let t = cx.t;
-    let Some(app) = t.application.as_ref().filter(|_| site.serves) else {
+    let Some(app) = t.application.as_ref().filter(|_| site.serves()) else {
         return Ok(Expr::Null);
     };
     let k = t
@@ -241,7 +241,7 @@ fn application_input(cx: &Ctx, site: &SiteV) -> Result<Expr, RenderError> {
         .ok_or_else(|| RenderError("EKS site without kubernetes settings".into()))?;
     let tg = if crate::global::edge_sites(cx)
         .iter()
-        .any(|e| e.id == site.id)
+        .any(|(e, _)| e.id == site.id)
     {
         raw(format!(
             "{}.load_balancer.target_group_arn",
@@ -267,15 +267,18 @@ fn application_input(cx: &Ctx, site: &SiteV) -> Result<Expr, RenderError> {
 /// k8ssandra-operator's role here. The operators run where a datacenter or the control plane
 /// does, nowhere else: null on other sites.
 fn cassandra_input(cx: &Ctx, site: &SiteV) -> Expr {
-    if cx.t.cassandra.is_none() || !(site.cassandra_dc || site.cassandra_control_plane) {
+    if cx.t.cassandra.is_none() || !(site.has_cassandra_dc() || site.is_cassandra_control_plane()) {
         return Expr::Null;
     }
     map([
-        ("control_plane", Expr::Bool(site.cassandra_control_plane)),
-        ("datacenter", Expr::Bool(site.cassandra_dc)),
+        (
+            "control_plane",
+            Expr::Bool(site.is_cassandra_control_plane()),
+        ),
+        ("datacenter", Expr::Bool(site.has_cassandra_dc())),
         (
             "remote_access",
-            Expr::Bool(site.cassandra_dc && !site.cassandra_control_plane),
+            Expr::Bool(site.has_cassandra_dc() && !site.is_cassandra_control_plane()),
         ),
         ("medusa", medusa_input(cx, site)),
     ])
@@ -287,10 +290,10 @@ fn medusa_input(cx: &Ctx, site: &SiteV) -> Expr {
     use crate::cassandra_root::{
         BACKUP_SCHEDULE, CASSANDRA_SERVICE_ACCOUNT, medusa_bucket_prefix, medusa_bucket_site,
     };
-    let Some(owner) = medusa_bucket_site(cx.t).and_then(|id| cx.t.site(id)) else {
+    let Some(owner) = medusa_bucket_site(cx.t).and_then(|id| cx.t.find_site(id)) else {
         return Expr::Null;
     };
-    if !site.cassandra_dc {
+    if !site.has_cassandra_dc() {
         return Expr::Null;
     }
     map([
@@ -325,7 +328,7 @@ fn storage_classes_input(cx: &Ctx, site: &SiteV) -> Expr {
 /// Prometheus evaluates them: it holds every site's series, each with its `site` label, and it
 /// has the Alertmanager), the dashboards and the remote-write target group.
 fn monitoring_input(site: &SiteV) -> Expr {
-    let global = site.monitoring_global;
+    let global = site.is_monitoring_global();
     map([
         ("global", Expr::Bool(global)),
         (
@@ -367,7 +370,7 @@ fn monitoring_input(site: &SiteV) -> Expr {
 /// recipients subscribed), Alertmanager's service account, Grafana's admin secret. Null
 /// elsewhere.
 fn global_monitoring_input(cx: &Ctx, site: &SiteV) -> Expr {
-    if !site.monitoring_global {
+    if !site.is_monitoring_global() {
         return Expr::Null;
     }
     map([
@@ -393,7 +396,7 @@ fn global_monitoring_input(cx: &Ctx, site: &SiteV) -> Expr {
 /// The site's exporter logs in as the monitoring role; the site that creates the roles
 /// ([`postgres_roles_site`]) also gets the master and replication credentials, for the Job.
 fn postgres_input(cx: &Ctx, site: &SiteV) -> Expr {
-    let (Some(pg), Some(_)) = (&cx.t.postgres, site.aurora) else {
+    let (Some(pg), Some(_)) = (&cx.t.postgres, site.aurora()) else {
         return Expr::Null;
     };
     let roles = if postgres_roles_site(cx).is_some_and(|r| r.id == site.id) {
@@ -439,7 +442,7 @@ pub(crate) fn postgres_client_image(major: u32) -> String {
 }
 
 fn redis_input(cx: &Ctx, site: &SiteV) -> Expr {
-    if !site.redis {
+    if !site.has_cache() {
         return Expr::Null;
     }
     map([
@@ -466,7 +469,7 @@ pub(crate) fn storage_classes(cx: &Ctx, site: &SiteV) -> Vec<StorageClass> {
     let cassandra =
         cx.t.cassandra
             .as_ref()
-            .filter(|_| site.cassandra_dc)
+            .filter(|_| site.has_cassandra_dc())
             .map(|c| c.storage_class.as_str());
     let policy = |name: &str| {
         if cassandra == Some(name) {

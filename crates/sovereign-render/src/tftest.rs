@@ -6,7 +6,7 @@
 //! computed value (a certificate's validation options, a cluster's CA, a secret's JSON), the
 //! file sets it to something of the right shape, as the real service would.
 
-use sovereign_check::AuroraRole;
+use sovereign_check::{AuroraRole, SiteV};
 
 use crate::global::{continent, edge_sites, latency_region};
 use crate::hcl::{Block, Expr, File, map, raw, s, strs};
@@ -28,7 +28,7 @@ fn global(cx: &Ctx, tree: &mut Tree) {
     let mut f = File::new(&cx.header(
         "Invariants of the global root, asserted on an apply with mocked providers: `terraform test`\nin the root (no credentials, nothing created).",
     ));
-    let edges = edge_sites(cx);
+    let edges: Vec<&SiteV> = edge_sites(cx).into_iter().map(|(s, _)| s).collect();
     let mut domains: Vec<String> = Vec::new();
     if let (Some(d), false) = (&t.dns, edges.is_empty()) {
         domains.push(d.api_fqdn());
@@ -121,7 +121,7 @@ fn global(cx: &Ctx, tree: &mut Tree) {
         let secondaries = t
             .sites
             .iter()
-            .filter(|x| x.aurora == Some(AuroraRole::Secondary))
+            .filter(|x| x.aurora() == Some(AuroraRole::Secondary))
             .count();
         run = run.block(assert(
             format!(

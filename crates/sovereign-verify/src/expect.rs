@@ -58,7 +58,7 @@ pub fn declared(o: &Outputs, t: &ValidatedTopology) -> Vec<Declared> {
             .into_iter()
     };
     if let Some(pg) = &t.postgres {
-        let replicas: Vec<&str> = pg.replicas().collect();
+        let replicas: Vec<&str> = pg.replicas().map(|r| r.as_str()).collect();
         let members = std::iter::once(pg.primary.as_str()).chain(replicas.iter().copied());
         out.push(Declared {
             engine: "postgres",
@@ -80,7 +80,7 @@ pub fn declared(o: &Outputs, t: &ValidatedTopology) -> Vec<Declared> {
         let sites: Vec<&str> = t
             .sites
             .iter()
-            .filter(|s| s.redis)
+            .filter(|s| s.has_cache())
             .map(|s| s.id.as_str())
             .collect();
         out.push(Declared {
@@ -142,8 +142,13 @@ pub fn apply(o: &mut Outputs, t: &ValidatedTopology) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(pg) = &t.postgres {
         let p = o.postgres.get_or_insert_with(Postgres::default);
-        let replicas: Vec<String> = pg.replicas().map(str::to_string).collect();
-        note(&mut notes, "postgres primary", &p.primary_site, &pg.primary);
+        let replicas: Vec<String> = pg.replicas().map(|r| r.to_string()).collect();
+        note(
+            &mut notes,
+            "postgres primary",
+            &p.primary_site,
+            &pg.primary.to_string(),
+        );
         note(
             &mut notes,
             "postgres replicas",
@@ -156,7 +161,7 @@ pub fn apply(o: &mut Outputs, t: &ValidatedTopology) -> Vec<String> {
             &p.max_lag_seconds,
             &Some(pg.max_lag_seconds),
         );
-        p.primary_site = pg.primary.clone();
+        p.primary_site = pg.primary.to_string();
         p.expected_replicas = replicas;
         p.max_lag_seconds = Some(pg.max_lag_seconds);
         if p.pgbackrest.is_none() {
@@ -186,8 +191,9 @@ pub fn apply(o: &mut Outputs, t: &ValidatedTopology) -> Vec<String> {
         x.mode = Some(mode.into());
         x.maxmemory_policy = Some(r.maxmemory_policy.clone());
         if r.mode == RedisMode::Global {
-            note(&mut notes, "redis primary", &x.primary_site, &r.primary);
-            x.primary_site = r.primary.clone();
+            let primary = r.primary.as_ref().map(|p| p.to_string());
+            note(&mut notes, "redis primary", &x.primary_site, &primary);
+            x.primary_site = primary;
         }
     }
     if let Some(c) = &t.cassandra {
@@ -197,7 +203,7 @@ pub fn apply(o: &mut Outputs, t: &ValidatedTopology) -> Vec<String> {
             .iter()
             .map(|d| {
                 (
-                    d.site.clone(),
+                    d.site.to_string(),
                     CassandraDc {
                         nodes: d.nodes,
                         replication_factor: d.replication_factor,
@@ -221,7 +227,7 @@ pub fn apply(o: &mut Outputs, t: &ValidatedTopology) -> Vec<String> {
         x.datacenters = dcs;
     }
     {
-        let sites: Vec<String> = t.eks_sites().map(|s| s.id.clone()).collect();
+        let sites: Vec<String> = t.eks_sites().map(|s| s.id.to_string()).collect();
         if !sites.is_empty() {
             let m = o.monitoring.get_or_insert_with(Monitoring::default);
             note(&mut notes, "monitored sites", &m.sites, &sites);
@@ -231,14 +237,14 @@ pub fn apply(o: &mut Outputs, t: &ValidatedTopology) -> Vec<String> {
                     &mut notes,
                     "global monitoring site",
                     &m.global_site,
-                    &Some(g.clone()),
+                    &Some(g.to_string()),
                 );
-                m.global_site = Some(g.clone());
+                m.global_site = Some(g.to_string());
             }
         }
     }
     if let (Some(d), Some(_)) = (&t.dns, &t.application) {
-        let sites: Vec<String> = t.api_sites().iter().map(|s| s.id.clone()).collect();
+        let sites: Vec<String> = t.api_sites().iter().map(|s| s.id.to_string()).collect();
         let x = o.dns.get_or_insert_with(Dns::default);
         note(&mut notes, "API name", &x.api_name, &d.api_fqdn());
         note(&mut notes, "sites behind the API name", &x.sites, &sites);

@@ -125,8 +125,8 @@ pub fn inventory(t: &ValidatedTopology) -> Inventory {
         {
             regions.push(&a.region);
         }
-        if let Some(f) = &s.fly_region
-            && !fly.contains(&f.as_str())
+        if let Some(f) = s.fly_region()
+            && !fly.contains(&f)
         {
             fly.push(f);
         }
@@ -137,7 +137,7 @@ pub fn inventory(t: &ValidatedTopology) -> Inventory {
             0
         };
         let mut node_groups = Vec::new();
-        if s.eks
+        if s.has_eks()
             && let Some(k) = &t.kubernetes
         {
             node_groups.push(NodeGroupCounts {
@@ -159,7 +159,7 @@ pub fn inventory(t: &ValidatedTopology) -> Inventory {
         }
         let database = t.postgres.as_ref().and_then(|pg| {
             let instances = pg.instances.get(&s.id).copied().unwrap_or(0);
-            match s.aurora {
+            match s.aurora() {
                 Some(AuroraRole::Primary) => Some(DatabaseRole::Primary {
                     instance_class: pg.instance_class.clone(),
                     instances,
@@ -175,7 +175,7 @@ pub fn inventory(t: &ValidatedTopology) -> Inventory {
                     .map(|r| DatabaseRole::LogicalReplica {
                         vm_size: r.vm_size.clone(),
                         volume_size_gb: r.volume_size_gb,
-                        via: r.via.clone(),
+                        via: r.via.to_string(),
                     }),
             }
         });
@@ -189,29 +189,33 @@ pub fn inventory(t: &ValidatedTopology) -> Inventory {
                     storage_size_gi: d.storage_size_gi,
                 })
         });
-        let cache = t.redis.as_ref().filter(|_| s.redis).map(|r| CacheInfo {
-            node_type: r.node_type.clone(),
-            nodes: 1 + r.replicas_per_site,
-            global_role: match r.mode {
-                sovereign_spec::RedisMode::Global => {
-                    Some(if r.primary.as_deref() == Some(s.id.as_str()) {
-                        "primary"
-                    } else {
-                        "secondary"
-                    })
-                }
-                sovereign_spec::RedisMode::Regional => None,
-            },
-        });
-        let load_balancer = s.serves && s.eks;
+        let cache = t
+            .redis
+            .as_ref()
+            .filter(|_| s.has_cache())
+            .map(|r| CacheInfo {
+                node_type: r.node_type.clone(),
+                nodes: 1 + r.replicas_per_site,
+                global_role: match r.mode {
+                    sovereign_spec::RedisMode::Global => {
+                        Some(if r.primary.as_deref() == Some(s.id.as_str()) {
+                            "primary"
+                        } else {
+                            "secondary"
+                        })
+                    }
+                    sovereign_spec::RedisMode::Regional => None,
+                },
+            });
+        let load_balancer = s.serves() && s.has_eks();
         let fly_machines = match &t.application {
-            Some(app) if s.serves && s.fly_region.is_some() => app.fly_machines,
+            Some(app) if s.serves() && s.fly_region().is_some() => app.fly_machines,
             _ => 0,
         };
 
         totals.subnets += zones * 3;
         totals.nat_gateways += nat;
-        totals.eks_clusters += usize::from(s.eks);
+        totals.eks_clusters += usize::from(s.has_eks());
         for g in &node_groups {
             totals.nodes_min += g.min;
             totals.nodes_desired += g.desired;
@@ -236,28 +240,28 @@ pub fn inventory(t: &ValidatedTopology) -> Inventory {
         totals.fly_machines += fly_machines;
 
         sites.push(SiteInventory {
-            id: s.id.clone(),
+            id: s.id.to_string(),
             name: s.name.clone(),
             role: s.role.clone(),
             aws_region: aws.map(|a| a.region.clone()),
-            fly_region: s.fly_region.clone(),
+            fly_region: s.fly_region().map(str::to_string),
             vpc_cidr: aws.map(|a| a.vpc_cidr.to_string()),
             subnets: aws.map(|a| a.subnets.zones.clone()).unwrap_or_default(),
             nat_gateways: nat,
             eks_version: t
                 .kubernetes
                 .as_ref()
-                .filter(|_| s.eks)
+                .filter(|_| s.has_eks())
                 .map(|k| k.version.clone()),
             node_groups,
             database,
             cassandra,
-            cassandra_control_plane: s.cassandra_control_plane,
+            cassandra_control_plane: s.is_cassandra_control_plane(),
             cache,
-            serves_application: s.serves,
+            serves_application: s.serves(),
             load_balancer,
             fly_machines,
-            global_monitoring: s.monitoring_global,
+            global_monitoring: s.is_monitoring_global(),
         });
     }
     totals.aws_regions = regions.len();

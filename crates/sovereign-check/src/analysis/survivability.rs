@@ -179,18 +179,20 @@ pub fn analyse(t: &ValidatedTopology, catalog: &Catalog) -> Survivability {
     let sites = t
         .sites
         .iter()
-        .map(|s| scenario(t, catalog, &a, Loss::Site { site: s.id.clone() }))
+        .map(|s| {
+            scenario(
+                t,
+                catalog,
+                &a,
+                Loss::Site {
+                    site: s.id.to_string(),
+                },
+            )
+        })
         .collect();
     let zones = t
         .aws_sites()
-        .flat_map(|s| {
-            s.aws
-                .as_ref()
-                .map(|aws| aws.azs.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |z| (s.id.clone(), z))
-        })
+        .flat_map(|(s, aws)| aws.azs.iter().map(move |z| (s.id.to_string(), z.clone())))
         .map(|(site, zone)| scenario(t, catalog, &a, Loss::Zone { site, zone }))
         .collect();
     let mut pairs = Vec::new();
@@ -201,7 +203,7 @@ pub fn analyse(t: &ValidatedTopology, catalog: &Catalog) -> Survivability {
                 catalog,
                 &a,
                 Loss::Sites {
-                    sites: vec![x.id.clone(), y.id.clone()],
+                    sites: vec![x.id.to_string(), y.id.to_string()],
                 },
             ));
         }
@@ -228,16 +230,16 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
     let mut reads = Vec::new();
     let postgres = t.postgres.as_ref().map(|pg| {
         let instances = |id: &str| pg.instances.get(id).copied().unwrap_or(0);
-        let primary = t.site(&pg.primary);
+        let primary = t.find_site(&pg.primary);
         let writes = if !alive(&pg.primary) {
             // Promote the designated successor, else the surviving secondary with the lowest
             // mean round trip to the other surviving sites.
-            let candidates: Vec<&SiteV> = pg.secondaries.iter().filter(|s| alive(s)).filter_map(|s| t.site(s)).collect();
+            let candidates: Vec<&SiteV> = pg.secondaries.iter().filter(|s| alive(s)).filter_map(|s| t.find_site(s)).collect();
             let chosen = pg
                 .successor
                 .as_ref()
                 .filter(|s| alive(s))
-                .and_then(|s| t.site(s))
+                .and_then(|s| t.find_site(s))
                 .or_else(|| {
                     candidates
                         .iter()
@@ -251,7 +253,7 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
                     let rpo = one_way.map(|ow| a.typical_lag_seconds + ow);
                     Writes {
                         status: WriteStatus::Failover,
-                        primary: Some(new.id.clone()),
+                        primary: Some(new.id.to_string()),
                         rto_seconds: Some(rto),
                         rpo_seconds: rpo,
                         detail: format!(
@@ -281,7 +283,7 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
             if instances(site) >= 2 {
                 Writes {
                     status: WriteStatus::InRegionFailover,
-                    primary: Some(pg.primary.clone()),
+                    primary: Some(pg.primary.to_string()),
                     rto_seconds: None,
                     rpo_seconds: Some(0.0),
                     detail: format!("a reader in another zone of {} becomes the writer (shared storage: no data lost; the in-region failover time is not in the catalog)", pg.primary),
@@ -289,7 +291,7 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
             } else {
                 Writes {
                     status: WriteStatus::AtRisk,
-                    primary: Some(pg.primary.clone()),
+                    primary: Some(pg.primary.to_string()),
                     rto_seconds: None,
                     rpo_seconds: Some(0.0),
                     detail: "the primary has one instance: if it was in this zone, writes stop until Aurora creates a new one".into(),
@@ -298,7 +300,7 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
         } else {
             Writes {
                 status: WriteStatus::Unaffected,
-                primary: Some(pg.primary.clone()),
+                primary: Some(pg.primary.to_string()),
                 rto_seconds: Some(0.0),
                 rpo_seconds: Some(0.0),
                 detail: "the primary is not affected".into(),
@@ -308,16 +310,16 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
         let copies: Vec<&SiteV> = t
             .sites
             .iter()
-            .filter(|s| alive(&s.id) && (s.aurora.is_some() || s.logical_replica))
+            .filter(|s| alive(&s.id) && (s.aurora().is_some() || s.has_logical_replica()))
             .collect();
-        for s in t.sites.iter().filter(|s| alive(&s.id) && (s.serves || s.aurora.is_some() || s.logical_replica)) {
-            let own_copy = s.aurora.is_some() || s.logical_replica;
+        for s in t.sites.iter().filter(|s| alive(&s.id) && (s.serves() || s.aurora().is_some() || s.has_logical_replica())) {
+            let own_copy = s.aurora().is_some() || s.has_logical_replica();
             let zone_hit = zone.is_some_and(|(zs, _)| zs == s.id);
-            let at_risk = own_copy && zone_hit && s.aurora.is_some() && instances(&s.id) < 2;
+            let at_risk = own_copy && zone_hit && s.aurora().is_some() && instances(&s.id) < 2;
             if own_copy {
                 reads.push(Reads {
-                    site: s.id.clone(),
-                    served_by: Some(s.id.clone()),
+                    site: s.id.to_string(),
+                    served_by: Some(s.id.to_string()),
                     local: true,
                     rtt_ms: rtt(catalog, s, s).map(|(ms, _)| ms),
                     at_risk,
@@ -329,10 +331,10 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
                 .filter_map(|c| rtt(catalog, s, c).map(|(ms, _)| (ms, *c)))
                 .min_by(|x, y| x.0.total_cmp(&y.0));
             reads.push(match nearest {
-                Some((ms, c)) => Reads { site: s.id.clone(), served_by: Some(c.id.clone()), local: false, rtt_ms: Some(ms), at_risk: false },
+                Some((ms, c)) => Reads { site: s.id.to_string(), served_by: Some(c.id.to_string()), local: false, rtt_ms: Some(ms), at_risk: false },
                 None => Reads {
-                    site: s.id.clone(),
-                    served_by: copies.first().map(|c| c.id.clone()),
+                    site: s.id.to_string(),
+                    served_by: copies.first().map(|c| c.id.to_string()),
                     local: false,
                     rtt_ms: None,
                     at_risk: copies.is_empty(),
@@ -354,13 +356,14 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
             .map(|d| {
                 let rf = d.replication_factor;
                 if !alive(&d.site) {
-                    return (d.site.clone(), rf, 0);
+                    return (d.site.to_string(), rf, 0);
                 }
                 let lost_here = match zone {
                     Some((zs, z)) if zs == d.site => {
                         let racks = t
                             .site(&d.site)
-                            .and_then(|s| s.aws.as_ref())
+                            .aws
+                            .as_ref()
                             .map(|a| {
                                 a.azs
                                     .iter()
@@ -377,7 +380,7 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
                     }
                     _ => 0,
                 };
-                (d.site.clone(), rf, rf - lost_here)
+                (d.site.to_string(), rf, rf - lost_here)
             })
             .collect();
         for (dc, _, live) in &alive_rf {
@@ -430,7 +433,7 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
         for site in &r.sites {
             if !alive(site) {
                 redis.push(Cache {
-                    site: site.clone(),
+                    site: site.to_string(),
                     available: false,
                     detail: "lost with the site".into(),
                 });
@@ -443,7 +446,7 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
                 _ => "unaffected".into(),
             };
             redis.push(Cache {
-                site: site.clone(),
+                site: site.to_string(),
                 available: true,
                 detail,
             });
@@ -455,12 +458,12 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
         let serving: Vec<&SiteV> = t
             .sites
             .iter()
-            .filter(|s| s.serves && (s.eks || s.fly_region.is_some()))
+            .filter(|s| s.serves() && (s.has_eks() || s.fly_region().is_some()))
             .collect();
         let answering: Vec<String> = serving
             .iter()
             .filter(|s| alive(&s.id))
-            .map(|s| s.id.clone())
+            .map(|s| s.id.to_string())
             .collect();
         Dns {
             api_answers: !answering.is_empty(),
@@ -468,7 +471,7 @@ pub fn scenario(t: &ValidatedTopology, catalog: &Catalog, a: &Assumptions, loss:
             lost_site_names: serving
                 .iter()
                 .filter(|s| !alive(&s.id))
-                .map(|s| s.id.clone())
+                .map(|s| s.id.to_string())
                 .collect(),
         }
     });
@@ -489,7 +492,7 @@ fn mean_rtt(t: &ValidatedTopology, catalog: &Catalog, from: &SiteV, lost: &[&str
     let others: Vec<f64> = t
         .sites
         .iter()
-        .filter(|s| s.id != from.id && !lost.contains(&s.id.as_str()) && s.serves)
+        .filter(|s| s.id != from.id && !lost.contains(&s.id.as_str()) && s.serves())
         .filter_map(|s| rtt(catalog, from, s).map(|(ms, _)| ms))
         .collect();
     if others.is_empty() {
@@ -516,17 +519,17 @@ pub fn latency(t: &ValidatedTopology, catalog: &Catalog) -> Vec<SiteLatency> {
     let Some(pg) = &t.postgres else {
         return Vec::new();
     };
-    let primary = t.site(&pg.primary);
+    let primary = t.find_site(&pg.primary);
     let copies: Vec<&SiteV> = t
         .sites
         .iter()
-        .filter(|s| s.aurora.is_some() || s.logical_replica)
+        .filter(|s| s.aurora().is_some() || s.has_logical_replica())
         .collect();
     t.sites
         .iter()
-        .filter(|s| s.serves || s.aurora.is_some() || s.logical_replica)
+        .filter(|s| s.serves() || s.aurora().is_some() || s.has_logical_replica())
         .map(|s| {
-            let local = s.aurora.is_some() || s.logical_replica;
+            let local = s.aurora().is_some() || s.has_logical_replica();
             let (read_from, read) = if local {
                 (Some(s), rtt(catalog, s, s))
             } else {
@@ -544,11 +547,11 @@ pub fn latency(t: &ValidatedTopology, catalog: &Catalog) -> Vec<SiteLatency> {
                 _ => None,
             };
             SiteLatency {
-                site: s.id.clone(),
-                read_from: read_from.map(|c| c.id.clone()),
+                site: s.id.to_string(),
+                read_from: read_from.map(|c| c.id.to_string()),
                 read_rtt_ms: read.map(|r| r.0),
                 read_local: local,
-                write_to: primary.map(|p| p.id.clone()),
+                write_to: primary.map(|p| p.id.to_string()),
                 write_rtt_ms: write.map(|w| w.0),
                 status,
             }
@@ -558,7 +561,7 @@ pub fn latency(t: &ValidatedTopology, catalog: &Catalog) -> Vec<SiteLatency> {
 
 /// Convenience for the primary's role of a site.
 pub fn is_primary(s: &SiteV) -> bool {
-    s.aurora == Some(AuroraRole::Primary)
+    s.aurora() == Some(AuroraRole::Primary)
 }
 
 #[cfg(test)]

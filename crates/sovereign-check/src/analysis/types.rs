@@ -80,7 +80,7 @@ pub fn used_types(t: &ValidatedTopology, catalog: &Catalog) -> Vec<UsedType> {
     if let Some(pg) = &t.postgres {
         let regions = pg
             .members()
-            .filter_map(|s| t.site(s)?.aws.as_ref())
+            .filter_map(|s| t.find_site(s)?.aws.as_ref())
             .map(|a| a.region.as_str());
         add(&mut list, &pg.instance_class, "aurora", "postgres", regions);
     }
@@ -88,7 +88,7 @@ pub fn used_types(t: &ValidatedTopology, catalog: &Catalog) -> Vec<UsedType> {
         let regions = t
             .sites
             .iter()
-            .filter(|s| s.redis)
+            .filter(|s| s.has_cache())
             .filter_map(|s| s.aws.as_ref())
             .map(|a| a.region.as_str());
         add(&mut list, &r.node_type, "elasticache", "redis", regions);

@@ -58,7 +58,7 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
         None
     } else {
         for s in &args.lose {
-            if topology.site(s).is_none() {
+            if topology.find_site(s).is_none() {
                 let ids: Vec<&str> = topology.sites.iter().map(|s| s.id.as_str()).collect();
                 return Err(CliError::usage(format!(
                     "--lose: no site `{s}`; sites: {}",
@@ -517,7 +517,7 @@ fn human(t: &ValidatedTopology, inv: &Inventory) -> String {
             let id = if si.global_monitoring {
                 format!("{} (mon)", si.id)
             } else {
-                si.id.clone()
+                si.id.to_string()
             };
             vec![id, place, network, k8s, pg, cass, cache, serves]
         }),
@@ -529,7 +529,7 @@ fn human(t: &ValidatedTopology, inv: &Inventory) -> String {
         .flat_map(|si| {
             si.subnets.iter().map(move |z| {
                 vec![
-                    si.id.clone(),
+                    si.id.to_string(),
                     z.az.clone(),
                     z.public.to_string(),
                     z.private.to_string(),

@@ -165,12 +165,17 @@ fn yaml_str(s: &str) -> String {
 }
 
 /// Writes the node's configuration and starts its JVM; returns once the process runs (the
-/// node joins in the background: [`wait_ready`]).
+/// node joins in the background: [`wait_ready`]). `cluster_size` is the number of nodes of the
+/// whole cluster: every node keeps a full copy of the auth tables from the first start, so a
+/// coordinator in any datacenter finds the roles locally (a one-replica `system_auth` that is
+/// later given per-datacenter replicas leaves the new replicas empty until a repair, and DDL
+/// then fails with "does not have sufficient privileges").
 pub fn start(
     dir: &Path,
     cluster: &str,
     node: &NodeSpec,
     seeds: &[(IpAddr, u16)],
+    cluster_size: usize,
     heap_mb: u32,
 ) -> Result<Node, LabError> {
     // `prerequisites` (run once, by `up`'s preflight) checked Java's version and the jars; a
@@ -265,6 +270,10 @@ pub fn start(
             home.join("logback.xml").display()
         ))
         .arg(format!("-Dcassandra.jmx.local.port={}", node.jmx_port))
+        .arg(format!(
+            "-Dcassandra.system_auth.default_rf={}",
+            cluster_size.max(1)
+        ))
         .arg("-Dcassandra-foreground=yes")
         .arg("-cp")
         .arg(format!("{}/*", lib.display()))
