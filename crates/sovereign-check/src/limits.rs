@@ -334,6 +334,32 @@ pub static LIMITS: &[Limit] = &[
     },
 ];
 
+/// The rule that checks a key: `invalid_name` for names, `value_out_of_range` for numbers and
+/// words from a set, else the rule named in [`Check::Rule`].
+pub fn rule_code(l: &Limit) -> &'static str {
+    match l.check {
+        Check::Name(_) => "SOV016",
+        Check::Int { .. } | Check::Num { .. } | Check::OneOf(_) => "SOV141",
+        Check::Rule(code) => code,
+    }
+}
+
+/// [`LIMITS`] as the Markdown list `sovereign explain invalid_name` and
+/// `sovereign explain value_out_of_range` end with: key, rule, what is accepted, the source.
+pub fn table_markdown() -> String {
+    let mut s = String::from("## Every key with a limit\n\n");
+    for l in LIMITS {
+        s.push_str(&format!(
+            "- `{}` ({}): {}. Source: {}.\n",
+            l.key,
+            rule_code(l),
+            l.accepts,
+            l.source.trim_end_matches('.')
+        ));
+    }
+    s
+}
+
 fn limit(key: &str) -> &'static Limit {
     LIMITS
         .iter()
