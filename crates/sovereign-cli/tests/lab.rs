@@ -512,6 +512,7 @@ fn default_topology_end_to_end() {
     let (_t, dir) = lab_dir();
     let _down = Down(dir.clone());
     // Up, at a tenth of the real round trips to keep the test short.
+    let before = std::time::Instant::now();
     let o = run(
         &[
             "lab",
@@ -530,6 +531,19 @@ fn default_topology_end_to_end() {
         "{out}"
     );
     assert!(err.contains("[19/19] settling"), "progress is shown: {err}");
+    // The time `up` reports is the time the command took, not the sum of its steps: never
+    // more than this test measured around it, and short of it only by starting the process.
+    let wall = before.elapsed().as_secs_f64();
+    let reported: f64 = out
+        .split("up in ")
+        .nth(1)
+        .and_then(|r| r.split(" s:").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `up in N s` in {out}"));
+    assert!(
+        reported <= wall && wall - reported < 3.0,
+        "`lab up` reported {reported} s; it took {wall:.1} s"
+    );
     // A second `up` says so instead of starting twice.
     let (_, err) = expect(&run(&["lab", "up"], &dir), 2, "second up");
     assert!(err.contains("already running"), "{err}");
