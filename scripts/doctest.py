@@ -104,7 +104,8 @@ def line_matches(pattern, actual):
 
 
 def matches(expected, actual):
-    """Expected lines (with `...` and `[..]`) against actual lines."""
+    """Expected lines (with `...` and `[..]`) against actual lines: (matched, (i, j)) where, on a
+    mismatch, expected line i and printed line j are where the longest match stopped."""
     expected = [e.rstrip() for e in expected]
     actual = [a.rstrip() for a in actual]
     while expected and not expected[-1]:
@@ -112,11 +113,14 @@ def matches(expected, actual):
     while actual and not actual[-1]:
         actual.pop()
     memo = {}
+    furthest = [(0, 0)]
 
     def go(i, j):
         key = (i, j)
         if key in memo:
             return memo[key]
+        if (i, -j) > (furthest[0][0], -furthest[0][1]):
+            furthest[0] = (i, j)
         if i == len(expected):
             r = j == len(actual)
         elif expected[i] == "...":
@@ -127,14 +131,8 @@ def matches(expected, actual):
         return r
 
     sys.setrecursionlimit(100000)
-    return go(0, 0)
-
-
-def first_difference(expected, actual):
-    for n, (e, a) in enumerate(zip(expected, actual)):
-        if e.rstrip() != a.rstrip() and e != "..." and not line_matches(e.rstrip(), a.rstrip()):
-            return n, e, a
-    return min(len(expected), len(actual)), None, None
+    ok = go(0, 0)
+    return ok, furthest[0], expected, actual
 
 
 def run_examples(binary):
@@ -183,12 +181,14 @@ def run_examples(binary):
                     timeout=300,
                 )
                 actual = p.stdout.decode("utf-8", "replace").split("\n")
-                if not matches(expected, actual):
-                    n, e, a = first_difference(expected, actual)
+                ok, (i, j), exp, act = matches(expected, actual)
+                if not ok:
+                    documented = exp[i] if i < len(exp) else "(end of the example)"
+                    printed = act[j] if j < len(act) else "(end of the output)"
                     failures.append(
                         f"{rel}:{lineno}: `{command}` (exit {p.returncode}) prints something else;"
-                        f" first difference at output line {n + 1}:\n"
-                        f"    documented: {e!r}\n    printed:    {a!r}\n"
+                        f" the example stops matching at its line {i + 1}:\n"
+                        f"    documented: {documented!r}\n    printed:    {printed!r}\n"
                         "    printed in full:\n"
                         + "\n".join("      " + x for x in actual)
                     )
