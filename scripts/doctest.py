@@ -279,7 +279,15 @@ def check_options(binary):
     # Documented options exist.
     every = set().union(*tree.values())
     for rel, text in docs.items():
+        fence = None
         for n, line in enumerate(text.split("\n"), 1):
+            if line.startswith("```"):
+                fence = None if fence is not None else line[3:].strip()
+                continue
+            # What a program prints is not documentation of options: only the commands of a
+            # console block are read.
+            if fence is not None and fence.startswith("console") and not line.startswith("$ "):
+                continue
             for m in re.finditer(r"sovereign((?: [a-z][a-z0-9-]*)+)((?: [^`\n]*)?)", line):
                 words = m.group(1).split()
                 path = ()
