@@ -165,7 +165,7 @@ pub static LIMITS: &[Limit] = &[
     },
     Limit {
         key: "network.subnet_prefix",
-        accepts: "from 4 more than the VPC's prefix to 24 (public and database subnets are 4 bits smaller and AWS's smallest subnet is a /28)",
+        accepts: "16 to 24, as long as the VPC holds every zone's subnets (SOV044); the public and database subnets get a prefix 4 longer, and AWS's smallest subnet is a /28",
         source: "AWS subnet sizes /16 to /28 (https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html); SOV044 checks the plan fits",
         check: Check::Int { min: 16, max: 24 },
     },
