@@ -512,7 +512,6 @@ fn default_topology_end_to_end() {
     let (_t, dir) = lab_dir();
     let _down = Down(dir.clone());
     // Up, at a tenth of the real round trips to keep the test short.
-    let before = std::time::Instant::now();
     let o = run(
         &[
             "lab",
@@ -531,19 +530,6 @@ fn default_topology_end_to_end() {
         "{out}"
     );
     assert!(err.contains("[19/19] settling"), "progress is shown: {err}");
-    // The time `up` reports is the time the command took, not the sum of its steps: never
-    // more than this test measured around it, and short of it only by starting the process.
-    let wall = before.elapsed().as_secs_f64();
-    let reported: f64 = out
-        .split("up in ")
-        .nth(1)
-        .and_then(|r| r.split(" s:").next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no `up in N s` in {out}"));
-    assert!(
-        reported <= wall && wall - reported < 3.0,
-        "`lab up` reported {reported} s; it took {wall:.1} s"
-    );
     // A second `up` says so instead of starting twice.
     let (_, err) = expect(&run(&["lab", "up"], &dir), 2, "second up");
     assert!(err.contains("already running"), "{err}");
@@ -891,6 +877,37 @@ fn default_topology_end_to_end() {
 
 fn minimal() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/minimal.toml")
+}
+
+/// The time `lab up` reports is the time the command took (issue 18: on a busy machine it once
+/// reported 20 s less than the wall clock): never more than this test measures around the
+/// process, and short of it only by what happens before `main` and after the summary.
+#[test]
+fn up_reports_the_time_the_command_took() {
+    let (_t, dir) = lab_dir();
+    let _down = Down(dir.clone());
+    let before = std::time::Instant::now();
+    let mut c = sovereign();
+    c.args(["lab", "up"])
+        .arg(minimal())
+        .arg("--dir")
+        .arg(&dir)
+        .args(["--latency-scale", "0"]);
+    let o = c.output().unwrap();
+    let wall = before.elapsed().as_secs_f64();
+    let (out, _) = expect(&o, 0, "lab up of the minimal topology");
+    let reported: f64 = out
+        .split("up in ")
+        .nth(1)
+        .and_then(|r| r.split(" s:").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `up in N s` in {out}"));
+    // The summary rounds to a tenth of a second.
+    assert!(
+        reported <= wall + 0.05 && wall - reported < 3.0,
+        "`lab up` reported {reported} s; it took {wall:.1} s"
+    );
+    expect(&run(&["lab", "down"], &dir), 0, "lab down");
 }
 
 #[test]
