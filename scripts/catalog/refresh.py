@@ -56,7 +56,7 @@ ELASTICACHE_PARAMS = "doc_source/redis/ParameterGroups.Redis.md"
 MOTO_AURORA_RECORDED = ("2023-04-08", "bab61089a")
 
 # Aurora classes the archived guide predates, listed in the current AWS support table as read in
-# FACTS.md section 1 (db.r8g, Graviton4). Only the sizes the catalog carried before the refresh.
+# catalog-sources.md section 1 (db.r8g, Graviton4). Only the sizes the catalog carried before the refresh.
 AURORA_FROM_FACTS = ["db.r8g.large", "db.r8g.xlarge", "db.r8g.2xlarge"]
 
 
@@ -512,7 +512,7 @@ def main() -> None:
         + source("facts", "verified",
                  "db.r8g (Graviton4) listed in the current Aurora instance-class support table: "
                  "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.DBInstanceClass.SupportAurora.html "
-                 "(FACTS.md section 1); sizes as the catalog carried them", "2026-11-26") + "\n"
+                 "(catalog-sources.md section 1); sizes as the catalog carried them", "2026-11-26") + "\n"
         + source("ec2", "derived",
                  "the vCPU and memory of the EC2 instance type of the same name (ec2.toml), as the guide's "
                  "hardware table shows for every class it lists", moto.built) + "\n"
@@ -524,7 +524,7 @@ def main() -> None:
         + source("rule", "derived",
                  "global databases require memory-optimized classes (db.r*, db.x*): "
                  "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.configuration.requirements.html "
-                 "(FACTS.md section 1)", "2026-11-26")
+                 "(catalog-sources.md section 1)", "2026-11-26")
     )
 
     # ElastiCache.

@@ -801,7 +801,7 @@ mod tests {
     #[test]
     fn latency_matches_facts() {
         let c = Catalog::load().unwrap();
-        // FACTS.md section 5: eu-west-1 -> us-east-1 69, us-east-1 -> eu-west-1 70.
+        // catalog-sources.md section 5: eu-west-1 -> us-east-1 69, us-east-1 -> eu-west-1 70.
         assert_eq!(c.latency.rtt_ms("eu-west-1", "us-east-1"), Some(69.5));
         assert_eq!(
             c.latency.rtt_ms("ap-southeast-2", "af-south-1"),

@@ -165,7 +165,7 @@ pub static LIMITS: &[Limit] = &[
     },
     Limit {
         key: "network.subnet_prefix",
-        accepts: "from 4 more than the VPC's prefix to 24 (public and database subnets are 4 bits smaller and AWS's smallest subnet is a /28)",
+        accepts: "16 to 24, as long as the VPC holds every zone's subnets (SOV044); the public and database subnets get a prefix 4 longer, and AWS's smallest subnet is a /28",
         source: "AWS subnet sizes /16 to /28 (https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html); SOV044 checks the plan fits",
         check: Check::Int { min: 16, max: 24 },
     },
@@ -333,6 +333,32 @@ pub static LIMITS: &[Limit] = &[
         },
     },
 ];
+
+/// The rule that checks a key: `invalid_name` for names, `value_out_of_range` for numbers and
+/// words from a set, else the rule named in [`Check::Rule`].
+pub fn rule_code(l: &Limit) -> &'static str {
+    match l.check {
+        Check::Name(_) => "SOV016",
+        Check::Int { .. } | Check::Num { .. } | Check::OneOf(_) => "SOV141",
+        Check::Rule(code) => code,
+    }
+}
+
+/// [`LIMITS`] as the Markdown list `sovereign explain invalid_name` and
+/// `sovereign explain value_out_of_range` end with: key, rule, what is accepted, the source.
+pub fn table_markdown() -> String {
+    let mut s = String::from("## Every key with a limit\n\n");
+    for l in LIMITS {
+        s.push_str(&format!(
+            "- `{}` ({}): {}. Source: {}.\n",
+            l.key,
+            rule_code(l),
+            l.accepts,
+            l.source.trim_end_matches('.')
+        ));
+    }
+    s
+}
 
 fn limit(key: &str) -> &'static Limit {
     LIMITS

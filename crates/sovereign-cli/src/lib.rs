@@ -79,7 +79,17 @@ pub enum Command {
 }
 
 /// Parses the arguments, runs the command, returns the exit code.
+/// When this process started, as near as `main` can tell: the figure a command reports as the
+/// time it took (`lab up`) is measured from here, so it is the time the whole command took.
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The moment [`main`] began (or, outside `main`, the first call).
+pub fn started() -> std::time::Instant {
+    *STARTED.get_or_init(std::time::Instant::now)
+}
+
 pub fn main() -> ExitCode {
+    started();
     let cli = Cli::parse();
     let out = output::Output::new(&cli.global);
     let result = match cli.command {

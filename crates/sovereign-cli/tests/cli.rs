@@ -791,7 +791,7 @@ fn cost_human_output_and_exit_codes() {
         ));
 }
 
-/// The documented JSON shape of `plan --format json` (README, "plan JSON").
+/// The documented JSON shape of `plan --format json` (docs/commands.md, `sovereign plan`).
 #[test]
 fn plan_json_shape() {
     let json = sovereign()

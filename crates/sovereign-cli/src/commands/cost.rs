@@ -149,7 +149,9 @@ pub fn human(name: &str, r: &CostReport, detailed: bool) -> String {
         ));
     }
     if detailed {
-        s.push_str("\n* usage assumption from [usage] (defaults documented in the README)\n\nPrice sources:\n");
+        s.push_str(
+            "\n* usage assumption from [usage] (defaults in docs/topology.md)\n\nPrice sources:\n",
+        );
         for (i, p) in sources.iter().enumerate() {
             s.push_str(&format!(
                 "  [{}] {} ({}, as of {})\n",

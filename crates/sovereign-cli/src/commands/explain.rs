@@ -44,6 +44,10 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
         if !rule.doc.ends_with('\n') {
             out.print("\n");
         }
+        // The two rules that check keys against `limits::LIMITS` end with the whole table.
+        if matches!(rule.code, "SOV016" | "SOV141") {
+            out.print(&format!("\n{}", sovereign_check::limits::table_markdown()));
+        }
         return Ok(Exit::Ok);
     }
     let catalog = Catalog::builtin();

@@ -1,5 +1,4 @@
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use sovereign_lab::LabError;
 
@@ -211,7 +210,9 @@ fn up(a: UpArgs, out: &Output) -> Result<Exit, CliError> {
         cassandra_heap_mb: a.cassandra_heap,
         alert_time_scale: a.alert_time_scale,
     };
-    let start = Instant::now();
+    // The whole command's time, from the process's start: parsing, checking, every step and
+    // whatever happens between them.
+    let start = crate::started();
     out.status(&format!(
         "starting the data tier of `{}` in {}",
         t.project.name,

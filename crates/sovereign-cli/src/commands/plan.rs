@@ -28,7 +28,7 @@ pub struct Args {
     pub lose: Vec<String>,
 }
 
-/// The JSON document `sovereign plan --format json` prints (documented in the README).
+/// The JSON document `sovereign plan --format json` prints (documented in docs/commands.md).
 #[derive(Serialize)]
 pub struct PlanJson<'a> {
     pub file: String,
