@@ -232,7 +232,32 @@ def run(cmd, cwd, env, what, problems, json_diags=False, allow_warnings=False):
     return p.returncode == 0, took
 
 
-def judge_tree(tree, engine, cfg, work, apply, problems, schemas, tests=True):
+def contract_check(rd, bin_, env, label, problems, verify):
+    """The global root's outputs, as `output -json` prints them after the apply, read by
+    `sovereign verify` against the topology: they must parse into the outputs contract with no
+    field it does not know, and hold every output the topology calls for."""
+    sovereign, topology = verify
+    p = subprocess.run(bin_ + ["output", "-json"], cwd=rd, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        problems.append(f"{label}: output -json failed:\n{p.stderr}")
+        return
+    path = os.path.join(rd, "judge-outputs.json")
+    with open(path, "w") as f:
+        f.write(p.stdout)
+    v = subprocess.run(
+        [sovereign, "verify", "--outputs", path, "--topology", topology,
+         "--only", "*::outputs_present", "--format", "json"],
+        env=env, capture_output=True, text=True)
+    notes = [l for l in v.stderr.splitlines() if "not part of the outputs contract" in l]
+    if v.returncode != 0 or notes:
+        problems.append(f"{label}: the outputs do not fit the contract (verify exit {v.returncode}):\n"
+                        + "\n".join(notes) + "\n" + v.stdout[-3000:] + v.stderr[-2000:])
+    else:
+        checks = json.loads(v.stdout).get("checks", [])
+        TIMINGS.append((f"{label}: contract ({len(checks)} outputs_present checks)", 0.0))
+
+
+def judge_tree(tree, engine, cfg, work, apply, problems, schemas, tests=True, verify=None):
     name = os.path.basename(os.path.normpath(tree))
     copy = os.path.join(work, f"{name}-{engine}")
     shutil.copytree(tree, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
@@ -264,7 +289,9 @@ def judge_tree(tree, engine, cfg, work, apply, problems, schemas, tests=True):
             continue
         ok, _ = run(bin_ + ["plan", "-input=false", "-no-color", "-out=judge.tfplan"], rd, env, f"{label}: plan", problems)
         if ok and apply:
-            run(bin_ + ["apply", "-input=false", "-no-color", "judge.tfplan"], rd, env, f"{label}: apply", problems)
+            ok, _ = run(bin_ + ["apply", "-input=false", "-no-color", "judge.tfplan"], rd, env, f"{label}: apply", problems)
+            if ok and root == "." and verify:
+                contract_check(rd, bin_, env, label, problems, verify)
         if tests and (any(f.endswith(".tftest.hcl") for f in os.listdir(rd)) or os.path.isdir(os.path.join(rd, "tests"))):
             run(bin_ + ["test", "-no-color"], rd, env, f"{label}: test", problems)
         timings[root] = time.time() - start
@@ -349,6 +376,11 @@ def main():
     ap.add_argument("--tests-on", action="append", metavar="TREE",
                     help="run the roots' `test` files only in these trees (by directory name); default: every tree")
     ap.add_argument("--jobs", type=int, default=1, help="engines run side by side (default 1)")
+    ap.add_argument("--verify-with", metavar="BIN",
+                    help="after the global root's apply, read its outputs with `BIN verify` against the topology "
+                         "TOPOLOGIES/<tree name>.toml (the outputs contract)")
+    ap.add_argument("--topologies", metavar="DIR", default="examples",
+                    help="where --verify-with finds each tree's topology (default: examples)")
     args = ap.parse_args()
     engines = args.engine or ["terraform", "tofu"]
     versions = schema_versions()
@@ -369,7 +401,14 @@ def main():
             t = time.time()
             name = os.path.basename(os.path.normpath(tree))
             tests = not args.tests_on or name in args.tests_on
-            timings = judge_tree(tree, engine, cfg, work, not args.no_apply, found, cut[tree], tests)
+            verify = None
+            if args.verify_with:
+                topology = os.path.abspath(os.path.join(args.topologies, name + ".toml"))
+                if not os.path.exists(topology):
+                    found.append(f"{name}: --verify-with needs the topology {topology}")
+                else:
+                    verify = (os.path.abspath(args.verify_with), topology)
+            timings = judge_tree(tree, engine, cfg, work, not args.no_apply, found, cut[tree], tests, verify)
             lines.append(f"  {name}: {len(timings)} roots in {time.time() - t:.1f} s"
                          + ("" if tests else " (test files not run)"))
         return lines, found

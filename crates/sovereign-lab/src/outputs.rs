@@ -1,8 +1,15 @@
-//! The lab's outputs file: the shape `terraform output -json` prints for the rendered tree
-//! (each output as `{"sensitive", "type", "value"}`), filled with the lab's loopback
-//! endpoints, plus what only the lab has (credentials files, pgBackRest, resolvers).
+//! The lab's outputs file: the deployment's outputs contract (`sovereign_check::outputs`, the
+//! types verify reads), as `terraform output -json` prints it (each output as
+//! `{"sensitive", "type", "value"}`), filled with the lab's loopback endpoints, plus what only
+//! the lab has (credentials files, pgBackRest, resolvers).
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
+use sovereign_check::outputs::{
+    Cassandra, CassandraDc, DeploymentOutputs, Dns, Monitoring, PgBackRest, Postgres, PostgresRole,
+    Redis, Site, SiteCassandra, SiteLoadBalancer, SitePostgres, SiteRedis,
+};
 
 use crate::state::LabState;
 
@@ -31,157 +38,203 @@ pub const PG_CREDENTIALS: &str = "credentials/postgres.json";
 pub const REDIS_CREDENTIALS: &str = "credentials/redis.token";
 pub const CASSANDRA_CREDENTIALS: &str = "credentials/cassandra.json";
 
-/// The outputs, as a JSON document.
+/// The outputs, as `terraform output -json` would print them: the deployment's outputs
+/// contract filled with the lab's loopback endpoints and credentials files.
 pub fn outputs(s: &LabState) -> Value {
-    let mut sites = Map::new();
+    let o = contract(s);
+    let mut root = Map::new();
+    let value = serde_json::to_value(&o).unwrap_or(Value::Null);
+    if let Value::Object(m) = value {
+        for (name, v) in m {
+            if !v.is_null() {
+                root.insert(name, wrap(v));
+            }
+        }
+    }
+    Value::Object(root)
+}
+
+/// The lab's deployment, in the outputs contract's types.
+pub fn contract(s: &LabState) -> DeploymentOutputs {
+    let mut sites = BTreeMap::new();
     for site in &s.sites {
-        let mut m = Map::new();
-        m.insert("region".into(), json!(site.region));
-        m.insert("fly_region".into(), json!(site.fly_region));
-        let pg = s
+        let postgres = s
             .postgres
             .as_ref()
-            .and_then(|p| p.members.get(&site.id).map(|m| (p, m)));
-        m.insert(
-            "postgres".into(),
-            match pg {
-                Some((p, member)) if member.role != "down" => {
-                    let endpoint = json!(member.pg.host);
-                    match member.role.as_str() {
-                        "primary" => json!({"role": "primary", "writer_endpoint": endpoint, "reader_endpoint": endpoint, "port": member.pg.port, "database": p.database}),
-                        "secondary" => json!({"role": "secondary", "writer_endpoint": null, "reader_endpoint": endpoint, "port": member.pg.port, "database": p.database}),
-                        _ => json!({"role": member.role, "host": endpoint, "port": member.pg.port, "database": p.database}),
-                    }
+            .and_then(|p| p.members.get(&site.id).map(|m| (p, m)))
+            .and_then(|(p, member)| {
+                let endpoint = Some(member.pg.host.clone());
+                let (role, writer, reader, host) = match member.role.as_str() {
+                    "primary" => (PostgresRole::Primary, endpoint.clone(), endpoint, None),
+                    "secondary" => (PostgresRole::Secondary, None, endpoint, None),
+                    "logical_replica" => (PostgresRole::LogicalReplica, None, None, endpoint),
+                    // A member a drill took down is absent, as a destroyed one would be.
+                    _ => return None,
+                };
+                Some(SitePostgres {
+                    role,
+                    cluster_id: None,
+                    writer_endpoint: writer,
+                    reader_endpoint: reader,
+                    host,
+                    port: Some(member.pg.port),
+                    database: Some(p.database.clone()),
+                })
+            });
+        let redis = s.redis.get(&site.id).map(|r| SiteRedis {
+            primary_endpoint: Some(r.redis.host.clone()),
+            reader_endpoint: Some(r.redis.host.clone()),
+            port: Some(r.redis.port),
+            tls: false,
+            role: Some(r.role.clone()),
+        });
+        let cassandra = s
+            .cassandra
+            .as_ref()
+            .filter(|c| c.datacenters.contains_key(&site.id))
+            .map(|c| {
+                let nodes: Vec<&crate::engines::cassandra::Node> =
+                    c.nodes.iter().filter(|n| n.spec.dc == site.id).collect();
+                SiteCassandra {
+                    datacenter: site.id.clone(),
+                    contact_points: nodes.iter().map(|n| n.spec.listen.to_string()).collect(),
+                    port: nodes.first().map(|n| n.spec.native_port),
                 }
-                _ => Value::Null,
+            });
+        let load_balancer = s.edges.get(&site.id).map(|url| SiteLoadBalancer {
+            dns_name: None,
+            target_group_arn: None,
+            url: Some(url.clone()),
+            health_path: s.health_path.clone(),
+        });
+        sites.insert(
+            site.id.clone(),
+            Site {
+                region: site.region.clone(),
+                fly_region: site.fly_region.clone(),
+                postgres,
+                redis,
+                cassandra,
+                load_balancer,
+                ..Site::default()
             },
         );
-        m.insert(
-            "redis".into(),
-            match s.redis.get(&site.id) {
-                Some(r) => json!({
-                    "primary_endpoint": r.redis.host,
-                    "reader_endpoint": r.redis.host,
-                    "port": r.redis.port,
-                    "tls": false,
-                    "role": r.role,
-                }),
-                None => Value::Null,
-            },
-        );
-        m.insert(
-            "cassandra".into(),
-            match &s.cassandra {
-                Some(c) if c.datacenters.contains_key(&site.id) => {
-                    let nodes: Vec<&crate::engines::cassandra::Node> = c.nodes.iter().filter(|n| n.spec.dc == site.id).collect();
-                    json!({
-                        "datacenter": site.id,
-                        "contact_points": nodes.iter().map(|n| n.spec.listen.to_string()).collect::<Vec<_>>(),
-                        "port": nodes.first().map(|n| n.spec.native_port),
-                    })
-                }
-                _ => Value::Null,
-            },
-        );
-        m.insert(
-            "load_balancer".into(),
-            match s.edges.get(&site.id) {
-                Some(url) => json!({"dns_name": null, "target_group_arn": null, "url": url, "health_path": s.health_path}),
-                None => Value::Null,
-            },
-        );
-        sites.insert(site.id.to_string(), Value::Object(m));
     }
-    let mut root = Map::new();
-    root.insert("sites".into(), wrap(Value::Object(sites)));
-    if let Some(p) = &s.postgres {
-        let replicas: Vec<&String> = p
+    let postgres = s.postgres.as_ref().map(|p| Postgres {
+        global_writer_endpoint: p.members.get(&p.primary).map(|m| m.pg.host.clone()),
+        primary_site: p.primary.clone(),
+        database: Some(p.database.clone()),
+        expected_replicas: p
             .members
             .values()
             .filter(|m| m.role == "secondary" || m.role == "logical_replica")
-            .map(|m| &m.site)
-            .collect();
-        root.insert(
-            "postgres".into(),
-            wrap(json!({
-                "global_cluster_id": null,
-                "global_writer_endpoint": p.members.get(&p.primary).map(|m| m.pg.host.clone()),
-                "primary_site": p.primary,
-                "engine_version": null,
-                "database": p.database,
-                "expected_replicas": replicas,
-                "max_lag_seconds": p.max_lag_seconds,
-                "backup_retention_days": p.backup_retention_days,
-                "credentials_secret": null,
-                "credentials_file": PG_CREDENTIALS,
-                "pgbackrest": p.stanza.as_ref().map(|st| json!({"stanza": st.name, "config": st.config, "user": st.user})),
-            })),
-        );
-    }
-    if !s.redis.is_empty() {
-        let primary = s
+            .map(|m| m.site.clone())
+            .collect(),
+        max_lag_seconds: Some(p.max_lag_seconds),
+        backup_retention_days: Some(i64::from(p.backup_retention_days)),
+        credentials_file: Some(PG_CREDENTIALS.into()),
+        pgbackrest: p.stanza.as_ref().map(|st| PgBackRest {
+            stanza: st.name.clone(),
+            config: st.config.to_string_lossy().into_owned(),
+            user: st.user.clone(),
+        }),
+        ..Postgres::default()
+    });
+    let redis = (!s.redis.is_empty()).then(|| Redis {
+        mode: s.redis_mode.clone(),
+        primary_site: s
             .redis
             .values()
             .find(|r| r.role == "master" && s.redis_mode.as_deref() == Some("global"))
-            .map(|r| r.site.clone());
-        root.insert(
-            "redis".into(),
-            wrap(json!({
-                "mode": s.redis_mode,
-                "primary_site": primary,
-                "maxmemory_policy": s.redis_policy,
-                "credentials_secret": null,
-                "credentials_file": REDIS_CREDENTIALS,
-            })),
-        );
-    }
-    if let Some(c) = &s.cassandra {
-        let dcs: Map<String, Value> = c
+            .map(|r| r.site.clone()),
+        maxmemory_policy: s.redis_policy.clone(),
+        credentials_secret: None,
+        credentials_file: Some(REDIS_CREDENTIALS.into()),
+    });
+    let cassandra = s.cassandra.as_ref().map(|c| Cassandra {
+        cluster_name: Some(c.cluster.clone()),
+        keyspace: c.keyspace.clone(),
+        datacenters: c
             .datacenters
             .iter()
             .map(|(dc, (nodes, rf, _))| {
                 (
                     dc.clone(),
-                    json!({"nodes": nodes, "replication_factor": rf}),
+                    CassandraDc {
+                        nodes: *nodes,
+                        replication_factor: *rf,
+                    },
                 )
             })
-            .collect();
-        root.insert(
-            "cassandra".into(),
-            wrap(json!({"cluster_name": c.cluster, "keyspace": c.keyspace, "datacenters": dcs, "credentials_file": CASSANDRA_CREDENTIALS})),
-        );
+            .collect(),
+        credentials_file: Some(CASSANDRA_CREDENTIALS.into()),
+    });
+    let monitoring = s
+        .monitoring_global
+        .as_ref()
+        .and_then(|g| s.prometheus.get(g).map(|p| (g, p)))
+        .map(|(g, p)| Monitoring {
+            global_site: Some(g.clone()),
+            prometheus_url: Some(p.url()),
+            prometheus_target_group_arn: None,
+            sites: s.prometheus.keys().cloned().collect(),
+        });
+    let dns = s.dns.as_ref().map(|d| Dns {
+        zone_id: None,
+        name_servers: vec![d.addr.to_string()],
+        api_name: d.api_name.clone(),
+        sites: s.edges.keys().cloned().collect(),
+        resolvers: vec![d.addr.to_string()],
+    });
+    DeploymentOutputs {
+        sites,
+        postgres,
+        redis,
+        cassandra,
+        monitoring,
+        fly_links: None,
+        dns,
     }
-    if let Some(g) = &s.monitoring_global
-        && let Some(p) = s.prometheus.get(g)
-    {
-        root.insert(
-            "monitoring".into(),
-            wrap(json!({
-                "global_site": g,
-                "prometheus_url": p.url(),
-                "prometheus_target_group_arn": null,
-                "sites": s.prometheus.keys().collect::<Vec<_>>(),
-            })),
-        );
-    }
-    if let Some(d) = &s.dns {
-        root.insert(
-            "dns".into(),
-            wrap(json!({
-                "zone_id": null,
-                "name_servers": [d.addr.to_string()],
-                "api_name": d.api_name,
-                "sites": s.edges.keys().collect::<Vec<_>>(),
-                "resolvers": [d.addr.to_string()],
-            })),
-        );
-    }
-    Value::Object(root)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_contract_reads_back_what_the_lab_writes() {
+        let o = DeploymentOutputs {
+            sites: BTreeMap::from([(
+                "iad".to_string(),
+                Site {
+                    region: Some("us-east-1".into()),
+                    postgres: Some(SitePostgres {
+                        role: PostgresRole::Primary,
+                        cluster_id: None,
+                        writer_endpoint: Some("127.0.0.1".into()),
+                        reader_endpoint: None,
+                        host: None,
+                        port: Some(5432),
+                        database: Some("app".into()),
+                    }),
+                    ..Site::default()
+                },
+            )]),
+            ..DeploymentOutputs::default()
+        };
+        let mut root = Map::new();
+        root.insert(
+            "sites".into(),
+            wrap(serde_json::to_value(&o.sites).unwrap()),
+        );
+        let parsed = DeploymentOutputs::parse(&Value::Object(root).to_string()).unwrap();
+        assert_eq!(parsed.outputs, o);
+        assert!(parsed.unknown.is_empty(), "{:?}", parsed.unknown);
+        // A field the contract does not know is reported by its path.
+        let text = r#"{"sites": {"iad": {"region": "us-east-1", "vpc_idd": "x"}}}"#;
+        let parsed = DeploymentOutputs::parse(text).unwrap();
+        assert_eq!(parsed.unknown, vec!["sites.iad.vpc_idd".to_string()]);
+    }
 
     #[test]
     fn terraform_types() {

@@ -13,6 +13,7 @@ use serde::Serialize;
 use sovereign_catalog::{Arch, Location};
 use sovereign_spec::{NatMode, RedisMode, Routing};
 
+pub mod outputs;
 mod subnets;
 
 pub use subnets::{SubnetPlan, ZoneSubnets};

@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio_postgres::{Client, NoTls};
 
 use crate::credentials::UserPassword;
-use crate::outputs::{Outputs, PgBackRest};
+use crate::outputs::{Outputs, PgBackRest, PostgresRole};
 use crate::{Outcome, PgSslMode};
 
 /// Where and how to connect to one site's copy.
@@ -22,7 +22,7 @@ use crate::{Outcome, PgSslMode};
 pub struct Target {
     pub site: String,
     /// `primary`, `secondary` or `logical_replica`.
-    pub role: String,
+    pub role: PostgresRole,
     pub host: String,
     pub port: u16,
     pub database: String,
@@ -45,7 +45,7 @@ pub fn targets(o: &Outputs) -> Vec<Result<Target, (String, String)>> {
         .map(|(id, p)| match p.endpoint() {
             Some((host, port)) => Ok(Target {
                 site: id.clone(),
-                role: p.role.clone(),
+                role: p.role,
                 host,
                 port,
                 database: p.database.clone().unwrap_or_else(|| db_default.clone()),
@@ -255,8 +255,8 @@ pub async fn reachable(t: Target, creds: UserPassword, tls: Tls, timeout: Durati
         Ok(row) => {
             let version: String = row.get(0);
             let recovery: bool = row.get(1);
-            let expect_recovery = t.role == "secondary";
-            if t.role == "primary" && recovery {
+            let expect_recovery = t.role == PostgresRole::Secondary;
+            if t.role == PostgresRole::Primary && recovery {
                 return Outcome::fail(format!(
                     "PostgreSQL {version} at {}:{} is in recovery (read-only), but this site is the primary",
                     t.host, t.port
@@ -271,7 +271,7 @@ pub async fn reachable(t: Target, creds: UserPassword, tls: Tls, timeout: Durati
                 "PostgreSQL {version}, {} ({state}), connected in {ms} ms",
                 t.role
             ));
-            if expect_recovery != recovery && t.role == "secondary" {
+            if expect_recovery != recovery && t.role == PostgresRole::Secondary {
                 return Outcome::fail(format!(
                     "PostgreSQL {version} at {}:{} accepts writes, but this site is a secondary: was it promoted?",
                     t.host, t.port
@@ -403,7 +403,7 @@ async fn subscription(
 }
 
 /// Replicas the outputs expect, with their role.
-fn expected(o: &Outputs) -> Vec<(String, String)> {
+fn expected(o: &Outputs) -> Vec<(String, PostgresRole)> {
     let Some(pg) = &o.postgres else {
         return Vec::new();
     };
@@ -414,8 +414,8 @@ fn expected(o: &Outputs) -> Vec<(String, String)> {
                 .sites
                 .get(s)
                 .and_then(|x| x.postgres.as_ref())
-                .map(|p| p.role.clone())
-                .unwrap_or_else(|| "secondary".into());
+                .map(|p| p.role)
+                .unwrap_or(PostgresRole::Secondary);
             (s.clone(), role)
         })
         .collect()
@@ -429,7 +429,7 @@ async fn observe(
     creds: &UserPassword,
     tls: &Tls,
     timeout: Duration,
-) -> Result<Vec<(String, String, Result<Seen, String>)>, String> {
+) -> Result<Vec<(String, PostgresRole, Result<Seen, String>)>, String> {
     let c = connect(primary, creds, tls, timeout).await?;
     let senders = walsenders(&c).await?;
     let aurora = if has_aurora_status(&c).await {
@@ -440,7 +440,7 @@ async fn observe(
     let mut out = Vec::new();
     for (site, role) in expected(o) {
         let region = o.sites.get(&site).and_then(|s| s.region.clone());
-        let seen = if role == "logical_replica" {
+        let seen = if role == PostgresRole::LogicalReplica {
             let sub = subscription_name(&site);
             match all.iter().find(|t| t.site == site) {
                 None => Err(format!(
@@ -524,8 +524,8 @@ async fn standby_delay(
     Ok(row.get(0))
 }
 
-fn healthy(role: &str, state: &str) -> bool {
-    if role == "logical_replica" {
+fn healthy(role: PostgresRole, state: &str) -> bool {
+    if role == PostgresRole::LogicalReplica {
         state == "subscribed"
     } else {
         state == "streaming" || state == "replicating"
@@ -562,14 +562,14 @@ pub async fn replication(
         Ok(list) => list
             .into_iter()
             .map(|(site, role, seen)| {
-                let how = if role == "logical_replica" {
+                let how = if role == PostgresRole::LogicalReplica {
                     "logical subscription"
                 } else {
                     "physical standby"
                 };
                 let outcome = match seen {
                     Err(e) => Outcome::fail(e),
-                    Ok(s) if healthy(&role, &s.state) => {
+                    Ok(s) if healthy(role, &s.state) => {
                         Outcome::pass(format!("{how} of {}: {}", primary.site, s.state))
                             .with(json!({"state": s.state}))
                     }
@@ -577,7 +577,7 @@ pub async fn replication(
                         "{how} of {} is `{}`, not {}",
                         primary.site,
                         s.state,
-                        if role == "logical_replica" {
+                        if role == PostgresRole::LogicalReplica {
                             "subscribed"
                         } else {
                             "streaming"
@@ -618,7 +618,7 @@ pub async fn lag(
             .map(|(site, role, seen)| {
                 let outcome = match seen {
                     Err(e) => Outcome::fail(e),
-                    Ok(s) if !healthy(&role, &s.state) => Outcome::fail(format!("no lag to measure: the replica is `{}`", s.state)),
+                    Ok(s) if !healthy(role, &s.state) => Outcome::fail(format!("no lag to measure: the replica is `{}`", s.state)),
                     Ok(s) => {
                         let secs = s.lag_seconds.unwrap_or(0.0);
                         let bytes = s.lag_bytes.map(|b| format!(", {b} bytes behind")).unwrap_or_default();
@@ -653,7 +653,7 @@ pub async fn write_propagation(
     // connections before it count, so every replica gets its own answer before the check's
     // own deadline cuts the whole check short with a bare "no answer".
     let began = Instant::now();
-    let replicas: Vec<(String, String)> = expected(&o);
+    let replicas: Vec<(String, PostgresRole)> = expected(&o);
     if replicas.is_empty() {
         return vec![(
             Some(primary.site.clone()),
@@ -680,7 +680,7 @@ pub async fn write_propagation(
             None => Err(format!("the outputs give no endpoint for {site}")),
             Some(t) => connect(t, &creds, &tls, timeout).await,
         };
-        readers.push((site.clone(), role.clone(), r));
+        readers.push((site.clone(), *role, r));
     }
     let id = format!(
         "verify-{}-{}",
@@ -721,7 +721,7 @@ pub async fn write_propagation(
                     }
                     Ok(None) => {}
                     Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
-                        let hint = if role == "logical_replica" {
+                        let hint = if role == PostgresRole::LogicalReplica {
                             " (logical replication does not copy DDL: the rendered subscribe.sql creates it)"
                         } else {
                             ""

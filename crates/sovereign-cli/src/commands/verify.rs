@@ -140,6 +140,12 @@ pub fn run_with(args: Args, pg: &PgTlsArgs, out: &Output) -> Result<Exit, CliErr
     };
     let mut outputs =
         Outputs::load(&outputs_path).map_err(|e| CliError::usage(redact(&e.to_string())))?;
+    for field in &outputs.unknown {
+        out.status(&format!(
+            "note: `{}` is not part of the outputs contract; ignored",
+            redact(field)
+        ));
+    }
     if let Some(path) = &args.topology {
         let loaded = crate::input::load(Some(path))?;
         let diags = &loaded.report.diagnostics;
