@@ -132,3 +132,34 @@ pub async fn routing(
     let sites_s = sites.iter().cloned().collect::<Vec<_>>().join(", ");
     Outcome::pass(format!("{via}: {api} → {} ({sites_s})", list(&answers))).with(data)
 }
+
+/// The name servers a zone's NS records name (lowercase, without the trailing dot), through
+/// `resolver_addr` or the system resolver: `sovereign deploy` checks a delegation with it.
+pub async fn name_servers(
+    zone: &str,
+    resolver_addr: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<BTreeSet<String>, String> {
+    let r = resolver(resolver_addr, timeout)?;
+    let fqdn = if zone.ends_with('.') {
+        zone.to_string()
+    } else {
+        format!("{zone}.")
+    };
+    match r.ns_lookup(fqdn.as_str()).await {
+        Ok(l) => Ok(l
+            .answers()
+            .iter()
+            .filter(|rec| rec.record_type() == hickory_resolver::proto::rr::RecordType::NS)
+            .map(|rec| normalise_host(&rec.data.to_string()))
+            .collect()),
+        Err(e) if e.is_nx_domain() => Err(format!("NXDOMAIN for {zone}")),
+        Err(e) if e.is_no_records_found() => Err(format!("no NS records for {zone}")),
+        Err(e) => Err(format!("NS lookup of {zone} failed: {e}")),
+    }
+}
+
+/// A host name as compared: lowercase, no trailing dot.
+pub fn normalise_host(h: &str) -> String {
+    h.trim().trim_end_matches('.').to_ascii_lowercase()
+}
