@@ -138,17 +138,17 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
         .iter()
         .map(|r| sovereign_verify::parse_resolver(r).map_err(CliError::usage))
         .collect::<Result<Vec<_>, _>>()?;
-    let engine_program = args.engine.program();
-    if find_on_path(engine_program).is_none() {
-        return Err(CliError::usage(format!(
-            "`{engine_program}` is not on PATH: install it, or choose the other engine with --engine"
-        )));
-    }
     let tty_in = std::io::stdin().is_terminal();
     if !args.yes && !args.plan_only && !tty_in {
         return Err(CliError::usage(
             "standard input is not a terminal, so nobody can confirm the applies: pass --yes to apply without asking, or --plan-only",
         ));
+    }
+    let engine_program = args.engine.program();
+    if find_on_path(engine_program).is_none() {
+        return Err(CliError::usage(format!(
+            "`{engine_program}` is not on PATH: install it, or choose the other engine with --engine"
+        )));
     }
     let mut journal = if args.fresh {
         None
@@ -204,14 +204,7 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
     )
     .map_err(|e| CliError::usage(e.to_string()))?;
     progress.finish();
-    let mut exit = report(
-        &steps,
-        &result.finished,
-        &journal,
-        &journal_path,
-        &args,
-        out,
-    );
+    let mut exit = report(&steps, &result.finished, &journal_path, &args, out);
     let full = !explicit && !args.plan_only;
     if full && !args.no_verify && cfg.outputs_file().exists() {
         let verified = verify(&cfg.outputs_file(), topology, &args, out)?;
@@ -597,8 +590,7 @@ impl Ui for Progress<'_> {
 /// Prints what the run did and returns its exit code.
 fn report(
     steps: &[Step],
-    finished: &[Option<StepState>],
-    journal: &Journal,
+    finished: &[Option<journal::StepRecord>],
     journal_path: &Path,
     args: &Args,
     out: &Output,
@@ -608,10 +600,11 @@ fn report(
     let mut waits = String::new();
     let mut ok = true;
     for (s, f) in steps.iter().zip(finished) {
-        let Some(state) = f else {
+        let Some(rec) = f else {
             continue;
         };
-        let rec = journal.record(&s.name);
+        let state = &rec.state;
+        let rec = Some(rec);
         let detail = rec.and_then(|r| r.detail.clone()).unwrap_or_default();
         let key = match state {
             StepState::Done => "deployed",

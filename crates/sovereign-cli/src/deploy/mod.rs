@@ -149,9 +149,10 @@ pub struct Selection {
     pub selected: Vec<bool>,
 }
 
-/// The result of a run: per step, what this run did with it (none: not selected).
+/// The result of a run: per step, what this run did with it (none: not taken on). In a
+/// plan-only run the state of a planned root is `Pending`, its detail the plan.
 pub struct RunResult {
-    pub finished: Vec<Option<StepState>>,
+    pub finished: Vec<Option<StepRecord>>,
 }
 
 /// A file name for a step: `site ams` → `site-ams`.
@@ -184,12 +185,16 @@ pub fn run(
 ) -> Result<RunResult, JournalError> {
     journal.align(steps);
     let n = steps.len();
+    // Done steps run again only when asked for by name (or planned again by a plan-only
+    // run); a manual step once done stays done.
     let todo: Vec<bool> = (0..n)
         .map(|i| {
+            let manual = matches!(steps[i].action, Action::Manual { .. });
             selection.selected[i]
-                && (cfg.rerun_done || journal.state(&steps[i].name) != StepState::Done)
+                && ((cfg.rerun_done && !manual) || journal.state(&steps[i].name) != StepState::Done)
         })
         .collect();
+    let mut shown: Vec<Option<StepRecord>> = vec![None; n];
     let mut finished: Vec<Option<StepState>> = vec![None; n];
     let mut started = vec![false; n];
     let mut started_at = vec![std::time::Instant::now(); n];
@@ -234,6 +239,7 @@ pub fn run(
                             record: &rec,
                             seconds: 0,
                         });
+                        shown[i] = Some(rec);
                     }
                 }
             }
@@ -301,17 +307,18 @@ pub fn run(
                 *r = rec.clone();
             }
             save(journal)?;
-            let mut shown = rec.clone();
-            shown.state = outcome.state;
+            let mut this_run = rec.clone();
+            this_run.state = outcome.state;
             ui.event(Event::Finished {
                 step: &steps[i].name,
-                record: &shown,
+                record: &this_run,
                 seconds: started_at[i].elapsed().as_secs(),
             });
+            shown[i] = Some(this_run);
         }
         Ok(())
     })?;
-    Ok(RunResult { finished })
+    Ok(RunResult { finished: shown })
 }
 
 enum Readiness {
@@ -335,7 +342,14 @@ fn readiness(
         let Some(d) = index(dep) else {
             continue;
         };
-        let state = finished[d].unwrap_or_else(|| journal.state(dep));
+        let state = match finished[d] {
+            // Planned again by a plan-only run, and applied before it.
+            Some(StepState::Pending) if cfg.plan_only && journal.state(dep) == StepState::Done => {
+                StepState::Done
+            }
+            Some(s) => s,
+            None => journal.state(dep),
+        };
         match (finished[d], state) {
             (_, StepState::Done) => {}
             (Some(_), StepState::Failed) => return Readiness::Skip(format!("`{dep}` failed")),
@@ -1075,7 +1089,12 @@ mod tests {
         let mut cfg = config(dir.path());
         cfg.rerun_done = true;
         let r = run(&steps, &sel, &mut j, None, &cfg, &Record::default()).unwrap();
-        assert_eq!(r.finished, [None, Some(StepState::Skipped)]);
+        let states: Vec<Option<StepState>> = r
+            .finished
+            .iter()
+            .map(|f| f.as_ref().map(|r| r.state))
+            .collect();
+        assert_eq!(states, [None, Some(StepState::Skipped)]);
     }
 
     #[test]
