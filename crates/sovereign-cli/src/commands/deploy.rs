@@ -167,6 +167,26 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
     needs_operator_cidrs(&steps, &selected, &journal, &args)?;
     let artefacts = journal::artefacts_for(&tree);
     create_private_dir(&artefacts)?;
+    // One deploy per tree at a time: the lock goes with the process, however it ends.
+    let lock_path = artefacts.join("lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| CliError::io(format!("cannot open `{}`", lock_path.display()), e))?;
+    if let Err(e) = lock.try_lock() {
+        return Err(match e {
+            std::fs::TryLockError::WouldBlock => CliError::usage(format!(
+                "another `sovereign deploy` is running on `{}` (it holds `{}`): wait for it, or stop it",
+                args.tree.display(),
+                lock_path.display()
+            )),
+            std::fs::TryLockError::Error(e) => {
+                CliError::io(format!("cannot lock `{}`", lock_path.display()), e)
+            }
+        });
+    }
     let explicit = !args.only.is_empty() || !args.phase.is_empty();
     let cfg = Config {
         tree: tree.clone(),
