@@ -163,3 +163,67 @@ pub async fn name_servers(
 pub fn normalise_host(h: &str) -> String {
     h.trim().trim_end_matches('.').to_ascii_lowercase()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::proto::op::{Message, OpCode, ResponseCode};
+    use hickory_resolver::proto::rr::rdata::NS;
+    use hickory_resolver::proto::rr::{Name, RData, Record};
+
+    /// A one-zone name server on loopback: NS queries for `zone` get `servers`, anything else
+    /// NXDOMAIN. Answers until the test ends.
+    async fn serve(zone: &'static str, servers: &'static [&'static str]) -> SocketAddr {
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = sock.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                let Ok(q) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let mut r = Message::response(q.metadata.id, OpCode::Query);
+                r.metadata.recursion_desired = q.metadata.recursion_desired;
+                r.metadata.recursion_available = true;
+                let zone_name = Name::from_ascii(format!("{zone}.")).unwrap();
+                for query in &q.queries {
+                    r.add_query(query.clone());
+                    if query.name() == &zone_name {
+                        for s in servers {
+                            r.add_answer(Record::from_rdata(
+                                zone_name.clone(),
+                                60,
+                                RData::NS(NS(Name::from_ascii(s).unwrap())),
+                            ));
+                        }
+                    } else {
+                        r.metadata.response_code = ResponseCode::NXDomain;
+                    }
+                }
+                let _ = sock.send_to(&r.to_vec().unwrap(), from).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn name_servers_reads_a_zones_ns_records() {
+        let addr = serve(
+            "example.test",
+            &["NS-1.awsdns-01.example.", "ns-2.awsdns-02.example."],
+        )
+        .await;
+        let got = name_servers("example.test", Some(addr), Duration::from_secs(2))
+            .await
+            .unwrap();
+        let want: BTreeSet<String> = ["ns-1.awsdns-01.example", "ns-2.awsdns-02.example"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(got, want);
+        let err = name_servers("other.test", Some(addr), Duration::from_secs(2))
+            .await
+            .unwrap_err();
+        assert!(err.contains("other.test"), "{err}");
+    }
+}
