@@ -2,6 +2,12 @@
 """Runs the real Terraform and OpenTofu engines on rendered trees, offline.
 
     engines.py [--engine terraform|tofu]... [--keep DIR] [--no-apply] TREE [TREE ...]
+    engines.py --prepare-deploy WORK TREE
+
+`--prepare-deploy` readies TREE itself (not a copy) for an offline `sovereign deploy` rehearsal:
+the provider mirror and CLI configuration in WORK, the schemas cut to what TREE uses, and in
+every root an override file that keeps state in WORK/state instead of S3. It prints the
+environment the engine needs, as JSON: {"TF_CLI_CONFIG_FILE": ..., "SOVEREIGN_PROVIDER_SCHEMAS": ...}.
 
 No provider binary can be downloaded here. The schema provider (tools/schema-provider, built by
 scripts/fetch-tools) serves the published schemas of hashicorp/aws, helm and kubernetes; it is
@@ -170,6 +176,19 @@ def has_terraform_block(path):
 
 def tf_files(root):
     return [os.path.join(root, f) for f in sorted(os.listdir(root)) if f.endswith(".tf")]
+
+
+def prepare_deploy(work, tree):
+    """The mirror, the cut schemas and the local-state overrides for deploying TREE offline."""
+    os.makedirs(work, exist_ok=True)
+    versions = schema_versions()
+    cfg = make_mirror(work, versions)
+    schemas = tree_schemas(tree, work, full_schemas(versions))
+    state_dir = os.path.join(os.path.abspath(work), "state")
+    os.makedirs(state_dir, exist_ok=True)
+    for root in roots_in_order(tree):
+        override_backends(os.path.join(tree, root), state_dir)
+    return {"TF_CLI_CONFIG_FILE": os.path.abspath(cfg), "SOVEREIGN_PROVIDER_SCHEMAS": os.path.abspath(schemas)}
 
 
 def override_backends(root, state_dir):
@@ -381,7 +400,12 @@ def main():
                          "TOPOLOGIES/<tree name>.toml (the outputs contract)")
     ap.add_argument("--topologies", metavar="DIR", default="examples",
                     help="where --verify-with finds each tree's topology (default: examples)")
+    ap.add_argument("--prepare-deploy", nargs=2, metavar=("WORK", "TREE"),
+                    help="ready TREE for an offline `sovereign deploy` (mirror and state in WORK); print the environment as JSON")
     args = ap.parse_args()
+    if args.prepare_deploy:
+        print(json.dumps(prepare_deploy(*args.prepare_deploy)))
+        return 0
     engines = args.engine or ["terraform", "tofu"]
     versions = schema_versions()
     work = args.keep or tempfile.mkdtemp(prefix="sovereign-engines-")

@@ -31,7 +31,8 @@ need jq
 
 app_exists() { fly apps list --org "$org" --json | jq -e --arg a "$1" 'any(.[]; .Name == $a)' >/dev/null; }
 ensure_app() { app_exists "$1" || fly apps create "$1" --org "$org"; }
-tf_output() { terraform -chdir="$tf_root" output -json "$1"; }
+# TERRAFORM names the engine that reads the global root's outputs (`tofu` for OpenTofu).
+tf_output() { "${TERRAFORM:-terraform}" -chdir="$tf_root" output -json "$1"; }
 
 cmd_apps() {
   ensure_app global-sovereign-phoenix-api

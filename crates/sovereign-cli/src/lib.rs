@@ -4,6 +4,7 @@
 //! one library operation. Nothing below this crate prints or exits.
 
 pub mod commands;
+pub mod deploy;
 pub mod diagnostics;
 pub mod exit;
 pub mod input;
@@ -72,6 +73,8 @@ pub enum Command {
     Cost(commands::cost::Args),
     /// Write the Terraform tree, Helm charts and values, monitoring files and the Fly.io plan.
     Render(commands::render::Args),
+    /// Apply the rendered tree step by step in `plan`'s order; resume after a failure.
+    Deploy(commands::deploy::Args),
     /// Check a live deployment from its outputs: PostgreSQL, Redis, Cassandra, Prometheus, HTTP, DNS.
     Verify(commands::verify::Cli),
     /// Rehearse the data tier on this machine with the real engines; drill failover and restore.
@@ -99,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(args, &out),
         Command::Cost(args) => commands::cost::run(args, &out),
         Command::Render(args) => commands::render::run(args, &out),
+        Command::Deploy(args) => commands::deploy::run(args, &out),
         Command::Verify(cli) => commands::verify::run_cli(cli, &out),
         Command::Lab(args) => commands::lab::run(args, &out),
     };

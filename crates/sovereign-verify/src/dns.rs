@@ -132,3 +132,98 @@ pub async fn routing(
     let sites_s = sites.iter().cloned().collect::<Vec<_>>().join(", ");
     Outcome::pass(format!("{via}: {api} → {} ({sites_s})", list(&answers))).with(data)
 }
+
+/// The name servers a zone's NS records name (lowercase, without the trailing dot), through
+/// `resolver_addr` or the system resolver: `sovereign deploy` checks a delegation with it.
+pub async fn name_servers(
+    zone: &str,
+    resolver_addr: Option<SocketAddr>,
+    timeout: Duration,
+) -> Result<BTreeSet<String>, String> {
+    let r = resolver(resolver_addr, timeout)?;
+    let fqdn = if zone.ends_with('.') {
+        zone.to_string()
+    } else {
+        format!("{zone}.")
+    };
+    match r.ns_lookup(fqdn.as_str()).await {
+        Ok(l) => Ok(l
+            .answers()
+            .iter()
+            .filter(|rec| rec.record_type() == hickory_resolver::proto::rr::RecordType::NS)
+            .map(|rec| normalise_host(&rec.data.to_string()))
+            .collect()),
+        Err(e) if e.is_nx_domain() => Err(format!("NXDOMAIN for {zone}")),
+        Err(e) if e.is_no_records_found() => Err(format!("no NS records for {zone}")),
+        Err(e) => Err(format!("NS lookup of {zone} failed: {e}")),
+    }
+}
+
+/// A host name as compared: lowercase, no trailing dot.
+pub fn normalise_host(h: &str) -> String {
+    h.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::proto::op::{Message, OpCode, ResponseCode};
+    use hickory_resolver::proto::rr::rdata::NS;
+    use hickory_resolver::proto::rr::{Name, RData, Record};
+
+    /// A one-zone name server on loopback: NS queries for `zone` get `servers`, anything else
+    /// NXDOMAIN. Answers until the test ends.
+    async fn serve(zone: &'static str, servers: &'static [&'static str]) -> SocketAddr {
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = sock.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                let Ok(q) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let mut r = Message::response(q.metadata.id, OpCode::Query);
+                r.metadata.recursion_desired = q.metadata.recursion_desired;
+                r.metadata.recursion_available = true;
+                let zone_name = Name::from_ascii(format!("{zone}.")).unwrap();
+                for query in &q.queries {
+                    r.add_query(query.clone());
+                    if query.name() == &zone_name {
+                        for s in servers {
+                            r.add_answer(Record::from_rdata(
+                                zone_name.clone(),
+                                60,
+                                RData::NS(NS(Name::from_ascii(s).unwrap())),
+                            ));
+                        }
+                    } else {
+                        r.metadata.response_code = ResponseCode::NXDomain;
+                    }
+                }
+                let _ = sock.send_to(&r.to_vec().unwrap(), from).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn name_servers_reads_a_zones_ns_records() {
+        let addr = serve(
+            "example.test",
+            &["NS-1.awsdns-01.example.", "ns-2.awsdns-02.example."],
+        )
+        .await;
+        let got = name_servers("example.test", Some(addr), Duration::from_secs(2))
+            .await
+            .unwrap();
+        let want: BTreeSet<String> = ["ns-1.awsdns-01.example", "ns-2.awsdns-02.example"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(got, want);
+        let err = name_servers("other.test", Some(addr), Duration::from_secs(2))
+            .await
+            .unwrap_err();
+        assert!(err.contains("other.test"), "{err}");
+    }
+}

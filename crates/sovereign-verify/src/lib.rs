@@ -23,6 +23,7 @@ mod cassandra;
 mod checks;
 mod credentials;
 mod dns;
+pub use dns::{name_servers, normalise_host, parse_resolver};
 pub mod expect;
 mod http;
 pub mod outputs;

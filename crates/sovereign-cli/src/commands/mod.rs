@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod cost;
+pub mod deploy;
 pub mod explain;
 pub mod init;
 pub mod lab;
