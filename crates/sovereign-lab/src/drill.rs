@@ -86,12 +86,54 @@ pub struct UsersDrill {
     pub regions: Vec<RegionOutage>,
     /// Latency per region over the whole run (the outage included).
     pub latency: Vec<crate::users::RegionReport>,
+    /// Every request (region, kind, due and done in seconds from the kill, site, result), CSV
+    /// in the lab directory, to reconcile the figures.
+    pub requests_log: String,
+}
+
+/// Writes `drills/<name>-<time>-users.csv`: every request of a drill's users, times relative to
+/// the kill.
+fn write_users_log(
+    dir: &Path,
+    name: &str,
+    run: &crate::users::UsersRun,
+    regions: &[crate::users::UserRegion],
+    kill: Duration,
+) -> Result<std::path::PathBuf, LabError> {
+    let drills = dir.join("drills");
+    std::fs::create_dir_all(&drills)
+        .map_err(|e| LabError::io(format!("cannot create {}", drills.display()), e))?;
+    let stamp = unix_ms() / 1000;
+    let path = drills.join(format!("{name}-{stamp}-users.csv"));
+    let rel = |d: Duration| d.as_secs_f64() - kill.as_secs_f64();
+    let mut text = String::from("region,kind,due_after_kill_s,done_after_kill_s,site,result\n");
+    for o in &run.outcomes {
+        text.push_str(&format!(
+            "{},{},{:.4},{:.4},{},{}\n",
+            regions.get(o.region).map_or("?", |r| r.region.as_str()),
+            match o.kind {
+                crate::users::Kind::Read => "read",
+                crate::users::Kind::Write => "write",
+            },
+            rel(o.due),
+            rel(o.done),
+            o.site.as_deref().unwrap_or(""),
+            match &o.result {
+                Ok(_) => "ok".to_string(),
+                Err(e) => e.replace(',', ";"),
+            }
+        ));
+    }
+    std::fs::write(&path, text)
+        .map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))?;
+    Ok(path)
 }
 
 /// Runs the users' side of a drill to the end and measures it against the kill.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn users_outcome(
     state: &LabState,
+    dir: &Path,
     bg: crate::users::Background,
     killed: Instant,
     killed_unix_ms: u64,
@@ -126,6 +168,7 @@ pub(crate) async fn users_outcome(
     }
     let latency = users::report(&after, &uplan, &run).await?.regions;
     let end = run.last_start;
+    let log = write_users_log(dir, "failover", &run, &plan_regions, kill)?;
     let mut regions = Vec::new();
     for (i, r) in plan_regions.iter().enumerate() {
         let read = users::outage(&run, i, Some(Kind::Read), kill);
@@ -178,6 +221,7 @@ pub(crate) async fn users_outcome(
         plan_rto_seconds: plan.detection_seconds + plan.dns_ttl_seconds + plan.promotion_seconds,
         regions,
         latency,
+        requests_log: log.display().to_string(),
     })
 }
 
@@ -543,6 +587,7 @@ async fn failover_async(
             Some(
                 users_outcome(
                     state,
+                    dir,
                     bg,
                     killed,
                     killed_unix_ms,

@@ -595,6 +595,7 @@ pub fn users_drill_text(u: &sovereign_lab::drill::UsersDrill) -> String {
                 .join(", ")
         ));
     }
+    s.push_str(&format!("requests: {}\n", u.requests_log));
     s.push_str("\nlatency during the drill:\n");
     s.push_str(&users_table(&u.latency));
     s
