@@ -668,6 +668,7 @@ fn default_topology_end_to_end() {
 
     // Users in every region: each served by its own site, nothing lost, the rate held, and a
     // write from Sydney pays its round trip to the primary in Amsterdam.
+    let users_at = std::time::Instant::now();
     let (out, _) = expect(
         &run(
             &[
@@ -723,6 +724,11 @@ fn default_topology_end_to_end() {
             "{bad:?}: {err}"
         );
     }
+
+    eprintln!(
+        "users load and its bad-input checks took {:.1} s",
+        users_at.elapsed().as_secs_f64()
+    );
 
     // Restore: exact.
     let (out, _) = expect(
@@ -823,6 +829,7 @@ fn default_topology_end_to_end() {
     assert!(out.contains("PASS  cassandra::nodes_per_dc  ams"), "{out}");
 
     // Failover under writes: measured, data checked everywhere, topology rewritten.
+    let failover_at = std::time::Instant::now();
     let (out, _) = expect(
         &run(
             &[
@@ -841,6 +848,10 @@ fn default_topology_end_to_end() {
         "failover drill",
     );
     let f: Value = serde_json::from_str(&out).unwrap();
+    eprintln!(
+        "failover drill with users took {:.1} s",
+        failover_at.elapsed().as_secs_f64()
+    );
     // Users: Amsterdam's are moved elsewhere once the DNS withdraws it, everyone recovers, and
     // the outage each region saw stays near the plan's formula with the lab's figures.
     let u = &f["drill"]["users"];
@@ -959,6 +970,48 @@ fn default_topology_end_to_end() {
         );
         nothing_stays_firing(&dir, &prom, &old_primary, failover_done);
     }
+
+    // A whole site lost (sfo: application, PostgreSQL, Redis): its users move to another site
+    // within the prediction, nobody else notices, nothing acknowledged is lost.
+    let region_at = std::time::Instant::now();
+    let o = run(
+        &[
+            "lab",
+            "drill",
+            "region-loss",
+            "sfo",
+            "--users-rate",
+            "10",
+            "--format",
+            "json",
+        ],
+        &dir,
+    );
+    let (out, err) = text(&o);
+    let rl: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}\n{err}"));
+    eprintln!(
+        "region-loss drill took {:.1} s",
+        region_at.elapsed().as_secs_f64()
+    );
+    let regions = rl["users"]["regions"].as_array().unwrap();
+    let sfo = regions.iter().find(|r| r["region"] == "sfo").unwrap();
+    assert_eq!(sfo["sites_before"], serde_json::json!(["sfo"]), "{sfo}");
+    let after = sfo["sites_after"].as_array().unwrap();
+    assert!(!after.is_empty() && !after.contains(&"sfo".into()), "{sfo}");
+    assert_eq!(sfo["within_prediction"], true, "{sfo}");
+    for r in regions {
+        assert_eq!(r["lost_acknowledged_writes"], 0, "{r}");
+        assert_eq!(r["still_failing"], false, "{r}");
+        if r["region"] != "sfo" {
+            assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+        }
+    }
+    let (_, err) = expect(
+        &run(&["lab", "drill", "region-loss", "iad"], &dir),
+        2,
+        "region-loss of the primary's site",
+    );
+    assert!(err.contains("holds the PostgreSQL primary"), "{err}");
 
     let st = status_json(&dir);
     let pids: Vec<u32> = st["components"]

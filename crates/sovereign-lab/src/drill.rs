@@ -139,9 +139,12 @@ pub(crate) async fn users_outcome(
     killed_unix_ms: u64,
     lost_site: &str,
     new_primary: &str,
-    promotion_seconds: f64,
+    // The measured promotion, when the drill promotes; `None` when the primary stays.
+    promotion: Option<f64>,
     plan: &survivability::Assumptions,
+    name: &str,
 ) -> Result<UsersDrill, LabError> {
+    let promotion_seconds = promotion.unwrap_or(0.0);
     use crate::users::{self, Kind};
     let u = state
         .users
@@ -168,7 +171,7 @@ pub(crate) async fn users_outcome(
     }
     let latency = users::report(&after, &uplan, &run).await?.regions;
     let end = run.last_start;
-    let log = write_users_log(dir, "failover", &run, &plan_regions, kill)?;
+    let log = write_users_log(dir, name, &run, &plan_regions, kill)?;
     let mut regions = Vec::new();
     for (i, r) in plan_regions.iter().enumerate() {
         let read = users::outage(&run, i, Some(Kind::Read), kill);
@@ -217,8 +220,18 @@ pub(crate) async fn users_outcome(
         lab_promotion_seconds: promotion_seconds,
         plan_detection_seconds: plan.detection_seconds,
         plan_ttl_seconds: plan.dns_ttl_seconds,
-        plan_promotion_seconds: plan.promotion_seconds,
-        plan_rto_seconds: plan.detection_seconds + plan.dns_ttl_seconds + plan.promotion_seconds,
+        plan_promotion_seconds: if promotion.is_some() {
+            plan.promotion_seconds
+        } else {
+            0.0
+        },
+        plan_rto_seconds: plan.detection_seconds
+            + plan.dns_ttl_seconds
+            + if promotion.is_some() {
+                plan.promotion_seconds
+            } else {
+                0.0
+            },
         regions,
         latency,
         requests_log: log.display().to_string(),
@@ -593,8 +606,9 @@ async fn failover_async(
                     killed_unix_ms,
                     &old,
                     target,
-                    promoted.as_secs_f64(),
+                    Some(promoted.as_secs_f64()),
                     assumptions,
+                    "failover",
                 )
                 .await?,
             )
@@ -1250,6 +1264,114 @@ async fn restore_async(
         checksum_primary: sum_primary,
         checksum_restored: sum_r,
         after_target_rows_restored: after_r,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Region loss
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RegionLossReport {
+    pub site: String,
+    /// What was taken away (kill -9, as a region outage looks to the processes).
+    pub stopped: Vec<String>,
+    pub users: UsersDrill,
+}
+
+/// Takes a whole site away — its application, PostgreSQL copy, Redis and Cassandra datacenter —
+/// with users in every region, and measures what they see. The site stays down: `lab down` and
+/// `lab up` bring the lab back. The primary's site is refused: `drill failover --users` takes it
+/// away with a promotion.
+pub fn region_loss(
+    state: &mut LabState,
+    dir: &Path,
+    t: &ValidatedTopology,
+    catalog: &Catalog,
+    site: &str,
+    users: &crate::users::UsersOptions,
+    progress: &dyn Fn(&str),
+) -> Result<RegionLossReport, LabError> {
+    let u = state
+        .users
+        .as_ref()
+        .ok_or_else(|| LabError::Other("the lab runs no application tier".into()))?;
+    if !u.apps.contains_key(site) {
+        return Err(LabError::Other(format!(
+            "`{site}` is not a serving site of the lab; sites: {}",
+            u.apps.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let primary = state
+        .postgres
+        .as_ref()
+        .map(|p| p.primary.clone())
+        .unwrap_or_default();
+    if primary == site {
+        return Err(LabError::Other(format!(
+            "`{site}` holds the PostgreSQL primary: `sovereign lab drill failover --users` takes it away with a promotion"
+        )));
+    }
+    let a = survivability::assumptions(t, catalog);
+    let rt = rt()?;
+    rt.block_on(async {
+        progress(&format!(
+            "users in every region at {} requests a second each…",
+            users.rate
+        ));
+        let bg = crate::users::Background::start(state, users).await?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        progress(&format!(
+            "taking {site} away: application, PostgreSQL, Redis, Cassandra (kill -9)…"
+        ));
+        let killed = Instant::now();
+        let killed_unix_ms = unix_ms();
+        let mut stopped = Vec::new();
+        for p in state
+            .procs
+            .iter()
+            .filter(|p| p.name == format!("application {site}"))
+        {
+            process::kill9(p);
+            stopped.push(format!("application (pid {})", p.pid));
+        }
+        if let Some(pg) = state.postgres.as_mut()
+            && let Some(m) = pg.members.get_mut(site)
+        {
+            if let Some(pid) = m.pg.kill9() {
+                stopped.push(format!("PostgreSQL {} (pid {pid})", m.role));
+            }
+            m.role = "down".into();
+        }
+        if let Some(r) = state.redis.get(site) {
+            process::kill9(&r.redis.proc);
+            stopped.push(format!("Redis (pid {})", r.redis.proc.pid));
+        }
+        if let Some(c) = &state.cassandra {
+            for n in c.nodes.iter().filter(|n| n.spec.dc == site) {
+                process::kill9(&n.proc);
+                stopped.push(format!("Cassandra {} (pid {})", n.spec.name, n.proc.pid));
+            }
+        }
+        state.save(dir)?;
+        progress("waiting for the users to see the end of it…");
+        let users = users_outcome(
+            state,
+            dir,
+            bg,
+            killed,
+            killed_unix_ms,
+            site,
+            &primary,
+            None,
+            &a,
+            "region-loss",
+        )
+        .await?;
+        Ok(RegionLossReport {
+            site: site.to_string(),
+            stopped,
+            users,
+        })
     })
 }
 

@@ -285,7 +285,7 @@ fn up(a: UpArgs, out: &Output) -> Result<Exit, CliError> {
     Ok(Exit::Ok)
 }
 
-fn dir_flag(d: &DirArg) -> String {
+pub fn dir_flag(d: &DirArg) -> String {
     d.dir
         .as_ref()
         .map(|p| format!(" --dir {}", p.display()))

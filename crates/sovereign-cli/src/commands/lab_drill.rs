@@ -52,6 +52,28 @@ pub enum Drill {
     /// Stop one Cassandra datacenter and try every consistency level from the others; compare
     /// with `sovereign plan --lose SITE`.
     DcLoss(DcLossArgs),
+    /// Take a whole site away (application, PostgreSQL, Redis, Cassandra) with users in every
+    /// region; report the outage each region sees next to the plan's prediction. The site stays
+    /// down until `lab down` and `lab up`.
+    RegionLoss(RegionLossArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RegionLossArgs {
+    /// The site to lose (not the PostgreSQL primary's: `drill failover --users` does that).
+    pub site: String,
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Requests a second per user region.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10.0,
+        allow_negative_numbers = true
+    )]
+    pub users_rate: f64,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 #[derive(clap::Args, Debug)]
@@ -342,7 +364,53 @@ pub fn drill(a: DrillArgs, out: &Output) -> Result<Exit, CliError> {
         Drill::Failover(f) => failover(f, out),
         Drill::Restore(r) => restore(r, out),
         Drill::DcLoss(d) => dc_loss(d, out),
+        Drill::RegionLoss(r) => region_loss(r, out),
     }
+}
+
+fn region_loss(a: RegionLossArgs, out: &Output) -> Result<Exit, CliError> {
+    let dir = a.dir.path();
+    let mut state = running(&dir)?;
+    let _lock =
+        sovereign_lab::state::LabLock::acquire(&dir, "lab drill region-loss").map_err(lab_error)?;
+    let (t, _) = lab_topology(&dir)?;
+    let users = sovereign_lab::users::UsersOptions {
+        rate: a.users_rate,
+        duration: Duration::from_secs(3600),
+        regions: Vec::new(),
+        write_percent: 20,
+    };
+    sovereign_lab::users::plan(&state, &users).map_err(lab_error)?;
+    let progress = |l: &str| out.status(l);
+    let r = drill::region_loss(
+        &mut state,
+        &dir,
+        &t,
+        sovereign_catalog::Catalog::builtin(),
+        &a.site,
+        &users,
+        &progress,
+    )
+    .map_err(lab_error)?;
+    let ok = r
+        .users
+        .regions
+        .iter()
+        .all(|x| x.within_prediction && x.lost_acknowledged_writes == 0);
+    match a.format {
+        Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&r)?)),
+        Format::Human => {
+            let mut s = format!("region {} lost: {}\n", r.site, r.stopped.join(", "));
+            s.push_str(&users_drill_text(&r.users));
+            s.push_str(&format!(
+                "\n{} stays down: `sovereign lab down{d}` then `lab up` to bring the lab back\n",
+                r.site,
+                d = crate::commands::lab::dir_flag(&a.dir)
+            ));
+            out.print(&s);
+        }
+    }
+    Ok(if ok { Exit::Ok } else { Exit::Findings })
 }
 
 /// The lab's own copy of its topology, validated.
