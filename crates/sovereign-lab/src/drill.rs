@@ -62,8 +62,10 @@ pub struct RegionOutage {
     pub acknowledged_writes: usize,
     pub lost_acknowledged_writes: usize,
     /// The lab's figures in the plan's formula: detection (interval × threshold) + TTL +
-    /// promotion (measured).
+    /// promotion (measured; none when the primary stays).
     pub predicted_seconds: f64,
+    /// Both outages within the prediction, give or take one request interval of their kind at
+    /// each end (a region sees a success or a failure only when a request is due).
     pub within_prediction: bool,
 }
 
@@ -159,6 +161,7 @@ pub(crate) async fn users_outcome(
         tokio::time::sleep(rest).await;
     }
     let rate = bg.plan.rate;
+    let read_share = 1.0 - f64::from(bg.plan.write_percent.min(100)) / 100.0;
     let plan_regions = bg.plan.regions.clone();
     let uplan = bg.plan.clone();
     let run = bg.finish()?;
@@ -202,7 +205,10 @@ pub(crate) async fn users_outcome(
             acknowledged_writes: l.map_or(0, |l| l.acknowledged_writes),
             lost_acknowledged_writes: l.and_then(|l| l.lost_acknowledged_writes).unwrap_or(0),
             predicted_seconds: predicted,
-            within_prediction: read.max(write) <= predicted
+            // A region sees a success only when a request is due: the outage is measured to
+            // within one request interval of each kind at each end.
+            within_prediction: read <= predicted + 2.0 / (rate * read_share).max(1e-9)
+                && write <= predicted + 2.0 / (rate * (1.0 - read_share)).max(1e-9)
                 && !users::failing_at_end(&run, i, None),
         });
     }
