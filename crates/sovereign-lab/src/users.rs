@@ -556,7 +556,12 @@ pub async fn seed(state: &LabState) -> Result<(), LabError> {
     )
     .await
     .map_err(|e| LabError::Other(format!("cannot seed the items: {}", crate::DbError(&e))))?;
-    for m in pg.members.values().filter(|m| m.site != pg.primary) {
+    // Every copy that runs: one a drill took down serves nobody.
+    for m in pg
+        .members
+        .values()
+        .filter(|m| m.site != pg.primary && m.role != "down" && m.pg.pid().is_some())
+    {
         let start = Instant::now();
         loop {
             let n: i64 = match crate::load::connect(m, &pg.database).await {
