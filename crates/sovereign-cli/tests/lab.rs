@@ -106,6 +106,9 @@ fn requires(ok: bool, what: &str) -> bool {
 /// interval 15 s (see `sovereign_lab::alerting`).
 const ALERT_TIME_SCALE: &str = "0.05";
 
+/// The routing DNS's TTL and health check interval here: 60 s → 3 s, 10 s → 0.5 s.
+const DNS_TIME_SCALE: &str = "0.05";
+
 /// Metrics the rendered rules read that a healthy lab cannot have, and why. A selector that
 /// matches nothing must be listed here; a listed metric that turns up must leave the list.
 const NOT_IN_THE_LAB: &[(&str, &str)] = &[
@@ -520,6 +523,8 @@ fn default_topology_end_to_end() {
             "0.1",
             "--alert-time-scale",
             ALERT_TIME_SCALE,
+            "--dns-time-scale",
+            DNS_TIME_SCALE,
         ],
         &dir,
     );
@@ -529,7 +534,7 @@ fn default_topology_end_to_end() {
         out.contains("6 PostgreSQL, 5 Redis, 6 Prometheus, 3 Cassandra node(s)"),
         "{out}"
     );
-    assert!(err.contains("[19/19] settling"), "progress is shown: {err}");
+    assert!(err.contains("[19/21] settling"), "progress is shown: {err}");
     // A second `up` says so instead of starting twice.
     let (_, err) = expect(&run(&["lab", "up"], &dir), 2, "second up");
     assert!(err.contains("already running"), "{err}");
@@ -661,6 +666,70 @@ fn default_topology_end_to_end() {
         lag("iad")
     );
 
+    // Users in every region: each served by its own site, nothing lost, the rate held, and a
+    // write from Sydney pays its round trip to the primary in Amsterdam.
+    let users_at = std::time::Instant::now();
+    let (out, _) = expect(
+        &run(
+            &[
+                "lab",
+                "load",
+                "--users",
+                "--duration",
+                "3",
+                "--rate",
+                "10",
+                "--format",
+                "json",
+            ],
+            &dir,
+        ),
+        0,
+        "lab load --users",
+    );
+    let users: Value = serde_json::from_str(&out).unwrap();
+    let regions = users["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), 6, "{users}");
+    for r in regions {
+        let region = r["region"].as_str().unwrap();
+        assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+        assert_eq!(r["sites"][region], 30, "served by its own site: {r}");
+        assert_eq!(r["lost_acknowledged_writes"], 0, "{r}");
+        assert!(r["dns_queries"].as_u64().unwrap() >= 1, "{r}");
+    }
+    let achieved = users["rate_achieved_per_region"].as_f64().unwrap();
+    assert!((achieved - 10.0).abs() < 0.5, "{users}");
+    let write_p50 = |region: &str| {
+        regions.iter().find(|r| r["region"] == region).unwrap()["writes"]["p50_ms"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        write_p50("syd") > write_p50("ams"),
+        "syd {} vs ams {}",
+        write_p50("syd"),
+        write_p50("ams")
+    );
+    for bad in [
+        &["--rate", "0"][..],
+        &["--rate", "-2"],
+        &["--duration", "4000"],
+        &["--regions", "mars"],
+    ] {
+        let mut args = vec!["lab", "load", "--users"];
+        args.extend_from_slice(bad);
+        let (_, err) = expect(&run(&args, &dir), 2, &format!("{bad:?}"));
+        assert!(
+            err.contains(bad[0]) || err.contains("`mars` is not a user region"),
+            "{bad:?}: {err}"
+        );
+    }
+
+    eprintln!(
+        "users load and its bad-input checks took {:.1} s",
+        users_at.elapsed().as_secs_f64()
+    );
+
     // Restore: exact.
     let (out, _) = expect(
         &run(
@@ -760,12 +829,55 @@ fn default_topology_end_to_end() {
     assert!(out.contains("PASS  cassandra::nodes_per_dc  ams"), "{out}");
 
     // Failover under writes: measured, data checked everywhere, topology rewritten.
+    let failover_at = std::time::Instant::now();
     let (out, _) = expect(
-        &run(&["lab", "drill", "failover", "--format", "json"], &dir),
+        &run(
+            &[
+                "lab",
+                "drill",
+                "failover",
+                "--users",
+                "--users-rate",
+                "10",
+                "--format",
+                "json",
+            ],
+            &dir,
+        ),
         0,
         "failover drill",
     );
     let f: Value = serde_json::from_str(&out).unwrap();
+    eprintln!(
+        "failover drill with users took {:.1} s",
+        failover_at.elapsed().as_secs_f64()
+    );
+    // Users: Amsterdam's are moved elsewhere once the DNS withdraws it, everyone recovers, and
+    // the outage each region saw stays near the plan's formula with the lab's figures.
+    let u = &f["drill"]["users"];
+    let withdrew = u["dns_withdrew_after_seconds"].as_f64().unwrap();
+    let detection = u["lab_detection_seconds"].as_f64().unwrap();
+    assert!(withdrew <= detection + 0.5, "{u}");
+    for r in u["regions"].as_array().unwrap() {
+        assert_eq!(r["still_failing"], false, "{r}");
+        let seen = r["read_outage_seconds"]
+            .as_f64()
+            .unwrap()
+            .max(r["write_outage_seconds"].as_f64().unwrap());
+        assert!(
+            seen <= r["predicted_seconds"].as_f64().unwrap() + 1.0,
+            "{r}"
+        );
+    }
+    let ams = u["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "ams")
+        .unwrap();
+    assert_eq!(ams["sites_before"], serde_json::json!(["ams"]), "{ams}");
+    let after = ams["sites_after"].as_array().unwrap();
+    assert!(!after.is_empty() && !after.contains(&"ams".into()), "{ams}");
     assert_eq!(f["drill"]["old_primary"], "ams");
     assert_eq!(f["drill"]["new_primary"], "iad", "the topology's successor");
     assert!(f["drill"]["rto_seconds"].as_f64().unwrap() > 0.0);
@@ -858,6 +970,48 @@ fn default_topology_end_to_end() {
         );
         nothing_stays_firing(&dir, &prom, &old_primary, failover_done);
     }
+
+    // A whole site lost (sfo: application, PostgreSQL, Redis): its users move to another site
+    // within the prediction, nobody else notices, nothing acknowledged is lost.
+    let region_at = std::time::Instant::now();
+    let o = run(
+        &[
+            "lab",
+            "drill",
+            "region-loss",
+            "sfo",
+            "--users-rate",
+            "10",
+            "--format",
+            "json",
+        ],
+        &dir,
+    );
+    let (out, err) = text(&o);
+    let rl: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}\n{err}"));
+    eprintln!(
+        "region-loss drill took {:.1} s",
+        region_at.elapsed().as_secs_f64()
+    );
+    let regions = rl["users"]["regions"].as_array().unwrap();
+    let sfo = regions.iter().find(|r| r["region"] == "sfo").unwrap();
+    assert_eq!(sfo["sites_before"], serde_json::json!(["sfo"]), "{sfo}");
+    let after = sfo["sites_after"].as_array().unwrap();
+    assert!(!after.is_empty() && !after.contains(&"sfo".into()), "{sfo}");
+    assert_eq!(sfo["within_prediction"], true, "{sfo}");
+    for r in regions {
+        assert_eq!(r["lost_acknowledged_writes"], 0, "{r}");
+        assert_eq!(r["still_failing"], false, "{r}");
+        if r["region"] != "sfo" {
+            assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+        }
+    }
+    let (_, err) = expect(
+        &run(&["lab", "drill", "region-loss", "iad"], &dir),
+        2,
+        "region-loss of the primary's site",
+    );
+    assert!(err.contains("holds the PostgreSQL primary"), "{err}");
 
     let st = status_json(&dir);
     let pids: Vec<u32> = st["components"]

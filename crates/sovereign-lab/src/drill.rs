@@ -42,6 +42,213 @@ pub struct FailoverOptions {
     pub rate: u32,
     /// Seconds of writes before the primary is killed.
     pub lead_seconds: f64,
+    /// Users in every region during the drill (the lab's application tier).
+    pub users: Option<crate::users::UsersOptions>,
+}
+
+/// What one region's users saw during a drill, next to what the plan predicts.
+#[derive(Clone, Debug, Serialize)]
+pub struct RegionOutage {
+    pub region: String,
+    /// Sites that answered this region before the kill, and in the last seconds of the run.
+    pub sites_before: Vec<String>,
+    pub sites_after: Vec<String>,
+    /// Last success before the first failure → first success after the last failure.
+    pub read_outage_seconds: f64,
+    pub write_outage_seconds: f64,
+    /// Still failing when the users stopped (the outage figure is then a lower bound).
+    pub still_failing: bool,
+    pub errors: BTreeMap<String, usize>,
+    pub acknowledged_writes: usize,
+    pub lost_acknowledged_writes: usize,
+    /// The lab's figures in the plan's formula: detection (interval × threshold) + TTL +
+    /// promotion (measured; none when the primary stays).
+    pub predicted_seconds: f64,
+    /// Both outages within the prediction, give or take one request interval of their kind at
+    /// each end (a region sees a success or a failure only when a request is due).
+    pub within_prediction: bool,
+}
+
+/// Users during a drill.
+#[derive(Clone, Debug, Serialize)]
+pub struct UsersDrill {
+    pub rate_per_region: f64,
+    pub requests: usize,
+    /// The site that lost its data tier, and when the DNS withdrew it (seconds after the kill).
+    pub lost_site: String,
+    pub dns_withdrew_after_seconds: Option<f64>,
+    pub lab_detection_seconds: f64,
+    pub lab_ttl_seconds: f64,
+    pub lab_promotion_seconds: f64,
+    /// The plan's own figures (the topology's health checks and TTL, Aurora's promotion).
+    pub plan_detection_seconds: f64,
+    pub plan_ttl_seconds: f64,
+    pub plan_promotion_seconds: f64,
+    pub plan_rto_seconds: f64,
+    pub regions: Vec<RegionOutage>,
+    /// Latency per region over the whole run (the outage included).
+    pub latency: Vec<crate::users::RegionReport>,
+    /// Every request (region, kind, due and done in seconds from the kill, site, result), CSV
+    /// in the lab directory, to reconcile the figures.
+    pub requests_log: String,
+}
+
+/// Writes `drills/<name>-<time>-users.csv`: every request of a drill's users, times relative to
+/// the kill.
+fn write_users_log(
+    dir: &Path,
+    name: &str,
+    run: &crate::users::UsersRun,
+    regions: &[crate::users::UserRegion],
+    kill: Duration,
+) -> Result<std::path::PathBuf, LabError> {
+    let drills = dir.join("drills");
+    std::fs::create_dir_all(&drills)
+        .map_err(|e| LabError::io(format!("cannot create {}", drills.display()), e))?;
+    let stamp = unix_ms() / 1000;
+    let path = drills.join(format!("{name}-{stamp}-users.csv"));
+    let rel = |d: Duration| d.as_secs_f64() - kill.as_secs_f64();
+    let mut text = String::from("region,kind,due_after_kill_s,done_after_kill_s,site,result\n");
+    for o in &run.outcomes {
+        text.push_str(&format!(
+            "{},{},{:.4},{:.4},{},{}\n",
+            regions.get(o.region).map_or("?", |r| r.region.as_str()),
+            match o.kind {
+                crate::users::Kind::Read => "read",
+                crate::users::Kind::Write => "write",
+            },
+            rel(o.due),
+            rel(o.done),
+            o.site.as_deref().unwrap_or(""),
+            match &o.result {
+                Ok(_) => "ok".to_string(),
+                Err(e) => e.replace(',', ";"),
+            }
+        ));
+    }
+    std::fs::write(&path, text)
+        .map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))?;
+    Ok(path)
+}
+
+/// Runs the users' side of a drill to the end and measures it against the kill.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn users_outcome(
+    state: &LabState,
+    dir: &Path,
+    bg: crate::users::Background,
+    killed: Instant,
+    killed_unix_ms: u64,
+    lost_site: &str,
+    new_primary: &str,
+    // The measured promotion, when the drill promotes; `None` when the primary stays.
+    promotion: Option<f64>,
+    plan: &survivability::Assumptions,
+    name: &str,
+) -> Result<UsersDrill, LabError> {
+    let promotion_seconds = promotion.unwrap_or(0.0);
+    use crate::users::{self, Kind};
+    let u = state
+        .users
+        .as_ref()
+        .ok_or_else(|| LabError::Other("the lab runs no application tier".into()))?;
+    let detection = u.interval_seconds * f64::from(u.threshold);
+    let ttl = f64::from(u.ttl_seconds);
+    // Users keep going until a withdrawal and a whole TTL could have happened, and a little more.
+    let settle =
+        Duration::from_secs_f64(detection + u.interval_seconds + ttl + promotion_seconds + 3.0);
+    if let Some(rest) = settle.checked_sub(killed.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+    let rate = bg.plan.rate;
+    let read_share = 1.0 - f64::from(bg.plan.write_percent.min(100)) / 100.0;
+    let plan_regions = bg.plan.regions.clone();
+    let uplan = bg.plan.clone();
+    let run = bg.finish()?;
+    let kill = killed.saturating_duration_since(run.start);
+    let predicted = detection + ttl + promotion_seconds;
+    // Acknowledged writes are looked for on the new primary.
+    let mut after = state.clone();
+    if let Some(p) = after.postgres.as_mut() {
+        p.primary = new_primary.to_string();
+    }
+    let latency = users::report(&after, &uplan, &run).await?.regions;
+    let end = run.last_start;
+    let log = write_users_log(dir, name, &run, &plan_regions, kill)?;
+    let mut regions = Vec::new();
+    for (i, r) in plan_regions.iter().enumerate() {
+        let read = users::outage(&run, i, Some(Kind::Read), kill);
+        let write = users::outage(&run, i, Some(Kind::Write), kill);
+        let l = latency.iter().find(|x| x.region == r.region);
+        let errors: BTreeMap<String, usize> = run
+            .outcomes
+            .iter()
+            .filter(|o| o.region == i && o.done >= kill)
+            .filter_map(|o| o.result.as_ref().err().cloned())
+            .fold(BTreeMap::new(), |mut m, e| {
+                *m.entry(e).or_insert(0) += 1;
+                m
+            });
+        regions.push(RegionOutage {
+            region: r.region.clone(),
+            sites_before: users::sites_between(&run, i, Duration::ZERO, kill),
+            sites_after: users::sites_between(
+                &run,
+                i,
+                end.saturating_sub(Duration::from_secs(2)),
+                end + Duration::from_secs(1),
+            ),
+            read_outage_seconds: read,
+            write_outage_seconds: write,
+            still_failing: users::failing_at_end(&run, i, None),
+            errors,
+            acknowledged_writes: l.map_or(0, |l| l.acknowledged_writes),
+            lost_acknowledged_writes: l.and_then(|l| l.lost_acknowledged_writes).unwrap_or(0),
+            predicted_seconds: predicted,
+            // A region sees a success only when a request is due: the outage is measured to
+            // within one request interval of each kind at each end.
+            within_prediction: read <= predicted + 2.0 / (rate * read_share).max(1e-9)
+                && write <= predicted + 2.0 / (rate * (1.0 - read_share)).max(1e-9)
+                && !users::failing_at_end(&run, i, None),
+        });
+    }
+    let withdrew = crate::dns::read_events(&u.events)
+        .into_iter()
+        .find(|e| e.site == lost_site && !e.healthy && e.unix_ms >= killed_unix_ms)
+        .map(|e| (e.unix_ms - killed_unix_ms) as f64 / 1000.0);
+    Ok(UsersDrill {
+        rate_per_region: rate,
+        requests: run.sent,
+        lost_site: lost_site.to_string(),
+        dns_withdrew_after_seconds: withdrew,
+        lab_detection_seconds: detection,
+        lab_ttl_seconds: ttl,
+        lab_promotion_seconds: promotion_seconds,
+        plan_detection_seconds: plan.detection_seconds,
+        plan_ttl_seconds: plan.dns_ttl_seconds,
+        plan_promotion_seconds: if promotion.is_some() {
+            plan.promotion_seconds
+        } else {
+            0.0
+        },
+        plan_rto_seconds: plan.detection_seconds
+            + plan.dns_ttl_seconds
+            + if promotion.is_some() {
+                plan.promotion_seconds
+            } else {
+                0.0
+            },
+        regions,
+        latency,
+        requests_log: log.display().to_string(),
+    })
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -95,6 +302,9 @@ pub struct FailoverReport {
     pub data: Vec<DataCheck>,
     pub backups: String,
     pub notes: Vec<String>,
+    /// What users in every region saw, when the drill ran with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<UsersDrill>,
 }
 
 /// The site promotion goes to: `--to`, else what `plan --lose <primary>` picks (the designated
@@ -166,15 +376,7 @@ pub fn failover(
     let (target, why) = failover_target(state, t, catalog, opts.to.as_deref())?;
     let a = survivability::assumptions(t, catalog);
     let rt = rt()?;
-    rt.block_on(failover_async(
-        state,
-        dir,
-        &target,
-        why,
-        opts,
-        (a.promotion_seconds, a.promotion_source),
-        progress,
-    ))
+    rt.block_on(failover_async(state, dir, &target, why, opts, &a, progress))
 }
 
 async fn failover_async(
@@ -183,9 +385,13 @@ async fn failover_async(
     target: &str,
     why: String,
     opts: &FailoverOptions,
-    aws: (f64, String),
+    assumptions: &survivability::Assumptions,
     progress: &dyn Fn(&str),
 ) -> Result<FailoverReport, LabError> {
+    let aws = (
+        assumptions.promotion_seconds,
+        assumptions.promotion_source.clone(),
+    );
     let pg = state
         .postgres
         .clone()
@@ -210,6 +416,17 @@ async fn failover_async(
     )
     .await?;
 
+    // Users in every region, through DNS and the application, for the whole drill.
+    let users_bg = match &opts.users {
+        Some(o) => {
+            progress(&format!(
+                "users in every region at {} requests a second each…",
+                o.rate
+            ));
+            Some(crate::users::Background::start(state, o).await?)
+        }
+        None => None,
+    };
     // The writer: commits as fast as the rate allows against whichever primary is current.
     let current: Arc<Mutex<PgMember>> = Arc::new(Mutex::new(old_m.clone()));
     let acks: Arc<Mutex<Vec<Ack>>> = Arc::new(Mutex::new(Vec::new()));
@@ -301,6 +518,7 @@ async fn failover_async(
         old_m.pg.pid().unwrap_or(0)
     ));
     let killed = Instant::now();
+    let killed_unix_ms = unix_ms();
     old_m
         .pg
         .kill9()
@@ -382,6 +600,27 @@ async fn failover_async(
     tokio::time::sleep(Duration::from_millis(800)).await;
     stop.store(true, Ordering::Relaxed);
     let _ = writer.await;
+    let users = match users_bg {
+        Some(bg) => {
+            progress("waiting for the users to see the end of it…");
+            Some(
+                users_outcome(
+                    state,
+                    dir,
+                    bg,
+                    killed,
+                    killed_unix_ms,
+                    &old,
+                    target,
+                    Some(promoted.as_secs_f64()),
+                    assumptions,
+                    "failover",
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
 
     // RPO: acknowledged by the old primary, absent on the new one.
     let acked_old: Vec<(i64, Instant)> = acks
@@ -539,6 +778,7 @@ async fn failover_async(
         data,
         backups,
         notes,
+        users,
     })
 }
 
@@ -1030,6 +1270,114 @@ async fn restore_async(
         checksum_primary: sum_primary,
         checksum_restored: sum_r,
         after_target_rows_restored: after_r,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Region loss
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RegionLossReport {
+    pub site: String,
+    /// What was taken away (kill -9, as a region outage looks to the processes).
+    pub stopped: Vec<String>,
+    pub users: UsersDrill,
+}
+
+/// Takes a whole site away — its application, PostgreSQL copy, Redis and Cassandra datacenter —
+/// with users in every region, and measures what they see. The site stays down: `lab down` and
+/// `lab up` bring the lab back. The primary's site is refused: `drill failover --users` takes it
+/// away with a promotion.
+pub fn region_loss(
+    state: &mut LabState,
+    dir: &Path,
+    t: &ValidatedTopology,
+    catalog: &Catalog,
+    site: &str,
+    users: &crate::users::UsersOptions,
+    progress: &dyn Fn(&str),
+) -> Result<RegionLossReport, LabError> {
+    let u = state
+        .users
+        .as_ref()
+        .ok_or_else(|| LabError::Other("the lab runs no application tier".into()))?;
+    if !u.apps.contains_key(site) {
+        return Err(LabError::Other(format!(
+            "`{site}` is not a serving site of the lab; sites: {}",
+            u.apps.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let primary = state
+        .postgres
+        .as_ref()
+        .map(|p| p.primary.clone())
+        .unwrap_or_default();
+    if primary == site {
+        return Err(LabError::Other(format!(
+            "`{site}` holds the PostgreSQL primary: `sovereign lab drill failover --users` takes it away with a promotion"
+        )));
+    }
+    let a = survivability::assumptions(t, catalog);
+    let rt = rt()?;
+    rt.block_on(async {
+        progress(&format!(
+            "users in every region at {} requests a second each…",
+            users.rate
+        ));
+        let bg = crate::users::Background::start(state, users).await?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        progress(&format!(
+            "taking {site} away: application, PostgreSQL, Redis, Cassandra (kill -9)…"
+        ));
+        let killed = Instant::now();
+        let killed_unix_ms = unix_ms();
+        let mut stopped = Vec::new();
+        for p in state
+            .procs
+            .iter()
+            .filter(|p| p.name == format!("application {site}"))
+        {
+            process::kill9(p);
+            stopped.push(format!("application (pid {})", p.pid));
+        }
+        if let Some(pg) = state.postgres.as_mut()
+            && let Some(m) = pg.members.get_mut(site)
+        {
+            if let Some(pid) = m.pg.kill9() {
+                stopped.push(format!("PostgreSQL {} (pid {pid})", m.role));
+            }
+            m.role = "down".into();
+        }
+        if let Some(r) = state.redis.get(site) {
+            process::kill9(&r.redis.proc);
+            stopped.push(format!("Redis (pid {})", r.redis.proc.pid));
+        }
+        if let Some(c) = &state.cassandra {
+            for n in c.nodes.iter().filter(|n| n.spec.dc == site) {
+                process::kill9(&n.proc);
+                stopped.push(format!("Cassandra {} (pid {})", n.spec.name, n.proc.pid));
+            }
+        }
+        state.save(dir)?;
+        progress("waiting for the users to see the end of it…");
+        let users = users_outcome(
+            state,
+            dir,
+            bg,
+            killed,
+            killed_unix_ms,
+            site,
+            &primary,
+            None,
+            &a,
+            "region-loss",
+        )
+        .await?;
+        Ok(RegionLossReport {
+            site: site.to_string(),
+            stopped,
+            users,
+        })
     })
 }
 

@@ -10,10 +10,16 @@
 //! file `sovereign verify` reads, in the shape `terraform output -json` has for the rendered
 //! tree, and runs failover and restore drills.
 //!
+//! Above the data tier, when the topology has an application and a DNS zone, it runs a reference
+//! application in every serving site ([`app`]), a DNS answering the API name per client region
+//! with the lowest-latency healthy site ([`dns`]), and virtual users in every region ([`users`]).
+//!
 //! [`engines`] and [`process`] are the building blocks; tests of other crates use them to start
 //! real servers too.
 
 pub mod alerting;
+pub mod app;
+pub mod dns;
 pub mod down;
 pub mod drill;
 pub mod engines;
@@ -27,6 +33,7 @@ pub mod tools;
 pub mod topology_edit;
 pub mod trust;
 pub mod up;
+pub mod users;
 
 use std::fmt;
 

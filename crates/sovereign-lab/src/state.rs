@@ -134,6 +134,36 @@ pub struct LabDns {
     pub api_name: String,
 }
 
+/// A user region: where its virtual users send from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabUserRegion {
+    pub region: String,
+    pub source: std::net::IpAddr,
+}
+
+/// The application tier and what users need to reach it: the reference application per serving
+/// site ([`crate::app`]), its fronts on the latency proxy, and the routing DNS ([`crate::dns`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabUsers {
+    /// The routing DNS (UDP).
+    pub dns: SocketAddr,
+    pub name: String,
+    /// The port of every site's front.
+    pub port: u16,
+    /// Serving site → the front address the DNS answers for it.
+    pub fronts: BTreeMap<String, std::net::Ipv4Addr>,
+    /// Serving site → where its application listens.
+    pub apps: BTreeMap<String, SocketAddr>,
+    pub regions: Vec<LabUserRegion>,
+    /// The record's TTL and the health checks, as the lab runs them (× `time_scale`).
+    pub ttl_seconds: u32,
+    pub interval_seconds: f64,
+    pub threshold: u32,
+    pub time_scale: f64,
+    /// The DNS's health transitions (JSON lines).
+    pub events: PathBuf,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LabSite {
     pub id: String,
@@ -178,6 +208,10 @@ pub struct LabState {
     /// Which build of each exporter and of Alertmanager runs (see [`crate::tools`]).
     #[serde(default)]
     pub engines: BTreeMap<String, String>,
+    /// The application tier users reach through DNS, when the topology has an application and
+    /// a DNS zone.
+    #[serde(default)]
+    pub users: Option<LabUsers>,
 }
 
 impl LabState {

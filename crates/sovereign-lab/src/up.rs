@@ -45,6 +45,9 @@ pub struct UpOptions {
     /// Multiplies the rules' `for:` and Alertmanager's timers in the lab (1.0: as rendered; see
     /// [`crate::alerting`]).
     pub alert_time_scale: f64,
+    /// Multiplies the DNS record's TTL and the health check interval for the lab's routing DNS
+    /// (1.0: as the topology says).
+    pub dns_time_scale: f64,
 }
 
 /// Hands out ports: free ones from the system, or consecutive ones from a base, each checked.
@@ -158,6 +161,13 @@ pub fn preflight(t: &ValidatedTopology, opts: &UpOptions) -> Result<(), LabError
         return Err(LabError::Other(format!(
             "--alert-time-scale {} is not a positive number",
             opts.alert_time_scale
+        )));
+    }
+    if !(opts.dns_time_scale.is_finite() && opts.dns_time_scale > 0.0 && opts.dns_time_scale <= 1.0)
+    {
+        return Err(LabError::Other(format!(
+            "--dns-time-scale {} is not above 0 and at most 1",
+            opts.dns_time_scale
         )));
     }
     // PostgreSQL runs as the `postgres` user when we are root: it must be able to reach the lab
@@ -326,6 +336,7 @@ pub fn up(
         notes: Vec::new(),
         alerting: None,
         engines: BTreeMap::new(),
+        users: None,
     };
     let mut u = Up {
         dir: dir.clone(),
@@ -648,6 +659,199 @@ fn build(
             });
         }
     }
+    // The application tier: the reference application in every serving site with a copy of the
+    // database, its front on the proxy (delayed by the calling region), the routing DNS.
+    let mut tier: Option<Tier> = None;
+    if let (Some(app), Some(d)) = (&t.application, &t.dns) {
+        let serving: Vec<String> = t
+            .sites
+            .iter()
+            .filter(|s| s.serves && pg_ports.contains_key(&s.id))
+            .map(|s| s.id.clone())
+            .collect();
+        if !serving.is_empty() {
+            let regions: Vec<LabUserRegion> = t
+                .sites
+                .iter()
+                .map(|s| LabUserRegion {
+                    region: s.id.clone(),
+                    source: IpAddr::V4(std::net::Ipv4Addr::new(
+                        127,
+                        20,
+                        site_index(&s.id) as u8,
+                        1,
+                    )),
+                })
+                .collect();
+            let fronts: BTreeMap<String, std::net::Ipv4Addr> = serving
+                .iter()
+                .map(|s| {
+                    (
+                        s.clone(),
+                        std::net::Ipv4Addr::new(127, 14, site_index(s) as u8, 1),
+                    )
+                })
+                .collect();
+            let first = fronts
+                .values()
+                .next()
+                .copied()
+                .unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+            let port = u.ports.take(&first.to_string(), "the application fronts")?;
+            for ip in fronts.values() {
+                if !process::port_free(&ip.to_string(), port) {
+                    return Err(LabError::Other(format!(
+                        "port {ip}:{port} (an application front) is taken by another program"
+                    )));
+                }
+            }
+            let mut apps = Vec::new();
+            let mut app_addrs = BTreeMap::new();
+            for site in &serving {
+                let ip = site_ip(u, site);
+                let aport = u.ports.take(&ip, &format!("the application at {site}"))?;
+                let listen: SocketAddr = format!("{ip}:{aport}")
+                    .parse()
+                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                app_addrs.insert(site.clone(), listen);
+                let mut by_source = BTreeMap::new();
+                for r in &regions {
+                    let ms = if &r.region == site {
+                        one_way(t, catalog, site, site, scale).unwrap_or(0.0)
+                    } else {
+                        delay(&r.region, site)
+                    };
+                    by_source.insert(r.source, ms);
+                }
+                let front = SocketAddr::new(IpAddr::V4(fronts[site]), port);
+                routes.push(Route {
+                    name: format!("app →{site}"),
+                    listen: front,
+                    target: listen,
+                    delay_ms: 0.0,
+                    by_source,
+                    sniff: Sniff::None,
+                });
+                u.state.routes.insert(format!("app →{site}"), front);
+                // Writes: every physical member as this site reaches it, nearest first.
+                let mut hosts: Vec<(f64, SocketAddr)> = Vec::new();
+                for y in &physical {
+                    if *y == site {
+                        let a: SocketAddr = format!("{ip}:{}", pg_ports[site])
+                            .parse()
+                            .map_err(|e| LabError::Other(format!("{e}")))?;
+                        hosts.push((-1.0, a));
+                    } else if let Some(r) = u.state.routes.get(&format!("pg {site}→{y}")) {
+                        hosts.push((one_way(t, catalog, site, y, 1.0).unwrap_or(1e9), *r));
+                    }
+                }
+                hosts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let addr = |p: Option<&u16>| -> Option<SocketAddr> {
+                    p.and_then(|p| format!("{ip}:{p}").parse().ok())
+                };
+                let pg_read = addr(pg_ports.get(site));
+                let redis = addr(redis_ports.get(site));
+                let cassandra = cass_specs.iter().find(|n| &n.dc == site).and_then(|n| {
+                    t.cassandra.as_ref().map(|c| crate::app::CassandraTarget {
+                        node: SocketAddr::new(n.listen, n.native_port),
+                        dc: n.dc.clone(),
+                        keyspace: c.keyspace.clone(),
+                    })
+                });
+                let mut needs = Vec::new();
+                needs.extend(pg_read.map(|a| ("postgres".to_string(), a)));
+                needs.extend(redis.map(|a| ("redis".to_string(), a)));
+                needs.extend(
+                    cassandra
+                        .as_ref()
+                        .map(|c| ("cassandra".to_string(), c.node)),
+                );
+                apps.push(crate::app::AppConfig {
+                    site: site.clone(),
+                    listen,
+                    health_path: app.health_path.clone(),
+                    database: t
+                        .postgres
+                        .as_ref()
+                        .map(|p| p.database_name.clone())
+                        .unwrap_or_default(),
+                    pg_user: "postgres".into(),
+                    pg_read,
+                    pg_write: hosts.into_iter().map(|(_, a)| a).collect(),
+                    redis,
+                    cassandra,
+                    needs,
+                    cache_ttl_seconds: 10,
+                    lab_dir: dir.clone(),
+                });
+            }
+            let ts = opts.dns_time_scale;
+            let ttl = ((f64::from(d.ttl_seconds) * ts).round() as u32).max(1);
+            let interval = f64::from(d.health_check_interval_seconds) * ts;
+            let dns_ip = "127.9.0.2";
+            let dns_port = u.ports.take(dns_ip, "the routing DNS")?;
+            let dns_addr: SocketAddr = format!("{dns_ip}:{dns_port}")
+                .parse()
+                .map_err(|e| LabError::Other(format!("{e}")))?;
+            let events = dir.join("dns").join("events.jsonl");
+            let dns_cfg = crate::dns::DnsConfig {
+                listen: dns_addr,
+                name: d.api_fqdn(),
+                zone: d.zone.trim_end_matches('.').to_string(),
+                ttl_seconds: ttl,
+                interval_ms: ((interval * 1000.0).round() as u64).max(50),
+                threshold: d.health_check_failure_threshold.max(1),
+                sites: apps
+                    .iter()
+                    .map(|a| crate::dns::DnsSite {
+                        site: a.site.clone(),
+                        answer: fronts[&a.site],
+                        health: a.listen,
+                        health_path: a.health_path.clone(),
+                    })
+                    .collect(),
+                regions: regions
+                    .iter()
+                    .map(|r| crate::dns::DnsRegion {
+                        region: r.region.clone(),
+                        source: r.source,
+                        rtt_ms: serving
+                            .iter()
+                            .filter_map(|s| {
+                                let rtt = match (t.site(&r.region), t.site(s)) {
+                                    (Some(a), Some(b)) => {
+                                        survivability::rtt(catalog, a, b).map(|x| x.0)
+                                    }
+                                    _ => None,
+                                };
+                                rtt.or((&r.region == s).then_some(0.0))
+                                    .map(|ms| (s.clone(), ms))
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                events: Some(events.clone()),
+            };
+            let users = LabUsers {
+                dns: dns_addr,
+                name: d.api_fqdn(),
+                port,
+                fronts,
+                apps: app_addrs,
+                regions,
+                ttl_seconds: ttl,
+                interval_seconds: interval,
+                threshold: d.health_check_failure_threshold.max(1),
+                time_scale: ts,
+                events,
+            };
+            tier = Some(Tier {
+                apps,
+                dns: dns_cfg,
+                users,
+            });
+        }
+    }
     if !unknown_pairs.is_empty() {
         unknown_pairs.sort();
         unknown_pairs.dedup();
@@ -664,7 +868,8 @@ fn build(
         + prom_sites.len()
         + usize::from(global.is_some())
         + usize::from(t.dns.is_some())
-        + 1;
+        + 1
+        + if tier.is_some() { 2 } else { 0 };
     u.save()?;
 
     // --- Start. ---
@@ -756,9 +961,155 @@ fn build(
         "settling: replicas streaming, first samples at the global Prometheus",
         |u| settle(u, Duration::from_secs(90)),
     )?;
+    if let Some(tier) = tier {
+        start_tier(u, opts, tier)?;
+    }
     u.state.phase = Phase::Running;
     write_outputs(&dir, &u.state)?;
     u.save()
+}
+
+/// What `up` plans for the application tier before anything starts.
+struct Tier {
+    apps: Vec<crate::app::AppConfig>,
+    dns: crate::dns::DnsConfig,
+    users: LabUsers,
+}
+
+/// The application tier: its tables, one application process per serving site, then the
+/// routing DNS probing them.
+fn start_tier(u: &mut Up, opts: &UpOptions, tier: Tier) -> Result<(), LabError> {
+    let dir = u.dir.clone();
+    u.step(
+        &format!(
+            "reference application at {} site(s): its tables, one process each",
+            tier.apps.len()
+        ),
+        |u| {
+            let progress = u.progress;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| LabError::io("runtime", e))?;
+            rt.block_on(crate::load::replicated_table(
+                &u.state,
+                crate::app::PG_TABLE,
+                crate::app::PG_DDL,
+                progress,
+            ))?;
+            if let Some(c) = &u.state.cassandra
+                && let Some(node) = c.nodes.first()
+            {
+                let creds: serde_json::Value = std::fs::read_to_string(
+                    dir.join(outputs::CASSANDRA_CREDENTIALS),
+                )
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+                let (user, pw) = (
+                    creds["username"].as_str().unwrap_or_default().to_string(),
+                    creds["password"].as_str().unwrap_or_default().to_string(),
+                );
+                let ks = c.keyspace.replace('"', "\"\"");
+                cassandra::block_on(async {
+                    let s = cassandra::session(&node.spec, &user, &pw, Duration::from_secs(60)).await?;
+                    s.query_unpaged(
+                        format!(
+                            "CREATE TABLE IF NOT EXISTS \"{ks}\".{} (id bigint PRIMARY KEY, body text, site text)",
+                            crate::app::CQL_TABLE
+                        ),
+                        (),
+                    )
+                    .await
+                    .map_err(|e| LabError::Other(format!("cannot create the application's Cassandra table: {e}")))?;
+                    Ok::<_, LabError>(())
+                })??;
+            }
+            let apps_dir = dir.join("apps");
+            std::fs::create_dir_all(&apps_dir)
+                .map_err(|e| LabError::io(format!("cannot create {}", apps_dir.display()), e))?;
+            for a in &tier.apps {
+                let path = apps_dir.join(format!("{}.json", a.site));
+                let text = serde_json::to_string_pretty(a)
+                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                write_private(&path, &text)?;
+                let mut c = std::process::Command::new(&opts.program);
+                c.arg("lab").arg("app").arg("--config").arg(&path);
+                let p = process::spawn(
+                    &format!("application {}", a.site),
+                    c,
+                    &apps_dir.join(format!("{}.log", a.site)),
+                    vec![a.listen.port()],
+                )?;
+                u.track_at(p.clone(), &a.site, &a.listen.ip().to_string())?;
+                process::wait_listening(
+                    &p,
+                    &a.listen.ip().to_string(),
+                    a.listen.port(),
+                    Duration::from_secs(15),
+                    &format!("the application at {}", a.site),
+                )?;
+            }
+            Ok(())
+        },
+    )?;
+    let users = tier.users;
+    u.step(
+        &format!(
+            "routing DNS: {} by latency from {} region(s), TTL {} s, health checks every {:.2} s, withdrawn after {} failures",
+            users.name,
+            users.regions.len(),
+            users.ttl_seconds,
+            users.interval_seconds,
+            users.threshold
+        ),
+        |u| {
+            let dns_dir = dir.join("dns");
+            std::fs::create_dir_all(&dns_dir)
+                .map_err(|e| LabError::io(format!("cannot create {}", dns_dir.display()), e))?;
+            let path = dns_dir.join("routing.json");
+            let text = serde_json::to_string_pretty(&tier.dns)
+                .map_err(|e| LabError::Other(format!("{e}")))?;
+            write_private(&path, &text)?;
+            let mut c = std::process::Command::new(&opts.program);
+            c.arg("lab").arg("dns").arg("--config").arg(&path);
+            let log = dns_dir.join("routing.log");
+            let p = process::spawn("routing DNS", c, &log, vec![])?;
+            u.track_at(p.clone(), "-", &users.dns.ip().to_string())?;
+            // Answering: a query from a known region gets a site.
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| LabError::io("runtime", e))?;
+            let source = users
+                .regions
+                .first()
+                .map(|r| r.source)
+                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+            let start = Instant::now();
+            loop {
+                let r = rt.block_on(crate::dns::resolve(
+                    users.dns,
+                    source,
+                    &users.name,
+                    Duration::from_millis(300),
+                ));
+                match r {
+                    Ok(_) => break,
+                    Err(e) if !p.is_running() || start.elapsed() > Duration::from_secs(10) => {
+                        return Err(LabError::Start {
+                            what: "routing DNS".into(),
+                            detail: e,
+                            log: process::tail(&log, 10),
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+            u.state.users = Some(users.clone());
+            u.save()
+        },
+    )
 }
 
 /// Writes `outputs.json` (terraform's shape) for the current state.

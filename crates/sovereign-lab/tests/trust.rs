@@ -35,6 +35,7 @@ fn state_with(procs: Vec<Proc>) -> LabState {
         notes: Vec::new(),
         alerting: None,
         engines: Default::default(),
+        users: None,
     }
 }
 

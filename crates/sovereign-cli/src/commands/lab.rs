@@ -57,6 +57,12 @@ pub enum LabCommand {
     /// The alert receiver `lab up` starts for Alertmanager (not for direct use).
     #[command(hide = true)]
     Receiver(ReceiverArgs),
+    /// The reference application `lab up` starts in each serving site (not for direct use).
+    #[command(hide = true)]
+    App(ProxyArgs),
+    /// The routing DNS `lab up` starts (not for direct use).
+    #[command(hide = true)]
+    Dns(ProxyArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -86,6 +92,10 @@ pub struct UpArgs {
     /// Alertmanager's timers: 1.0 runs them as rendered, 0.05 turns a minute into 3 seconds.
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     pub alert_time_scale: f64,
+    /// Multiplies the DNS record's TTL and the health check interval of the lab's routing DNS:
+    /// 1.0 runs them as the topology says, 0.1 turns a 60 s TTL into 6 s.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub dns_time_scale: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -177,6 +187,14 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
             Ok(()) => Ok(Exit::Ok),
             Err(e) => Err(CliError::usage(e)),
         },
+        LabCommand::App(a) => {
+            sovereign_lab::app::run_from_file(&a.config).map_err(lab_error)?;
+            Ok(Exit::Ok)
+        }
+        LabCommand::Dns(a) => {
+            sovereign_lab::dns::run_from_file(&a.config).map_err(lab_error)?;
+            Ok(Exit::Ok)
+        }
         LabCommand::Receiver(a) => {
             sovereign_lab::receiver::run(a.listen, &a.out).map_err(lab_error)?;
             Ok(Exit::Ok)
@@ -209,6 +227,7 @@ fn up(a: UpArgs, out: &Output) -> Result<Exit, CliError> {
         topology_text: loaded.source.text.clone(),
         cassandra_heap_mb: a.cassandra_heap,
         alert_time_scale: a.alert_time_scale,
+        dns_time_scale: a.dns_time_scale,
     };
     // The whole command's time, from the process's start: parsing, checking, every step and
     // whatever happens between them.
@@ -232,6 +251,18 @@ fn up(a: UpArgs, out: &Output) -> Result<Exit, CliError> {
         state.prometheus.len(),
         state.cassandra.as_ref().map_or(0, |c| c.nodes.len())
     );
+    if let Some(u) = &state.users {
+        s.push_str(&format!(
+            "users: {} → the reference application in {} ({}), DNS {} (TTL {} s, health checks every {:.2} s × {}); sovereign lab load --users\n",
+            u.name,
+            u.apps.len(),
+            u.apps.keys().cloned().collect::<Vec<_>>().join(", "),
+            u.dns,
+            u.ttl_seconds,
+            u.interval_seconds,
+            u.threshold
+        ));
+    }
     if let Some(r) = state.alerting.as_ref().and_then(|a| a.routing.as_ref()) {
         s.push_str(&format!(
             "alerts: the rendered rules at {} (`for:` × {}) → Alertmanager {} at {} → {}\n",
@@ -255,7 +286,7 @@ fn up(a: UpArgs, out: &Output) -> Result<Exit, CliError> {
     Ok(Exit::Ok)
 }
 
-fn dir_flag(d: &DirArg) -> String {
+pub fn dir_flag(d: &DirArg) -> String {
     d.dir
         .as_ref()
         .map(|p| format!(" --dir {}", p.display()))

@@ -14,12 +14,23 @@ use crate::table::table;
 pub struct LoadArgs {
     #[command(flatten)]
     pub dir: DirArg,
-    /// Seconds of writes.
+    /// Seconds of load.
     #[arg(long, value_name = "S", default_value_t = 10.0)]
     pub duration: f64,
-    /// Writes a second on the primary.
-    #[arg(long, value_name = "N", default_value_t = 200)]
-    pub rate: u32,
+    /// Writes a second on the primary [default: 200]; with --users, requests a second per user
+    /// region [default: 20].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    /// Virtual users in every region: open-loop requests through the lab DNS and the latency
+    /// proxy to the reference application; latency per region from HDR histograms.
+    #[arg(long)]
+    pub users: bool,
+    /// With --users: only these user regions (site ids); repeat or separate with commas.
+    #[arg(long, value_name = "REGION", value_delimiter = ',', requires = "users")]
+    pub regions: Vec<String>,
+    /// With --users: percent of requests that write (the rest read).
+    #[arg(long, value_name = "P", default_value_t = 20, requires = "users")]
+    pub write_percent: u32,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
@@ -41,6 +52,28 @@ pub enum Drill {
     /// Stop one Cassandra datacenter and try every consistency level from the others; compare
     /// with `sovereign plan --lose SITE`.
     DcLoss(DcLossArgs),
+    /// Take a whole site away (application, PostgreSQL, Redis, Cassandra) with users in every
+    /// region; report the outage each region sees next to the plan's prediction. The site stays
+    /// down until `lab down` and `lab up`.
+    RegionLoss(RegionLossArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RegionLossArgs {
+    /// The site to lose (not the PostgreSQL primary's: `drill failover --users` does that).
+    pub site: String,
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Requests a second per user region.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10.0,
+        allow_negative_numbers = true
+    )]
+    pub users_rate: f64,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 #[derive(clap::Args, Debug)]
@@ -53,6 +86,19 @@ pub struct FailoverArgs {
     /// Writes a second the drill's writer attempts.
     #[arg(long, value_name = "N", default_value_t = 200)]
     pub rate: u32,
+    /// Users in every region during the drill: the outage each region sees through DNS and the
+    /// reference application, next to the plan's prediction.
+    #[arg(long)]
+    pub users: bool,
+    /// With --users: requests a second per user region.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10.0,
+        allow_negative_numbers = true,
+        requires = "users"
+    )]
+    pub users_rate: f64,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
@@ -91,12 +137,21 @@ pub fn load(a: LoadArgs, out: &Output) -> Result<Exit, CliError> {
             a.duration
         )));
     }
+    if a.users {
+        return users_load(&a, &state, out);
+    }
+    let rate = a.rate.unwrap_or(200.0);
+    if !(rate.fract() == 0.0 && (1.0..=5000.0).contains(&rate)) {
+        return Err(CliError::usage(format!(
+            "--rate {rate} is not a whole number of writes a second between 1 and 5000"
+        )));
+    }
     let progress = |l: &str| out.status(l);
     let r = load::load(
         &state,
         &load::LoadOptions {
             duration: Duration::from_secs_f64(a.duration),
-            rate: a.rate,
+            rate: rate as u32,
         },
         &progress,
     )
@@ -162,12 +217,200 @@ pub fn load(a: LoadArgs, out: &Output) -> Result<Exit, CliError> {
     })
 }
 
+/// A live progress line on a terminal (rewritten in place), nothing when standard error is
+/// not one or with `--quiet`.
+fn live_line(out: &Output) -> impl Fn(&sovereign_lab::users::Progress) + '_ {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal() && !out.quiet;
+    move |p: &sovereign_lab::users::Progress| {
+        if tty {
+            out.eprint(&format!(
+                "\r\x1b[2K{:>5.1} s  {} sent  {} ok  {} failed",
+                p.elapsed, p.sent, p.ok, p.failed
+            ));
+        }
+    }
+}
+
+fn end_live_line(out: &Output) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() && !out.quiet {
+        out.eprint("\r\x1b[2K");
+    }
+}
+
+fn ms(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// The per-region table of a users run.
+pub fn users_table(regions: &[sovereign_lab::users::RegionReport]) -> String {
+    let rows: Vec<Vec<String>> = regions
+        .iter()
+        .map(|r| {
+            vec![
+                r.region.clone(),
+                r.sites
+                    .iter()
+                    .map(|(s, n)| format!("{s} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                format!("{}/{}", r.reads.ok, r.reads.requests),
+                ms(r.reads.p50_ms),
+                ms(r.reads.p95_ms),
+                ms(r.reads.p99_ms),
+                format!("{}/{}", r.writes.ok, r.writes.requests),
+                ms(r.writes.p50_ms),
+                ms(r.writes.p95_ms),
+                ms(r.writes.p99_ms),
+                format!("{:.1}", r.throughput),
+                r.lost_acknowledged_writes
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(
+        [
+            "region",
+            "served by (ok)",
+            "reads ok",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "writes ok",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "ok/s",
+            "lost",
+        ],
+        rows,
+    )
+}
+
+fn errors_lines(regions: &[sovereign_lab::users::RegionReport]) -> String {
+    let mut s = String::new();
+    for r in regions.iter().filter(|r| !r.errors.is_empty()) {
+        s.push_str(&format!(
+            "errors from {}: {}\n",
+            r.region,
+            r.errors
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    s
+}
+
+fn users_load(
+    a: &LoadArgs,
+    state: &sovereign_lab::state::LabState,
+    out: &Output,
+) -> Result<Exit, CliError> {
+    let opts = sovereign_lab::users::UsersOptions {
+        rate: a.rate.unwrap_or(20.0),
+        duration: Duration::from_secs_f64(a.duration.max(0.0)),
+        regions: a.regions.clone(),
+        write_percent: a.write_percent,
+    };
+    sovereign_lab::users::plan(state, &opts).map_err(lab_error)?;
+    out.status(&format!(
+        "users in {} region(s) at {} requests a second each for {:.0} s ({} % writes)…",
+        if a.regions.is_empty() {
+            state.users.as_ref().map_or(0, |u| u.regions.len())
+        } else {
+            a.regions.len()
+        },
+        opts.rate,
+        a.duration,
+        a.write_percent
+    ));
+    let line = live_line(out);
+    let r = sovereign_lab::users::load(state, &opts, &line);
+    end_live_line(out);
+    let r = r.map_err(lab_error)?;
+    let lost: usize = r
+        .regions
+        .iter()
+        .filter_map(|x| x.lost_acknowledged_writes)
+        .sum();
+    match a.format {
+        Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&r)?)),
+        Format::Human => {
+            let mut s = format!(
+                "{} requests in {:.1} s: {:.1} a second per region asked {}, sent late by {:.1} ms at p99; latency scale {}, DNS TTL {} s\n\n",
+                r.sent,
+                r.seconds,
+                r.rate_achieved_per_region,
+                r.rate_per_region,
+                r.late_p99_ms,
+                r.latency_scale,
+                r.dns_ttl_seconds
+            );
+            s.push_str(&users_table(&r.regions));
+            s.push_str("\nlatency: from the moment each request was due (open loop), through DNS, the round trip from the region and the application; lost: acknowledged writes the primary does not have.\n");
+            s.push_str(&errors_lines(&r.regions));
+            out.print(&s);
+        }
+    }
+    Ok(if lost > 0 { Exit::Findings } else { Exit::Ok })
+}
+
 pub fn drill(a: DrillArgs, out: &Output) -> Result<Exit, CliError> {
     match a.drill {
         Drill::Failover(f) => failover(f, out),
         Drill::Restore(r) => restore(r, out),
         Drill::DcLoss(d) => dc_loss(d, out),
+        Drill::RegionLoss(r) => region_loss(r, out),
     }
+}
+
+fn region_loss(a: RegionLossArgs, out: &Output) -> Result<Exit, CliError> {
+    let dir = a.dir.path();
+    let mut state = running(&dir)?;
+    let _lock =
+        sovereign_lab::state::LabLock::acquire(&dir, "lab drill region-loss").map_err(lab_error)?;
+    let (t, _) = lab_topology(&dir)?;
+    let users = sovereign_lab::users::UsersOptions {
+        rate: a.users_rate,
+        duration: Duration::from_secs(3600),
+        regions: Vec::new(),
+        write_percent: 20,
+    };
+    sovereign_lab::users::plan(&state, &users).map_err(lab_error)?;
+    let progress = |l: &str| out.status(l);
+    let r = drill::region_loss(
+        &mut state,
+        &dir,
+        &t,
+        sovereign_catalog::Catalog::builtin(),
+        &a.site,
+        &users,
+        &progress,
+    )
+    .map_err(lab_error)?;
+    let ok = r
+        .users
+        .regions
+        .iter()
+        .all(|x| x.within_prediction && x.lost_acknowledged_writes == 0);
+    match a.format {
+        Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&r)?)),
+        Format::Human => {
+            let mut s = format!("region {} lost: {}\n", r.site, r.stopped.join(", "));
+            s.push_str(&users_drill_text(&r.users));
+            s.push_str(&format!(
+                "\n{} stays down: `sovereign lab down{d}` then `lab up` to bring the lab back\n",
+                r.site,
+                d = crate::commands::lab::dir_flag(&a.dir)
+            ));
+            out.print(&s);
+        }
+    }
+    Ok(if ok { Exit::Ok } else { Exit::Findings })
 }
 
 /// The lab's own copy of its topology, validated.
@@ -198,7 +441,16 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
         to: a.to.clone(),
         rate: a.rate,
         lead_seconds: 2.0,
+        users: a.users.then(|| sovereign_lab::users::UsersOptions {
+            rate: a.users_rate,
+            duration: Duration::from_secs(3600),
+            regions: Vec::new(),
+            write_percent: 20,
+        }),
     };
+    if let Some(u) = &opts.users {
+        sovereign_lab::users::plan(&state, u).map_err(lab_error)?;
+    }
     let r = drill::failover(&mut state, &dir, &t, catalog, &opts, &progress).map_err(lab_error)?;
     // The topology, rewritten so the next plan matches the promoted cluster.
     let new_text = sovereign_lab::topology_edit::promote(&text, &r.new_primary, &r.old_primary)
@@ -312,6 +564,9 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
             for n in &r.notes {
                 s.push_str(&format!("note: {n}\n"));
             }
+            if let Some(u) = &r.users {
+                s.push_str(&users_drill_text(u));
+            }
             s.push_str(&format!(
                 "\nThe lab's topology now names {} the primary: {}\n{check_note}\nWhat `sovereign render` changes for it (copy it over your topology so the next `terraform plan` matches the promoted cluster):\n",
                 r.new_primary,
@@ -336,6 +591,82 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
     } else {
         Exit::Findings
     })
+}
+
+/// The users' side of a drill: per region, the outage seen next to the prediction.
+pub fn users_drill_text(u: &sovereign_lab::drill::UsersDrill) -> String {
+    let mut s = format!(
+        "\nusers: {} requests at {} a second per region; {} lost its data tier{}\n",
+        u.requests,
+        u.rate_per_region,
+        u.lost_site,
+        match u.dns_withdrew_after_seconds {
+            Some(w) => format!(", withdrawn from DNS {w:.2} s after the kill"),
+            None => ", never withdrawn from DNS while the users ran".into(),
+        }
+    );
+    s.push_str(&format!(
+        "prediction (the plan's formula): detection {:.1} s + TTL {:.0} s + promotion {:.2} s = {:.2} s in the lab; the plan says {:.0} s + {:.0} s + {:.0} s = {:.0} s on AWS\n\n",
+        u.lab_detection_seconds,
+        u.lab_ttl_seconds,
+        u.lab_promotion_seconds,
+        u.lab_detection_seconds + u.lab_ttl_seconds + u.lab_promotion_seconds,
+        u.plan_detection_seconds,
+        u.plan_ttl_seconds,
+        u.plan_promotion_seconds,
+        u.plan_rto_seconds
+    ));
+    let rows: Vec<Vec<String>> = u
+        .regions
+        .iter()
+        .map(|r| {
+            vec![
+                r.region.clone(),
+                r.sites_before.join(","),
+                r.sites_after.join(","),
+                format!("{:.2} s", r.read_outage_seconds),
+                format!(
+                    "{:.2} s{}",
+                    r.write_outage_seconds,
+                    if r.still_failing { "+" } else { "" }
+                ),
+                format!("{:.2} s", r.predicted_seconds),
+                if r.within_prediction { "yes" } else { "NO" }.to_string(),
+                r.errors.values().sum::<usize>().to_string(),
+                format!("{}/{}", r.lost_acknowledged_writes, r.acknowledged_writes),
+            ]
+        })
+        .collect();
+    s.push_str(&table(
+        [
+            "region",
+            "served by before",
+            "after",
+            "read outage",
+            "write outage",
+            "predicted",
+            "within",
+            "errors",
+            "lost/acked writes",
+        ],
+        rows,
+    ));
+    s.push_str("outage: last success before the first failure → first success after the last failure, as the region's users saw it; + still failing at the end.\n");
+    for r in u.regions.iter().filter(|r| !r.errors.is_empty()) {
+        s.push_str(&format!(
+            "errors from {}: {}\n",
+            r.region,
+            r.errors
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    s.push_str(&format!("requests: {}\n", u.requests_log));
+    s.push_str("\nlatency during the drill:\n");
+    s.push_str(&users_table(&u.latency));
+    s
 }
 
 /// Files `render` writes differently for the new topology: (path, added, removed, excerpt).
