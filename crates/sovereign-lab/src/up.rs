@@ -666,15 +666,15 @@ fn build(
         let serving: Vec<String> = t
             .sites
             .iter()
-            .filter(|s| s.serves && pg_ports.contains_key(&s.id))
-            .map(|s| s.id.clone())
+            .filter(|s| s.serves() && pg_ports.contains_key(s.id.as_str()))
+            .map(|s| s.id.to_string())
             .collect();
         if !serving.is_empty() {
             let regions: Vec<LabUserRegion> = t
                 .sites
                 .iter()
                 .map(|s| LabUserRegion {
-                    region: s.id.clone(),
+                    region: s.id.to_string(),
                     source: IpAddr::V4(std::net::Ipv4Addr::new(
                         127,
                         20,
@@ -818,7 +818,7 @@ fn build(
                         rtt_ms: serving
                             .iter()
                             .filter_map(|s| {
-                                let rtt = match (t.site(&r.region), t.site(s)) {
+                                let rtt = match (t.find_site(&r.region), t.find_site(s)) {
                                     (Some(a), Some(b)) => {
                                         survivability::rtt(catalog, a, b).map(|x| x.0)
                                     }
