@@ -44,7 +44,7 @@ pub struct FailoverOptions {
     pub lead_seconds: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Repointed {
     pub site: String,
     pub role: String,
@@ -53,14 +53,14 @@ pub struct Repointed {
     pub seconds: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct DataCheck {
     pub site: String,
     pub rows: i64,
     pub matches_primary: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct FailoverReport {
     pub old_primary: String,
     pub new_primary: String,
@@ -836,7 +836,7 @@ async fn converge(
 // ---------------------------------------------------------------------------------------------
 // Restore
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RestoreReport {
     pub site: String,
     pub stanza: String,
@@ -1045,7 +1045,7 @@ pub const LEVELS: &[&str] = &[
     "ALL",
 ];
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct LevelResult {
     pub level: String,
     pub write: bool,
@@ -1055,13 +1055,13 @@ pub struct LevelResult {
     pub predicted: Option<bool>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct DcResult {
     pub dc: String,
     pub levels: Vec<LevelResult>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct DcLossReport {
     pub lost: String,
     pub nodes_stopped: usize,

@@ -101,6 +101,8 @@ pub fn load(a: LoadArgs, out: &Output) -> Result<Exit, CliError> {
         &progress,
     )
     .map_err(lab_error)?;
+    sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::Load, &r)
+        .map_err(lab_error)?;
     match a.format {
         Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&r)?)),
         Format::Human => {
@@ -200,6 +202,8 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
         lead_seconds: 2.0,
     };
     let r = drill::failover(&mut state, &dir, &t, catalog, &opts, &progress).map_err(lab_error)?;
+    sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::Failover, &r)
+        .map_err(lab_error)?;
     // The topology, rewritten so the next plan matches the promoted cluster.
     let new_text = sovereign_lab::topology_edit::promote(&text, &r.new_primary, &r.old_primary)
         .map_err(lab_error)?;
@@ -406,6 +410,8 @@ fn restore(a: RestoreArgs, out: &Output) -> Result<Exit, CliError> {
     }
     let progress = |l: &str| out.status(l);
     let r = drill::restore(&state, &dir, a.rows, &progress).map_err(lab_error)?;
+    sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::Restore, &r)
+        .map_err(lab_error)?;
     match a.format {
         Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&r)?)),
         Format::Human => {
@@ -458,6 +464,8 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
         &progress,
     )
     .map_err(lab_error)?;
+    sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::DcLoss, &r)
+        .map_err(lab_error)?;
     match a.format {
         Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&r)?)),
         Format::Human => {
