@@ -91,7 +91,8 @@ pub fn load(a: LoadArgs, out: &Output) -> Result<Exit, CliError> {
             a.duration
         )));
     }
-    let progress = |l: &str| out.status(l);
+    let reporter = out.progress("working");
+    let progress = |l: &str| reporter.line(l);
     let r = load::load(
         &state,
         &load::LoadOptions {
@@ -101,6 +102,7 @@ pub fn load(a: LoadArgs, out: &Output) -> Result<Exit, CliError> {
         &progress,
     )
     .map_err(lab_error)?;
+    reporter.finish();
     sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::Load, &r)
         .map_err(lab_error)?;
     match a.format {
@@ -195,13 +197,15 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
         sovereign_lab::state::LabLock::acquire(&dir, "lab drill failover").map_err(lab_error)?;
     let (t, text) = lab_topology(&dir)?;
     let catalog = sovereign_catalog::Catalog::builtin();
-    let progress = |l: &str| out.status(l);
+    let reporter = out.progress("working");
+    let progress = |l: &str| reporter.line(l);
     let opts = drill::FailoverOptions {
         to: a.to.clone(),
         rate: a.rate,
         lead_seconds: 2.0,
     };
     let r = drill::failover(&mut state, &dir, &t, catalog, &opts, &progress).map_err(lab_error)?;
+    reporter.finish();
     sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::Failover, &r)
         .map_err(lab_error)?;
     // The topology, rewritten so the next plan matches the promoted cluster.
@@ -408,8 +412,10 @@ fn restore(a: RestoreArgs, out: &Output) -> Result<Exit, CliError> {
             a.rows
         )));
     }
-    let progress = |l: &str| out.status(l);
+    let reporter = out.progress("working");
+    let progress = |l: &str| reporter.line(l);
     let r = drill::restore(&state, &dir, a.rows, &progress).map_err(lab_error)?;
+    reporter.finish();
     sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::Restore, &r)
         .map_err(lab_error)?;
     match a.format {
@@ -453,7 +459,8 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
     let _lock =
         sovereign_lab::state::LabLock::acquire(&dir, "lab drill dc-loss").map_err(lab_error)?;
     let (t, _) = lab_topology(&dir)?;
-    let progress = |l: &str| out.status(l);
+    let reporter = out.progress("working");
+    let progress = |l: &str| reporter.line(l);
     let r = drill::dc_loss(
         &mut state,
         &dir,
@@ -464,6 +471,7 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
         &progress,
     )
     .map_err(lab_error)?;
+    reporter.finish();
     sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::DcLoss, &r)
         .map_err(lab_error)?;
     match a.format {
