@@ -699,16 +699,32 @@ fn survivability_section(o: &mut String, input: &Input<'_>) {
             input.topology.sites.len()
         );
     }
+    let large = input.topology.sites.len() > MATRIX_MAX_SITES;
     for (title, list) in [
         ("One site lost", &s.sites),
         ("One zone lost", &s.zones),
         ("Two sites lost", &s.pairs),
     ] {
-        let _ = write!(
-            o,
-            "<h3>{title}</h3>\n<table class=\"surv\"><thead><tr><th>lost</th><th>postgres writes</th><th>reads moved</th><th>cassandra</th><th>redis</th><th>api answers from</th></tr></thead><tbody>\n"
-        );
-        for sc in list {
+        // Above MATRIX_MAX_SITES sites, two-site losses are thousands of rows: only those
+        // that lose something outright are listed.
+        let shown: Vec<&Scenario> = if large && title == "Two sites lost" {
+            list.iter()
+                .filter(|sc| outcomes(sc).contains(&Outcome::Lost))
+                .collect()
+        } else {
+            list.iter().collect()
+        };
+        let _ = writeln!(o, "<h3>{title}</h3>");
+        if shown.len() < list.len() {
+            let _ = writeln!(
+                o,
+                "<p class=\"muted\">{} of {} pairs listed: the others lose nothing outright (no red cell). <code>sovereign plan --format json</code> has every pair.</p>",
+                shown.len(),
+                list.len()
+            );
+        }
+        o.push_str("<table class=\"surv\"><thead><tr><th>lost</th><th>postgres writes</th><th>reads moved</th><th>cassandra</th><th>redis</th><th>api answers from</th></tr></thead><tbody>\n");
+        for sc in shown {
             let oc = outcomes(sc);
             let cells = [
                 writes_cell(sc),
