@@ -474,6 +474,51 @@ pub struct Catalog {
     pub prices: Prices,
     pub limits: Limits,
     pub latency: LatencyMatrix,
+    /// Map positions of regions, for drawing only.
+    pub places: Places,
+}
+
+/// The provider a [`Place`] belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Aws,
+    Fly,
+}
+
+/// Where a region is drawn on a map: the centre of the city it is named after.
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Place {
+    pub provider: Provider,
+    pub code: String,
+    pub city: String,
+    /// Decimal degrees, north positive.
+    pub lat: f64,
+    /// Decimal degrees, east positive.
+    pub lon: f64,
+}
+
+/// Every region's map position, with one provenance for the file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Places {
+    #[serde(flatten)]
+    pub provenance: Provenance,
+    pub place: Vec<Place>,
+}
+
+impl Places {
+    /// The map position of a site's location.
+    pub fn of(&self, loc: &Location) -> Option<&Place> {
+        let (provider, code) = match loc {
+            Location::Aws(c) => (Provider::Aws, c),
+            Location::Fly(c) => (Provider::Fly, c),
+        };
+        self.place
+            .iter()
+            .find(|p| p.provider == provider && &p.code == code)
+    }
 }
 
 /// The data files, in the order they are read; also what `sovereign explain --catalog` could list.
@@ -488,6 +533,7 @@ pub const DATA_FILES: &[(&str, &str)] = &[
     ("limits.toml", include_str!("../data/limits.toml")),
     ("fly.toml", include_str!("../data/fly.toml")),
     ("latency.toml", include_str!("../data/latency.toml")),
+    ("locations.toml", include_str!("../data/locations.toml")),
 ];
 
 /// A data file that does not match the catalog's shape. Only a broken build can produce it;
@@ -545,6 +591,7 @@ impl Catalog {
         let rds_index = index(&tables.rds);
         let cache_index = index(&tables.cache);
         let fly: FlyFile = load("fly.toml")?;
+        let places: Places = load("locations.toml")?;
         let lat: LatencyFile = load("latency.toml")?;
         let n = lat.regions.len();
         if lat.rtt_ms.len() != n || lat.rtt_ms.iter().any(|row| row.len() != n) {
@@ -589,6 +636,7 @@ impl Catalog {
                 rtt: lat.rtt_ms,
                 index,
             },
+            places,
         })
     }
 
@@ -755,6 +803,34 @@ mod tests {
         assert_eq!(c.region("us-west-1").unwrap().azs.ids.len(), 2);
         assert!(c.fly_region("jnb").is_some());
         assert_eq!(c.limits.aurora_global.max_secondary_regions.value, 10);
+    }
+
+    #[test]
+    fn every_region_has_one_map_position() {
+        let c = Catalog::load().unwrap();
+        let locs = c
+            .regions
+            .iter()
+            .map(|r| Location::Aws(r.code.clone()))
+            .chain(c.fly_regions.iter().map(|r| Location::Fly(r.code.clone())));
+        for loc in locs {
+            let p = c.places.of(&loc);
+            assert!(p.is_some(), "{loc:?} has no map position");
+            let p = p.unwrap();
+            assert!((-90.0..=90.0).contains(&p.lat) && (-180.0..=180.0).contains(&p.lon));
+            let same = c
+                .places
+                .place
+                .iter()
+                .filter(|q| q.provider == p.provider && q.code == p.code)
+                .count();
+            assert_eq!(same, 1, "{loc:?} has {same} map positions");
+        }
+        assert_eq!(c.places.place.len(), c.regions.len() + c.fly_regions.len());
+        // A Fly.io city and the AWS region named after the same city are drawn together.
+        let fly_ams = c.places.of(&Location::Fly("ams".into())).unwrap();
+        assert_eq!(fly_ams.city, "Amsterdam");
+        assert!(c.fly_region("ams").unwrap().city.starts_with(&fly_ams.city));
     }
 
     #[test]

@@ -6,10 +6,12 @@
 pub mod commands;
 pub mod deploy;
 pub mod diagnostics;
+pub mod diagram;
 pub mod exit;
 pub mod input;
 pub mod linediff;
 pub mod output;
+pub mod report;
 pub mod table;
 
 use std::process::ExitCode;
@@ -42,6 +44,13 @@ pub struct GlobalArgs {
     /// Print nothing but results and errors (no progress, no summaries).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Tables at their natural width, however wide (the default when output is not a terminal).
+    #[arg(long, global = true, conflicts_with = "width")]
+    pub wide: bool,
+    /// Fit tables in N columns, wrapping long cells (default: the terminal's width when output
+    /// is a terminal, else no limit).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -75,6 +84,8 @@ pub enum Command {
     Render(commands::render::Args),
     /// Apply the rendered tree step by step in `plan`'s order; resume after a failure.
     Deploy(commands::deploy::Args),
+    /// Write one self-contained HTML page: map, links, cost, survivability, deployment order.
+    Report(commands::report::Args),
     /// Check a live deployment from its outputs: PostgreSQL, Redis, Cassandra, Prometheus, HTTP, DNS.
     Verify(commands::verify::Cli),
     /// Rehearse the data tier on this machine with the real engines; drill failover and restore.
@@ -95,6 +106,7 @@ pub fn main() -> ExitCode {
     started();
     let cli = Cli::parse();
     let out = output::Output::new(&cli.global);
+    table::set_width(out.width);
     let result = match cli.command {
         Command::Init(args) => commands::init::run(args, &out),
         Command::Check(args) => commands::check::run(args, &out),
@@ -103,6 +115,7 @@ pub fn main() -> ExitCode {
         Command::Cost(args) => commands::cost::run(args, &out),
         Command::Render(args) => commands::render::run(args, &out),
         Command::Deploy(args) => commands::deploy::run(args, &out),
+        Command::Report(args) => commands::report::run(args, &out),
         Command::Verify(cli) => commands::verify::run_cli(cli, &out),
         Command::Lab(args) => commands::lab::run(args, &out),
     };

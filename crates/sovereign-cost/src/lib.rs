@@ -129,6 +129,24 @@ impl CostReport {
     pub fn exceeded(&self) -> bool {
         self.budgets.iter().any(|b| b.exceeded)
     }
+
+    /// Cents per component within each site (`None`: not tied to a site), from the lines; the
+    /// components of a site add up to its entry in `site_cents`.
+    pub fn by_component(&self) -> BTreeMap<Option<String>, BTreeMap<&'static str, i64>> {
+        let mut out: BTreeMap<Option<String>, BTreeMap<&'static str, i64>> = BTreeMap::new();
+        for l in &self.lines {
+            *out.entry(l.site.clone())
+                .or_default()
+                .entry(l.component)
+                .or_default() += l.monthly_cents;
+        }
+        out
+    }
+
+    /// The budget of a site, or the total budget for `None`.
+    pub fn budget(&self, site: Option<&str>) -> Option<&BudgetCheck> {
+        self.budgets.iter().find(|b| b.site.as_deref() == site)
+    }
 }
 
 /// An amount the model cannot represent in whole cents of an `i64`: the estimate is refused
@@ -1173,6 +1191,28 @@ nat_processed_gb_per_site = 200
             .filter(|l| l.component == "aurora_replicated_write_io")
             .count();
         assert_eq!(secondaries, 4);
+    }
+
+    #[test]
+    fn components_add_up_to_their_site() {
+        let r = estimate(
+            &topology(sovereign_spec::Template::GlobalSovereign.text()),
+            Catalog::builtin(),
+        )
+        .unwrap();
+        let by = r.by_component();
+        for (site, cents) in &r.site_cents {
+            let sum: i64 = by
+                .get(&Some(site.clone()))
+                .map(|c| c.values().sum())
+                .unwrap_or(0);
+            assert_eq!(sum, *cents, "{site}");
+        }
+        let global: i64 = by.get(&None).map(|c| c.values().sum()).unwrap_or(0);
+        assert_eq!(global, r.global_cents);
+        assert!(by[&Some("ams".to_string())].contains_key("aurora_instances"));
+        assert_eq!(r.budget(Some("jnb")).unwrap().budget_cents, 40_000);
+        assert!(r.budget(None).is_some());
     }
 
     /// Finding 6 of issue 10: `aurora_storage_gb = 1e18` clamped the line, the site subtotal

@@ -47,7 +47,7 @@ pub struct FailoverOptions {
 }
 
 /// What one region's users saw during a drill, next to what the plan predicts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RegionOutage {
     pub region: String,
     /// Sites that answered this region before the kill, and in the last seconds of the run.
@@ -70,7 +70,7 @@ pub struct RegionOutage {
 }
 
 /// Users during a drill.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct UsersDrill {
     pub rate_per_region: f64,
     pub requests: usize,
@@ -251,7 +251,7 @@ fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Repointed {
     pub site: String,
     pub role: String,
@@ -260,14 +260,14 @@ pub struct Repointed {
     pub seconds: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct DataCheck {
     pub site: String,
     pub rows: i64,
     pub matches_primary: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct FailoverReport {
     pub old_primary: String,
     pub new_primary: String,
@@ -1076,7 +1076,7 @@ async fn converge(
 // ---------------------------------------------------------------------------------------------
 // Restore
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RestoreReport {
     pub site: String,
     pub stanza: String,
@@ -1393,7 +1393,7 @@ pub const LEVELS: &[&str] = &[
     "ALL",
 ];
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct LevelResult {
     pub level: String,
     pub write: bool,
@@ -1403,13 +1403,13 @@ pub struct LevelResult {
     pub predicted: Option<bool>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct DcResult {
     pub dc: String,
     pub levels: Vec<LevelResult>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct DcLossReport {
     pub lost: String,
     pub nodes_stopped: usize,

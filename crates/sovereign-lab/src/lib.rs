@@ -28,6 +28,7 @@ pub mod outputs;
 pub mod process;
 pub mod proxy;
 pub mod receiver;
+pub mod results;
 pub mod state;
 pub mod tools;
 pub mod topology_edit;

@@ -17,7 +17,7 @@ pub struct LoadOptions {
     pub rate: u32,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct SiteLag {
     pub site: String,
     pub role: String,
@@ -34,7 +34,7 @@ pub struct SiteLag {
     pub why_missing: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct LoadReport {
     pub primary: String,
     pub writes: usize,

@@ -345,7 +345,7 @@ pub async fn run(
     })
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Latency {
     pub requests: usize,
     pub ok: usize,
@@ -389,7 +389,7 @@ pub fn achieved_rate(run: &UsersRun, regions: usize) -> f64 {
     (per_region - 1.0) / run.last_start.as_secs_f64().max(1e-9)
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RegionReport {
     pub region: String,
     /// Requests answered by each site.

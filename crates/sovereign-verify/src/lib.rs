@@ -53,7 +53,7 @@ pub enum VerifyError {
     Usage(String),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -61,7 +61,7 @@ pub enum Status {
 }
 
 /// The result of one check at one site.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CheckResult {
     pub name: String,
     pub site: Option<String>,
@@ -70,7 +70,7 @@ pub struct CheckResult {
     /// On success what was seen, on failure why it failed.
     pub detail: String,
     /// Figures for JSON consumers (milliseconds of propagation, lag seconds, counts).
-    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub data: serde_json::Value,
 }
 

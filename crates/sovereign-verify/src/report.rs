@@ -63,12 +63,20 @@ pub fn human(results: &[CheckResult], elapsed_ms: u64, color: bool) -> String {
     s
 }
 
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    passed: usize,
-    failed: usize,
-    elapsed_ms: u64,
-    checks: &'a [CheckResult],
+/// What `verify --format json` prints and `report --verify` reads.
+#[derive(Serialize, serde::Deserialize)]
+pub struct JsonReport<'a> {
+    pub passed: usize,
+    pub failed: usize,
+    pub elapsed_ms: u64,
+    pub checks: std::borrow::Cow<'a, [CheckResult]>,
+}
+
+impl JsonReport<'static> {
+    /// Reads what `verify --format json` printed.
+    pub fn parse(text: &str) -> Result<JsonReport<'static>, serde_json::Error> {
+        serde_json::from_str(text)
+    }
 }
 
 pub fn json(results: &[CheckResult], elapsed_ms: u64) -> String {
@@ -78,7 +86,7 @@ pub fn json(results: &[CheckResult], elapsed_ms: u64) -> String {
         passed: ok,
         failed: results.len() - ok,
         elapsed_ms,
-        checks: results,
+        checks: std::borrow::Cow::Borrowed(results),
     };
     serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

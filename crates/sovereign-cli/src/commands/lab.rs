@@ -237,9 +237,11 @@ fn up(a: UpArgs, out: &Output) -> Result<Exit, CliError> {
         t.project.name,
         dir.display()
     ));
-    let progress = |line: &str| out.status(line);
+    let reporter = out.progress("working");
+    let progress = |line: &str| reporter.line(line);
     let state = sovereign_lab::up::up(t, sovereign_catalog::Catalog::builtin(), &opts, &progress)
         .map_err(lab_error)?;
+    reporter.finish();
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let mut s = format!(
         "lab of `{}` up in {:.1} s: {} processes, {} PostgreSQL, {} Redis, {} Prometheus, {} Cassandra node(s)\n",
@@ -378,8 +380,10 @@ fn status(a: StatusArgs, out: &Output) -> Result<Exit, CliError> {
 
 fn down(a: DownArgs, out: &Output) -> Result<Exit, CliError> {
     let dir = a.dir.path();
-    let progress = |line: &str| out.status(line);
+    let reporter = out.progress("working");
+    let progress = |line: &str| reporter.line(line);
     let r = sovereign_lab::down::down(&dir, a.keep, &progress).map_err(lab_error)?;
+    reporter.finish();
     out.print(&format!(
         "lab in {} stopped: {} process(es) stopped, {} killed, every port free{}\n",
         dir.display(),

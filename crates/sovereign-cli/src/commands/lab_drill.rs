@@ -146,7 +146,8 @@ pub fn load(a: LoadArgs, out: &Output) -> Result<Exit, CliError> {
             "--rate {rate} is not a whole number of writes a second between 1 and 5000"
         )));
     }
-    let progress = |l: &str| out.status(l);
+    let reporter = out.progress("working");
+    let progress = |l: &str| reporter.line(l);
     let r = load::load(
         &state,
         &load::LoadOptions {
@@ -156,6 +157,9 @@ pub fn load(a: LoadArgs, out: &Output) -> Result<Exit, CliError> {
         &progress,
     )
     .map_err(lab_error)?;
+    reporter.finish();
+    sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::Load, &r)
+        .map_err(lab_error)?;
     match a.format {
         Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&r)?)),
         Format::Human => {
@@ -436,7 +440,8 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
         sovereign_lab::state::LabLock::acquire(&dir, "lab drill failover").map_err(lab_error)?;
     let (t, text) = lab_topology(&dir)?;
     let catalog = sovereign_catalog::Catalog::builtin();
-    let progress = |l: &str| out.status(l);
+    let reporter = out.progress("working");
+    let progress = |l: &str| reporter.line(l);
     let opts = drill::FailoverOptions {
         to: a.to.clone(),
         rate: a.rate,
@@ -452,6 +457,9 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
         sovereign_lab::users::plan(&state, u).map_err(lab_error)?;
     }
     let r = drill::failover(&mut state, &dir, &t, catalog, &opts, &progress).map_err(lab_error)?;
+    reporter.finish();
+    sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::Failover, &r)
+        .map_err(lab_error)?;
     // The topology, rewritten so the next plan matches the promoted cluster.
     let new_text = sovereign_lab::topology_edit::promote(&text, &r.new_primary, &r.old_primary)
         .map_err(lab_error)?;
@@ -735,8 +743,12 @@ fn restore(a: RestoreArgs, out: &Output) -> Result<Exit, CliError> {
             a.rows
         )));
     }
-    let progress = |l: &str| out.status(l);
+    let reporter = out.progress("working");
+    let progress = |l: &str| reporter.line(l);
     let r = drill::restore(&state, &dir, a.rows, &progress).map_err(lab_error)?;
+    reporter.finish();
+    sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::Restore, &r)
+        .map_err(lab_error)?;
     match a.format {
         Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&r)?)),
         Format::Human => {
@@ -778,7 +790,8 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
     let _lock =
         sovereign_lab::state::LabLock::acquire(&dir, "lab drill dc-loss").map_err(lab_error)?;
     let (t, _) = lab_topology(&dir)?;
-    let progress = |l: &str| out.status(l);
+    let reporter = out.progress("working");
+    let progress = |l: &str| reporter.line(l);
     let r = drill::dc_loss(
         &mut state,
         &dir,
@@ -789,6 +802,9 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
         &progress,
     )
     .map_err(lab_error)?;
+    reporter.finish();
+    sovereign_lab::results::save(&dir, sovereign_lab::results::Kind::DcLoss, &r)
+        .map_err(lab_error)?;
     match a.format {
         Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&r)?)),
         Format::Human => {

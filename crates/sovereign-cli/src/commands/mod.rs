@@ -9,6 +9,7 @@ pub mod lab;
 pub mod lab_drill;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod verify;
 
 use std::path::Path;

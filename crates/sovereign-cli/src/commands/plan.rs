@@ -10,7 +10,8 @@ use sovereign_check::analysis::types::{UsedType, used_types};
 use sovereign_cost::CostReport;
 use sovereign_render::deploy::Step;
 
-use crate::Format;
+use sovereign_check::analysis::links::{Link, links};
+
 use crate::diagnostics::{JsonDiagnostic, json_report, render_human, summary};
 use crate::exit::{CliError, Exit};
 use crate::output::Output;
@@ -20,12 +21,47 @@ use crate::table::table;
 pub struct Args {
     /// Topology file; `-` reads standard input; without it, the embedded default.
     pub file: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    /// Output format: tables, JSON, or a diagram of sites and links (Mermaid, Graphviz DOT).
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
     /// Show the loss of these sites (comma-separated) in detail.
     #[arg(long, value_name = "SITE[,SITE]", value_delimiter = ',')]
     pub lose: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+    Mermaid,
+    Dot,
+}
+
+/// Everything `plan` computes about a topology, once: `plan`'s formats and `report` print it.
+pub struct Planned {
+    pub inventory: Inventory,
+    pub types: Vec<UsedType>,
+    pub cost: CostReport,
+    pub latency: Vec<SiteLatency>,
+    pub survivability: Survivability,
+    pub deploy: Vec<Step>,
+    pub links: Vec<Link>,
+}
+
+/// Runs every analysis `plan` shows.
+pub fn analyse(
+    topology: &ValidatedTopology,
+    catalog: &sovereign_catalog::Catalog,
+) -> Result<Planned, sovereign_cost::CostError> {
+    Ok(Planned {
+        inventory: inventory(topology),
+        types: used_types(topology, catalog),
+        cost: sovereign_cost::estimate(topology, catalog)?,
+        latency: survivability::latency(topology, catalog),
+        survivability: survivability::analyse(topology, catalog),
+        deploy: sovereign_render::deploy::steps(topology, "terraform"),
+        links: links(topology, catalog),
+    })
 }
 
 /// The JSON document `sovereign plan --format json` prints (documented in docs/commands.md).
@@ -43,6 +79,8 @@ pub struct PlanJson<'a> {
     /// The `--lose` scenario, when asked for.
     pub scenario: Option<Scenario>,
     pub deploy: Vec<Step>,
+    /// Replication links and peering between sites, with round trips.
+    pub links: Vec<Link>,
 }
 
 pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
@@ -78,20 +116,34 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
         };
         Some(survivability::scenario(topology, catalog, &a, loss))
     };
-    let inv = inventory(topology);
-    let types = used_types(topology, catalog);
-    let cost = match sovereign_cost::estimate(topology, catalog) {
-        Ok(c) => c,
+    let planned = match analyse(topology, catalog) {
+        Ok(p) => p,
         Err(e) => {
             out.error(&format!("cannot plan: {e}"));
             return Ok(Exit::Findings);
         }
     };
-    let latency = survivability::latency(topology, catalog);
-    let surv = survivability::analyse(topology, catalog);
-    let deploy = sovereign_render::deploy::steps(topology, "terraform");
+    let Planned {
+        inventory: inv,
+        types,
+        cost,
+        latency,
+        survivability: surv,
+        deploy,
+        links,
+    } = planned;
     match args.format {
-        Format::Json => {
+        PlanFormat::Mermaid | PlanFormat::Dot => {
+            if !diags.is_empty() && !out.quiet {
+                out.eprint(&render_human(&loaded.source, diags, out.color_stderr));
+            }
+            out.print(&if args.format == PlanFormat::Mermaid {
+                crate::diagram::mermaid(topology, &links)
+            } else {
+                crate::diagram::dot(topology, &links)
+            });
+        }
+        PlanFormat::Json => {
             let doc = PlanJson {
                 file: loaded.source.name.clone(),
                 project: &topology.project,
@@ -103,10 +155,11 @@ pub fn run(args: Args, out: &Output) -> Result<Exit, CliError> {
                 survivability: surv,
                 scenario,
                 deploy,
+                links,
             };
             out.print(&format!("{}\n", crate::commands::to_json(&doc)?));
         }
-        Format::Human => {
+        PlanFormat::Human => {
             if !diags.is_empty() && !out.quiet {
                 out.eprint(&render_human(&loaded.source, diags, out.color_stderr));
             }
@@ -180,7 +233,7 @@ fn latency_table(lat: &[SiteLatency]) -> String {
     s
 }
 
-fn writes_cell(sc: &Scenario) -> String {
+pub(crate) fn writes_cell(sc: &Scenario) -> String {
     let Some(w) = &sc.postgres else {
         return "-".into();
     };
@@ -202,7 +255,7 @@ fn writes_cell(sc: &Scenario) -> String {
     }
 }
 
-fn reads_cell(sc: &Scenario) -> String {
+pub(crate) fn reads_cell(sc: &Scenario) -> String {
     let moved: Vec<String> = sc
         .reads
         .iter()
@@ -225,7 +278,7 @@ fn reads_cell(sc: &Scenario) -> String {
     }
 }
 
-fn cassandra_cell(sc: &Scenario) -> String {
+pub(crate) fn cassandra_cell(sc: &Scenario) -> String {
     if sc.cassandra.is_empty() && sc.cassandra_lost.is_empty() {
         return "-".into();
     }
@@ -249,7 +302,7 @@ fn cassandra_cell(sc: &Scenario) -> String {
     parts.join(", ")
 }
 
-fn redis_cell(sc: &Scenario) -> String {
+pub(crate) fn redis_cell(sc: &Scenario) -> String {
     if sc.redis.is_empty() {
         return "-".into();
     }
@@ -267,7 +320,7 @@ fn redis_cell(sc: &Scenario) -> String {
     s
 }
 
-fn dns_cell(sc: &Scenario) -> String {
+pub(crate) fn dns_cell(sc: &Scenario) -> String {
     match &sc.dns {
         Some(d) if d.api_answers => d.answering_sites.join(", "),
         Some(_) => "NOTHING".into(),

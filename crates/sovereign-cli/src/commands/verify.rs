@@ -179,9 +179,11 @@ pub fn run_with(args: Args, pg: &PgTlsArgs, out: &Output) -> Result<Exit, CliErr
         args.timeout
     ));
     let start = Instant::now();
+    let spinner = out.spinner("running checks");
     let results = rt
         .block_on(sovereign_verify::verify(&outputs, &opts))
         .map_err(|e| CliError::usage(redact(&e.to_string())))?;
+    drop(spinner);
     let ms = start.elapsed().as_millis() as u64;
     // Drop the runtime without waiting for stray connection tasks of failed checks.
     rt.shutdown_timeout(Duration::from_millis(100));
