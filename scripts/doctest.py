@@ -43,7 +43,7 @@ FOREIGN = {
     "--bench", "--test", "--lib", "--no-install-recommends", "--all-targets", "--all",
     "--workspace", "--ignored", "--nocapture", "--exact", "--update", "--root",
     "--region",  # flyctl
-    "--prepare-deploy",  # scripts/engines.py
+    "--prepare-deploy", "--verify-with", "--topologies",  # scripts/engines.py
     "-Tsvg",  # Graphviz dot
     "--dump-dom", "--screenshot",  # Chromium
 }
