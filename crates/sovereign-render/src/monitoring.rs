@@ -455,6 +455,13 @@ pub(crate) fn kps_values(cx: &Ctx, site: &SiteV) -> Result<String, RenderError> 
         "kube-state-metrics": {
             "metricLabelsAllowlist": [format!("nodes=[{CAPACITY_LABEL}]")],
         },
+        // EKS runs the control plane out of reach: the chart's scrapes of the controller
+        // manager, the scheduler and etcd find no target, and the kube-proxy add-on serves its
+        // metrics on 127.0.0.1 only. Left on, their critical "down" alerts fire forever.
+        "kubeControllerManager": { "enabled": false },
+        "kubeScheduler": { "enabled": false },
+        "kubeEtcd": { "enabled": false },
+        "kubeProxy": { "enabled": false },
     });
     if site.is_monitoring_global() {
         prom["enableRemoteWriteReceiver"] = json!(true);
