@@ -12,20 +12,8 @@ module "eks_ams" {
   public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_sin.nat_public_ips))
   kms_key_arn          = module.network_ams.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.2.0.0/20",
-    "10.2.16.0/20",
-    "10.2.32.0/20",
-    "10.3.0.0/20",
-    "10.3.16.0/20",
-    "10.3.32.0/20",
-    "10.4.0.0/20",
-    "10.4.16.0/20",
-    "10.4.32.0/20",
-    "10.5.0.0/20",
-    "10.5.16.0/20",
-  ]
-  node_group_names = [module.nodes_ams.node_group_name, module.spot_ams.node_group_name]
+  peer_cidrs           = ["10.2.0.0/16", "10.3.0.0/16", "10.4.0.0/16", "10.5.0.0/16"]
+  node_group_names     = [module.nodes_ams.node_group_name, module.spot_ams.node_group_name]
   tags = {
     "sovereign:site" = "ams"
   }
@@ -61,20 +49,8 @@ module "eks_iad" {
   public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_sin.nat_public_ips))
   kms_key_arn          = module.network_iad.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.1.0.0/20",
-    "10.1.16.0/20",
-    "10.1.32.0/20",
-    "10.3.0.0/20",
-    "10.3.16.0/20",
-    "10.3.32.0/20",
-    "10.4.0.0/20",
-    "10.4.16.0/20",
-    "10.4.32.0/20",
-    "10.5.0.0/20",
-    "10.5.16.0/20",
-  ]
-  node_group_names = [module.nodes_iad.node_group_name, module.spot_iad.node_group_name]
+  peer_cidrs           = ["10.1.0.0/16", "10.3.0.0/16", "10.4.0.0/16", "10.5.0.0/16"]
+  node_group_names     = [module.nodes_iad.node_group_name, module.spot_iad.node_group_name]
   tags = {
     "sovereign:site" = "iad"
   }
@@ -110,20 +86,8 @@ module "eks_syd" {
   public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_sin.nat_public_ips))
   kms_key_arn          = module.network_syd.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.1.0.0/20",
-    "10.1.16.0/20",
-    "10.1.32.0/20",
-    "10.2.0.0/20",
-    "10.2.16.0/20",
-    "10.2.32.0/20",
-    "10.4.0.0/20",
-    "10.4.16.0/20",
-    "10.4.32.0/20",
-    "10.5.0.0/20",
-    "10.5.16.0/20",
-  ]
-  node_group_names = [module.nodes_syd.node_group_name, module.spot_syd.node_group_name]
+  peer_cidrs           = ["10.1.0.0/16", "10.2.0.0/16", "10.4.0.0/16", "10.5.0.0/16"]
+  node_group_names     = [module.nodes_syd.node_group_name, module.spot_syd.node_group_name]
   tags = {
     "sovereign:site" = "syd"
   }
@@ -159,20 +123,8 @@ module "eks_sin" {
   public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_sin.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.1.0.0/20",
-    "10.1.16.0/20",
-    "10.1.32.0/20",
-    "10.2.0.0/20",
-    "10.2.16.0/20",
-    "10.2.32.0/20",
-    "10.3.0.0/20",
-    "10.3.16.0/20",
-    "10.3.32.0/20",
-    "10.5.0.0/20",
-    "10.5.16.0/20",
-  ]
-  node_group_names = [module.nodes_sin.node_group_name, module.spot_sin.node_group_name]
+  peer_cidrs           = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16", "10.5.0.0/16"]
+  node_group_names     = [module.nodes_sin.node_group_name, module.spot_sin.node_group_name]
   tags = {
     "sovereign:site" = "sin"
   }
@@ -208,21 +160,8 @@ module "eks_sfo" {
   public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_sfo.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.1.0.0/20",
-    "10.1.16.0/20",
-    "10.1.32.0/20",
-    "10.2.0.0/20",
-    "10.2.16.0/20",
-    "10.2.32.0/20",
-    "10.3.0.0/20",
-    "10.3.16.0/20",
-    "10.3.32.0/20",
-    "10.4.0.0/20",
-    "10.4.16.0/20",
-    "10.4.32.0/20",
-  ]
-  node_group_names = [module.nodes_sfo.node_group_name, module.spot_sfo.node_group_name]
+  peer_cidrs           = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16", "10.4.0.0/16"]
+  node_group_names     = [module.nodes_sfo.node_group_name, module.spot_sfo.node_group_name]
   tags = {
     "sovereign:site" = "sfo"
   }

@@ -383,6 +383,8 @@ pub struct AuroraLimits {
 pub struct VpcLimits {
     pub peering_connections_default: Limit<u32>,
     pub peering_connections_max: Limit<u32>,
+    /// Inbound rules one security group may hold by default (adjustable).
+    pub security_group_inbound_rules_default: Limit<u32>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

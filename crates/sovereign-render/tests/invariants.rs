@@ -2345,3 +2345,166 @@ fn the_fly_link_check_can_fail() {
         ],
     );
 }
+
+// ---- security group rules against the quota ------------------------------------------------------
+
+/// A security group holds 60 inbound rules by default (the catalog's `vpc` limits); an apply that
+/// adds the 61st fails with `RulesPerSecurityGroupLimitExceeded`, half-way through a region.
+fn inbound_rule_quota() -> usize {
+    Catalog::builtin()
+        .limits
+        .vpc
+        .security_group_inbound_rules_default
+        .value as usize
+}
+
+/// How many rules a `for_each` of an ingress rule makes, given the module call's arguments.
+fn for_each_size(
+    e: Option<&Expression>,
+    args: &BTreeMap<String, Expression>,
+    tree: &Tree,
+    dir: &str,
+) -> Result<usize, String> {
+    let Some(e) = e else { return Ok(1) };
+    let t = text(e);
+    let len = |name: &str| match args.get(name) {
+        Some(Expression::Array(items)) => Ok(items.len()),
+        other => Err(format!(
+            "argument `{name}` is not a literal list: {other:?}"
+        )),
+    };
+    if let Some(var) = t
+        .strip_prefix("toset(var.")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        return len(var);
+    }
+    if let Expression::FuncCall(f) = e
+        && f.name.name.as_str() == "toset"
+        && let Some(Expression::Array(items)) = f.args.first()
+    {
+        return Ok(items.len());
+    }
+    if t == "local.peer_rules" {
+        // setproduct(var.peer_cidrs, local.peer_ports)
+        let ports = dir_bodies(tree, dir)
+            .iter()
+            .flat_map(|(_, b)| {
+                blocks(b, "locals", None)
+                    .into_iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .find_map(|b| match attr(&b.body, "peer_ports") {
+                Some(Expression::Array(items)) => Some(items.len()),
+                _ => None,
+            })
+            .ok_or("no literal `peer_ports` local")?;
+        return Ok(len("peer_cidrs")? * ports);
+    }
+    Err(format!("cannot count `for_each = {t}`"))
+}
+
+/// Inbound rules per security group of the global root, keyed by the group's expression as the
+/// root sees it; every EKS cluster group also holds the rule EKS creates for its own members.
+fn inbound_rules(tree: &Tree) -> Result<BTreeMap<String, usize>, String> {
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, body) in dir_bodies(tree, "") {
+        for (ty, name, b) in blocks(&body, "resource", None).into_iter().map(|b| {
+            let l: Vec<&str> = b.labels.iter().map(label).collect();
+            (
+                l[0].to_string(),
+                l.get(1).unwrap_or(&"").to_string(),
+                &b.body,
+            )
+        }) {
+            if ty != "aws_vpc_security_group_ingress_rule" {
+                continue;
+            }
+            let sg = attr(b, "security_group_id").map(text).unwrap_or_default();
+            let n = for_each_size(attr(b, "for_each"), &BTreeMap::new(), tree, "")
+                .map_err(|e| format!("{ty}.{name}: {e}"))?;
+            *count.entry(sg).or_default() += n;
+        }
+        for m in blocks(&body, "module", None) {
+            let Some(Expression::String(src)) = attr(&m.body, "source") else {
+                continue;
+            };
+            let dir = join("", src);
+            let mname = format!("module.{}", label(&m.labels[0]));
+            let args: BTreeMap<String, Expression> = m
+                .body
+                .attributes()
+                .map(|a| (a.key.to_string(), a.expr.clone()))
+                .collect();
+            for (ty, name, rb) in resources(tree, &dir) {
+                if ty == "aws_eks_cluster" {
+                    *count
+                        .entry(format!("{mname}.cluster_security_group_id"))
+                        .or_default() += 1;
+                }
+                if ty != "aws_vpc_security_group_ingress_rule" {
+                    continue;
+                }
+                let sg = attr(&rb, "security_group_id").map(text).unwrap_or_default();
+                let key = if let Some(var) = sg.strip_prefix("var.") {
+                    args.get(var).map(text).ok_or(format!(
+                        "{mname}: {ty}.{name} names `{sg}`, which the call does not set"
+                    ))?
+                } else if sg == "aws_eks_cluster.this.vpc_config[0].cluster_security_group_id" {
+                    format!("{mname}.cluster_security_group_id")
+                } else {
+                    format!("{mname}/{sg}")
+                };
+                let n = for_each_size(attr(&rb, "for_each"), &args, tree, &dir)
+                    .map_err(|e| format!("{mname}: {ty}.{name}: {e}"))?;
+                *count.entry(key).or_default() += n;
+            }
+        }
+    }
+    Ok(count)
+}
+
+fn security_group_problems(tree: &Tree) -> Vec<String> {
+    let quota = inbound_rule_quota();
+    match inbound_rules(tree) {
+        Err(e) => vec![e],
+        Ok(count) => count
+            .into_iter()
+            .filter(|(_, n)| *n > quota)
+            .map(|(sg, n)| format!("{sg}: {n} inbound rules, the quota is {quota}"))
+            .collect(),
+    }
+}
+
+#[test]
+fn every_security_group_fits_the_rule_quota() {
+    assert_holds("security group rules", security_group_problems);
+    // The count is real: the default's clusters hold their peers' rules and EKS's own.
+    let count = inbound_rules(&default_tree()).unwrap();
+    let ams = count["module.eks_ams.cluster_security_group_id"];
+    // 4 peered clusters (iad, syd, sin, sfo) × 5 port ranges, the load balancer, the Prometheus
+    // load balancer and EKS's own rule.
+    assert_eq!(ams, 4 * 5 + 3, "{count:#?}");
+}
+
+#[test]
+fn the_security_group_check_can_fail() {
+    let tree = default_tree();
+    let eks = tree.text("modules/eks/main.tf").unwrap();
+    // One rule per port instead of per range, and per subnet instead of per VPC: the shape that
+    // failed on real accounts.
+    let wide = eks.replace(
+        "{ from = 9100, to = 9100 },",
+        &(0..12)
+            .map(|i| format!("{{ from = {p}, to = {p} }},", p = 9100 + i))
+            .collect::<Vec<_>>()
+            .join("\n    "),
+    );
+    assert_ne!(wide, eks);
+    let broken = edited(&tree, &[("modules/eks/main.tf", wide)], &[]);
+    assert_catches(
+        &security_group_problems(&broken),
+        &["module.eks_ams.cluster_security_group_id: 67 inbound rules"],
+    );
+}

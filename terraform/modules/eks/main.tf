@@ -8,9 +8,17 @@ data "aws_partition" "current" {}
 locals {
   partition = data.aws_partition.current.partition
   # Ports pods of peered sites may use: Cassandra internode (7000, 7001 with TLS), CQL (9042),
-  # the Cassandra management API (8080) and metrics (9000, 9100).
-  peer_ports = [7000, 7001, 8080, 9000, 9042, 9100]
-  peer_rules = { for pair in setproduct(var.peer_cidrs, local.peer_ports) : "${pair[0]}:${pair[1]}" => { cidr = pair[0], port = pair[1] } }
+  # the Cassandra management API (8080) and metrics (9000, 9100). One rule per peered VPC and
+  # port range: a security group holds 60 inbound rules by default, and the sovereign check
+  # (SOV046) counts these against that quota.
+  peer_ports = [
+    { from = 7000, to = 7001 },
+    { from = 8080, to = 8080 },
+    { from = 9000, to = 9000 },
+    { from = 9042, to = 9042 },
+    { from = 9100, to = 9100 },
+  ]
+  peer_rules = { for pair in setproduct(var.peer_cidrs, local.peer_ports) : "${pair[0]}:${pair[1].from}-${pair[1].to}" => { cidr = pair[0], from = pair[1].from, to = pair[1].to } }
 }
 
 data "aws_iam_policy_document" "cluster_assume" {
@@ -110,11 +118,11 @@ resource "aws_vpc_security_group_ingress_rule" "peer" {
 
   region            = var.region
   security_group_id = aws_eks_cluster.this.vpc_config[0].cluster_security_group_id
-  description       = "peered site ${each.value.cidr}, port ${each.value.port}"
+  description       = "peered VPC ${each.value.cidr}, ports ${each.value.from}-${each.value.to}"
   cidr_ipv4         = each.value.cidr
   ip_protocol       = "tcp"
-  from_port         = each.value.port
-  to_port           = each.value.port
+  from_port         = each.value.from
+  to_port           = each.value.to
   tags              = var.tags
 }
 

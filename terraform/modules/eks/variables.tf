@@ -49,7 +49,7 @@ variable "admin_principal_arns" {
 
 variable "peer_cidrs" {
   type        = list(string)
-  description = "Private ranges of peered sites whose pods may reach this cluster's pods on the Cassandra and metrics ports."
+  description = "VPC ranges of peered sites (one per site) whose pods may reach this cluster's pods on the Cassandra and metrics ports."
   default     = []
 }
 

@@ -12,26 +12,8 @@ module "eks_dub" {
   public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_ohio.nat_public_ips))
   kms_key_arn          = module.network_dub.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.20.0.0/19",
-    "10.20.32.0/19",
-    "10.20.64.0/19",
-    "10.20.96.0/19",
-    "10.30.0.0/19",
-    "10.30.32.0/19",
-    "10.40.0.0/19",
-    "10.40.32.0/19",
-    "10.40.64.0/19",
-    "10.50.0.0/19",
-    "10.50.32.0/19",
-    "10.50.64.0/19",
-    "10.60.0.0/19",
-    "10.60.32.0/19",
-    "10.60.64.0/19",
-    "10.70.0.0/19",
-    "10.70.32.0/19",
-  ]
-  node_group_names = [module.nodes_dub.node_group_name, module.spot_dub.node_group_name]
+  peer_cidrs           = ["10.20.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.50.0.0/16", "10.60.0.0/16", "10.70.0.0/16"]
+  node_group_names     = [module.nodes_dub.node_group_name, module.spot_dub.node_group_name]
   tags = {
     "sovereign:site" = "dub"
   }
@@ -67,25 +49,8 @@ module "eks_iad" {
   public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_ohio.nat_public_ips))
   kms_key_arn          = module.network_iad.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.10.0.0/19",
-    "10.10.32.0/19",
-    "10.10.64.0/19",
-    "10.30.0.0/19",
-    "10.30.32.0/19",
-    "10.40.0.0/19",
-    "10.40.32.0/19",
-    "10.40.64.0/19",
-    "10.50.0.0/19",
-    "10.50.32.0/19",
-    "10.50.64.0/19",
-    "10.60.0.0/19",
-    "10.60.32.0/19",
-    "10.60.64.0/19",
-    "10.70.0.0/19",
-    "10.70.32.0/19",
-  ]
-  node_group_names = [module.nodes_iad.node_group_name, module.spot_iad.node_group_name]
+  peer_cidrs           = ["10.10.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.50.0.0/16", "10.60.0.0/16", "10.70.0.0/16"]
+  node_group_names     = [module.nodes_iad.node_group_name, module.spot_iad.node_group_name]
   tags = {
     "sovereign:site" = "iad"
   }
@@ -121,27 +86,8 @@ module "eks_sfo" {
   public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_sfo.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.10.0.0/19",
-    "10.10.32.0/19",
-    "10.10.64.0/19",
-    "10.20.0.0/19",
-    "10.20.32.0/19",
-    "10.20.64.0/19",
-    "10.20.96.0/19",
-    "10.40.0.0/19",
-    "10.40.32.0/19",
-    "10.40.64.0/19",
-    "10.50.0.0/19",
-    "10.50.32.0/19",
-    "10.50.64.0/19",
-    "10.60.0.0/19",
-    "10.60.32.0/19",
-    "10.60.64.0/19",
-    "10.70.0.0/19",
-    "10.70.32.0/19",
-  ]
-  node_group_names = [module.nodes_sfo.node_group_name, module.spot_sfo.node_group_name]
+  peer_cidrs           = ["10.10.0.0/16", "10.20.0.0/16", "10.40.0.0/16", "10.50.0.0/16", "10.60.0.0/16", "10.70.0.0/16"]
+  node_group_names     = [module.nodes_sfo.node_group_name, module.spot_sfo.node_group_name]
   tags = {
     "sovereign:site" = "sfo"
   }
@@ -177,26 +123,8 @@ module "eks_syd" {
   public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_ohio.nat_public_ips))
   kms_key_arn          = module.network_syd.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.10.0.0/19",
-    "10.10.32.0/19",
-    "10.10.64.0/19",
-    "10.20.0.0/19",
-    "10.20.32.0/19",
-    "10.20.64.0/19",
-    "10.20.96.0/19",
-    "10.30.0.0/19",
-    "10.30.32.0/19",
-    "10.50.0.0/19",
-    "10.50.32.0/19",
-    "10.50.64.0/19",
-    "10.60.0.0/19",
-    "10.60.32.0/19",
-    "10.60.64.0/19",
-    "10.70.0.0/19",
-    "10.70.32.0/19",
-  ]
-  node_group_names = [module.nodes_syd.node_group_name, module.spot_syd.node_group_name]
+  peer_cidrs           = ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16", "10.50.0.0/16", "10.60.0.0/16", "10.70.0.0/16"]
+  node_group_names     = [module.nodes_syd.node_group_name, module.spot_syd.node_group_name]
   tags = {
     "sovereign:site" = "syd"
   }
@@ -232,26 +160,8 @@ module "eks_sin" {
   public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_sin.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.10.0.0/19",
-    "10.10.32.0/19",
-    "10.10.64.0/19",
-    "10.20.0.0/19",
-    "10.20.32.0/19",
-    "10.20.64.0/19",
-    "10.20.96.0/19",
-    "10.30.0.0/19",
-    "10.30.32.0/19",
-    "10.40.0.0/19",
-    "10.40.32.0/19",
-    "10.40.64.0/19",
-    "10.60.0.0/19",
-    "10.60.32.0/19",
-    "10.60.64.0/19",
-    "10.70.0.0/19",
-    "10.70.32.0/19",
-  ]
-  node_group_names = [module.nodes_sin.node_group_name, module.spot_sin.node_group_name]
+  peer_cidrs           = ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.60.0.0/16", "10.70.0.0/16"]
+  node_group_names     = [module.nodes_sin.node_group_name, module.spot_sin.node_group_name]
   tags = {
     "sovereign:site" = "sin"
   }
@@ -287,26 +197,8 @@ module "eks_cpt" {
   public_access_cidrs  = concat(var.operator_cidrs, formatlist("%s/32", module.network_ohio.nat_public_ips))
   kms_key_arn          = module.network_cpt.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.10.0.0/19",
-    "10.10.32.0/19",
-    "10.10.64.0/19",
-    "10.20.0.0/19",
-    "10.20.32.0/19",
-    "10.20.64.0/19",
-    "10.20.96.0/19",
-    "10.30.0.0/19",
-    "10.30.32.0/19",
-    "10.40.0.0/19",
-    "10.40.32.0/19",
-    "10.40.64.0/19",
-    "10.50.0.0/19",
-    "10.50.32.0/19",
-    "10.50.64.0/19",
-    "10.70.0.0/19",
-    "10.70.32.0/19",
-  ]
-  node_group_names = [module.nodes_cpt.node_group_name, module.spot_cpt.node_group_name]
+  peer_cidrs           = ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.50.0.0/16", "10.70.0.0/16"]
+  node_group_names     = [module.nodes_cpt.node_group_name, module.spot_cpt.node_group_name]
   tags = {
     "sovereign:site" = "cpt"
   }
@@ -342,27 +234,8 @@ module "eks_ohio" {
   public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_ohio.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs = [
-    "10.10.0.0/19",
-    "10.10.32.0/19",
-    "10.10.64.0/19",
-    "10.20.0.0/19",
-    "10.20.32.0/19",
-    "10.20.64.0/19",
-    "10.20.96.0/19",
-    "10.30.0.0/19",
-    "10.30.32.0/19",
-    "10.40.0.0/19",
-    "10.40.32.0/19",
-    "10.40.64.0/19",
-    "10.50.0.0/19",
-    "10.50.32.0/19",
-    "10.50.64.0/19",
-    "10.60.0.0/19",
-    "10.60.32.0/19",
-    "10.60.64.0/19",
-  ]
-  node_group_names = [module.nodes_ohio.node_group_name, module.spot_ohio.node_group_name]
+  peer_cidrs           = ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.50.0.0/16", "10.60.0.0/16"]
+  node_group_names     = [module.nodes_ohio.node_group_name, module.spot_ohio.node_group_name]
   tags = {
     "sovereign:site" = "ohio"
   }

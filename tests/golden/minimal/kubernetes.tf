@@ -12,7 +12,7 @@ module "eks_dub" {
   public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_dub.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs           = ["10.20.0.0/20", "10.20.16.0/20"]
+  peer_cidrs           = ["10.20.0.0/16"]
   node_group_names     = [module.nodes_dub.node_group_name]
   tags = {
     "sovereign:site" = "dub"
@@ -49,7 +49,7 @@ module "eks_iad" {
   public_access_cidrs  = var.operator_cidrs
   kms_key_arn          = module.network_iad.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
-  peer_cidrs           = ["10.10.0.0/20", "10.10.16.0/20", "10.10.32.0/20"]
+  peer_cidrs           = ["10.10.0.0/16"]
   node_group_names     = [module.nodes_iad.node_group_name]
   tags = {
     "sovereign:site" = "iad"
