@@ -2,6 +2,12 @@
 # Cache: an independent ElastiCache replication group per site (Multi-AZ, encrypted, AUTH).
 # The application treats each cache as local.
 
+data "aws_secretsmanager_secret_version" "redis_current" {
+  region     = "eu-west-1"
+  secret_id  = aws_secretsmanager_secret.redis.id
+  depends_on = [aws_secretsmanager_secret_version.redis]
+}
+
 module "cache_ams" {
   source           = "./modules/cache"
   name             = "global-sovereign-ams"
@@ -10,7 +16,7 @@ module "cache_ams" {
   node_type        = "cache.r6g.large"
   replicas         = 1
   maxmemory_policy = "allkeys-lru"
-  auth_token       = aws_secretsmanager_secret_version.redis.secret_string
+  auth_token       = data.aws_secretsmanager_secret_version.redis_current.secret_string
   vpc_id           = module.network_ams.vpc_id
   subnet_ids       = module.network_ams.private_subnet_ids
   allowed_cidrs    = ["10.1.0.0/20", "10.1.16.0/20", "10.1.32.0/20"]
@@ -28,7 +34,7 @@ module "cache_iad" {
   node_type        = "cache.r6g.large"
   replicas         = 1
   maxmemory_policy = "allkeys-lru"
-  auth_token       = aws_secretsmanager_secret_version.redis.secret_string
+  auth_token       = data.aws_secretsmanager_secret_version.redis_current.secret_string
   vpc_id           = module.network_iad.vpc_id
   subnet_ids       = module.network_iad.private_subnet_ids
   allowed_cidrs    = ["10.2.0.0/20", "10.2.16.0/20", "10.2.32.0/20"]
@@ -46,7 +52,7 @@ module "cache_syd" {
   node_type        = "cache.r6g.large"
   replicas         = 1
   maxmemory_policy = "allkeys-lru"
-  auth_token       = aws_secretsmanager_secret_version.redis.secret_string
+  auth_token       = data.aws_secretsmanager_secret_version.redis_current.secret_string
   vpc_id           = module.network_syd.vpc_id
   subnet_ids       = module.network_syd.private_subnet_ids
   allowed_cidrs    = ["10.3.0.0/20", "10.3.16.0/20", "10.3.32.0/20"]
@@ -64,7 +70,7 @@ module "cache_sin" {
   node_type        = "cache.r6g.large"
   replicas         = 1
   maxmemory_policy = "allkeys-lru"
-  auth_token       = aws_secretsmanager_secret_version.redis.secret_string
+  auth_token       = data.aws_secretsmanager_secret_version.redis_current.secret_string
   vpc_id           = module.network_sin.vpc_id
   subnet_ids       = module.network_sin.private_subnet_ids
   allowed_cidrs    = ["10.4.0.0/20", "10.4.16.0/20", "10.4.32.0/20"]
@@ -82,7 +88,7 @@ module "cache_sfo" {
   node_type        = "cache.r6g.large"
   replicas         = 1
   maxmemory_policy = "allkeys-lru"
-  auth_token       = aws_secretsmanager_secret_version.redis.secret_string
+  auth_token       = data.aws_secretsmanager_secret_version.redis_current.secret_string
   vpc_id           = module.network_sfo.vpc_id
   subnet_ids       = module.network_sfo.private_subnet_ids
   allowed_cidrs    = ["10.5.0.0/20", "10.5.16.0/20"]

@@ -238,10 +238,12 @@ fn kubernetes(cx: &Ctx, tree: &mut Tree) {
     ));
     let mesh = cx.mesh_eks_sites();
     for (site, a, _) in cx.t.clusters() {
+        // One range per peered VPC, not one per subnet: the rules are peers × port ranges on
+        // one security group, whose default quota is 60 inbound rules (SOV046 counts them).
         let peers: Vec<String> = mesh
             .iter()
             .filter(|o| o.id != site.id && a.peering)
-            .flat_map(|o| cx.private_cidrs(o))
+            .filter_map(|o| o.aws.as_ref().map(|oa| oa.vpc_cidr.to_string()))
             .collect();
         let mut groups = vec![format!("module.nodes_{}.node_group_name", site.id)];
         if k.spot.is_some() {
@@ -674,6 +676,23 @@ fn redis(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     } else {
         "Cache: an independent ElastiCache replication group per site (Multi-AZ, encrypted, AUTH).\nThe application treats each cache as local."
     }));
+    // The AUTH token as Secrets Manager holds it now (AWSCURRENT), as for Aurora: a token
+    // rotated with `put-secret-value` reaches every group on the next apply, and ROTATE keeps the
+    // old token valid beside the new one while clients move over.
+    if let Some(home) = r.sites.first().map(|id| t.site(id)) {
+        f.add(
+            Block::new(
+                "data",
+                &["aws_secretsmanager_secret_version", "redis_current"],
+            )
+            .attr("region", s(cx.region(home)))
+            .attr("secret_id", raw("aws_secretsmanager_secret.redis.id"))
+            .attr(
+                "depends_on",
+                raw("[aws_secretsmanager_secret_version.redis]"),
+            ),
+        );
+    }
     // The global datastore's primary; `None` in regional mode.
     let primary = r.primary.as_ref().filter(|_| global);
     for id in &r.sites {
@@ -694,7 +713,7 @@ fn redis(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         m = m
             .attr(
                 "auth_token",
-                raw("aws_secretsmanager_secret_version.redis.secret_string"),
+                raw("data.aws_secretsmanager_secret_version.redis_current.secret_string"),
             )
             .attr("vpc_id", raw(format!("module.network_{id}.vpc_id")))
             .attr(

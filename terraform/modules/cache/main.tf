@@ -82,6 +82,7 @@ resource "aws_elasticache_replication_group" "this" {
   kms_key_id                  = var.kms_key_arn
   transit_encryption_enabled  = true
   auth_token                  = var.auth_token
+  auth_token_update_strategy  = "ROTATE"
   snapshot_retention_limit    = 7
   snapshot_window             = "03:00-04:00"
   maintenance_window          = "sun:05:00-sun:06:00"

@@ -2,6 +2,12 @@
 # Cache: an ElastiCache global datastore: the primary replication group, the global group, and
 # secondaries that replicate from it (at most two other regions).
 
+data "aws_secretsmanager_secret_version" "redis_current" {
+  region     = "us-east-1"
+  secret_id  = aws_secretsmanager_secret.redis.id
+  depends_on = [aws_secretsmanager_secret_version.redis]
+}
+
 module "cache_iad" {
   source           = "./modules/cache"
   name             = "orbit-iad"
@@ -10,7 +16,7 @@ module "cache_iad" {
   node_type        = "cache.r6g.large"
   replicas         = 2
   maxmemory_policy = "volatile-lru"
-  auth_token       = aws_secretsmanager_secret_version.redis.secret_string
+  auth_token       = data.aws_secretsmanager_secret_version.redis_current.secret_string
   vpc_id           = module.network_iad.vpc_id
   subnet_ids       = module.network_iad.private_subnet_ids
   allowed_cidrs    = ["10.20.0.0/19", "10.20.32.0/19", "10.20.64.0/19", "10.20.96.0/19"]
@@ -30,7 +36,7 @@ module "cache_dub" {
   maxmemory_policy            = "volatile-lru"
   global_secondary            = true
   global_replication_group_id = aws_elasticache_global_replication_group.this.global_replication_group_id
-  auth_token                  = aws_secretsmanager_secret_version.redis.secret_string
+  auth_token                  = data.aws_secretsmanager_secret_version.redis_current.secret_string
   vpc_id                      = module.network_dub.vpc_id
   subnet_ids                  = module.network_dub.private_subnet_ids
   allowed_cidrs               = ["10.10.0.0/19", "10.10.32.0/19", "10.10.64.0/19"]
@@ -50,7 +56,7 @@ module "cache_sin" {
   maxmemory_policy            = "volatile-lru"
   global_secondary            = true
   global_replication_group_id = aws_elasticache_global_replication_group.this.global_replication_group_id
-  auth_token                  = aws_secretsmanager_secret_version.redis.secret_string
+  auth_token                  = data.aws_secretsmanager_secret_version.redis_current.secret_string
   vpc_id                      = module.network_sin.vpc_id
   subnet_ids                  = module.network_sin.private_subnet_ids
   allowed_cidrs               = ["10.50.0.0/19", "10.50.32.0/19", "10.50.64.0/19"]

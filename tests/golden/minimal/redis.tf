@@ -2,6 +2,12 @@
 # Cache: an independent ElastiCache replication group per site (Multi-AZ, encrypted, AUTH).
 # The application treats each cache as local.
 
+data "aws_secretsmanager_secret_version" "redis_current" {
+  region     = "eu-west-1"
+  secret_id  = aws_secretsmanager_secret.redis.id
+  depends_on = [aws_secretsmanager_secret_version.redis]
+}
+
 module "cache_dub" {
   source           = "./modules/cache"
   name             = "acme-dub"
@@ -10,7 +16,7 @@ module "cache_dub" {
   node_type        = "cache.t4g.medium"
   replicas         = 1
   maxmemory_policy = "allkeys-lru"
-  auth_token       = aws_secretsmanager_secret_version.redis.secret_string
+  auth_token       = data.aws_secretsmanager_secret_version.redis_current.secret_string
   vpc_id           = module.network_dub.vpc_id
   subnet_ids       = module.network_dub.private_subnet_ids
   allowed_cidrs    = ["10.10.0.0/20", "10.10.16.0/20", "10.10.32.0/20"]
@@ -28,7 +34,7 @@ module "cache_iad" {
   node_type        = "cache.t4g.medium"
   replicas         = 1
   maxmemory_policy = "allkeys-lru"
-  auth_token       = aws_secretsmanager_secret_version.redis.secret_string
+  auth_token       = data.aws_secretsmanager_secret_version.redis_current.secret_string
   vpc_id           = module.network_iad.vpc_id
   subnet_ids       = module.network_iad.private_subnet_ids
   allowed_cidrs    = ["10.20.0.0/20", "10.20.16.0/20"]
