@@ -374,6 +374,32 @@ fn hostile_input_never_panics() {
     assert_eq!(check_bytes(many_keys.as_bytes()), 1);
 }
 
+/// A file or a stream above the input limit (64 MiB) is refused before it is read or parsed,
+/// with a usage error that says why.
+#[test]
+fn input_above_the_limit_is_refused() {
+    let limit = 64 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    // Sparse: the size is what counts, and nothing is written to the disk.
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(limit + 1)
+        .unwrap();
+    sovereign()
+        .arg("check")
+        .arg(&big)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is larger than 64 MiB"));
+    sovereign()
+        .args(["check", "-"])
+        .write_stdin(vec![b'#'; limit as usize + 1])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`<stdin>` is larger than 64 MiB"));
+}
+
 /// Nothing from the input reaches the terminal as an escape sequence, a bidirectional override
 /// or an invisible character: in diagnostics' source excerpts, messages, or `explain`'s echo.
 #[test]
