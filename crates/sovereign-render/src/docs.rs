@@ -175,9 +175,10 @@ secret, apply the primary's site root (the Job runs again and sets it), then run
 
 Roles, grants and the publication are part of the database, which Aurora replicates to every
 member: after a switchover or a failover the new writer has them. A logical replication slot is
-not promised to follow: `fly/deploy.sh postgres` finds a subscription whose slot the writer no
-longer holds, empties the replica's tables and subscribes again with a full copy. While a replica
-is cut off, its slot holds WAL on the writer; `SovereignPostgresSlotRetention` and
+not promised to follow: `SovereignPostgresSlotMissing` fires when the writer holds no slot for a
+replica for 15 minutes, and `fly/deploy.sh postgres` finds a subscription whose slot the writer
+no longer holds, empties the replica's tables and subscribes again with a full copy. While a
+replica is cut off, its slot holds WAL on the writer; `SovereignPostgresSlotRetention` and
 `SovereignPostgresSlotInactive` alert on it (Aurora's support for `max_slot_wal_keep_size` is not
 confirmed).
 

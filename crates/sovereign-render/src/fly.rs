@@ -364,6 +364,11 @@ fn postgres_replica(
 
 /// The subscription of the replica in `site` (`sovereign_<site>`), run there as its superuser
 /// with `-v conninfo=...` (both gateways, the replication role) and `-v resync=on|off`.
+/// The subscription of the logical replica in `site`, and so its replication slot on the writer.
+pub(crate) fn subscription_name(site: &str) -> String {
+    format!("sovereign_{site}")
+}
+
 fn subscription_sql(cx: &Ctx, site: &str) -> String {
     format!(
         r#"-- {header}
@@ -373,7 +378,7 @@ fn subscription_sql(cx: &Ctx, site: &str) -> String {
 -- longer holds this subscription's slot. Safe to run again: an existing subscription takes the
 -- current conninfo (a rotated password, the gateways) and picks up tables created since.
 \set ON_ERROR_STOP on
-\set subscription sovereign_{site}
+\set subscription {sub}
 \if :{{?resync}}
 \else
   \set resync off
@@ -403,6 +408,7 @@ SELECT format('CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION sovereign_all WI
 "#,
         header = cx.header("").lines().next().unwrap_or_default(),
         probe = PROBE_TABLE_DDL,
+        sub = subscription_name(site),
     )
 }
 
@@ -468,7 +474,7 @@ log "subscription $sub: through $hosts"
             "Runs on the logical replica's machine; deploy.sh uploads it and runs it there."
         ),
         db = sh(database),
-        sub = sh(&format!("sovereign_{site}")),
+        sub = sh(&subscription_name(site)),
     )
 }
 

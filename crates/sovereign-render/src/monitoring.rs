@@ -112,6 +112,11 @@ pub(crate) fn rules_value(cx: &Ctx) -> Value {
         ];
         if !pg.logical_replicas.is_empty() {
             rules.extend(slot_alerts());
+            rules.extend(
+                pg.logical_replicas
+                    .iter()
+                    .map(|r| slot_missing_alert(&r.site)),
+            );
         }
         groups.push(json!({ "name": "sovereign.postgres", "rules": rules }));
     }
@@ -211,6 +216,26 @@ fn slot_alerts() -> Vec<Value> {
             "No logical replica streams from this slot: the replica, its machine or both link gateways are down. The slot keeps WAL on the writer meanwhile (SovereignPostgresSlotRetention fires past 10 GiB).",
         ),
     ]
+}
+
+/// A logical replica's slot missing on the writer. The other slot alerts only see slots that
+/// exist: after a switchover or a failover the new writer holds no slot for the replica (slots
+/// are not replicated), which then stays stale, silently, until it subscribes again. `absent`
+/// also fires while the writer's exporter is down; SovereignPostgresReplicaDown says so.
+fn slot_missing_alert(replica: &str) -> Value {
+    let slot = crate::fly::subscription_name(replica);
+    alert(
+        "SovereignPostgresSlotMissing",
+        &format!("absent({PG_SLOT_ACTIVE}{{{PG_WRITER_SELECTOR}, slot_name=\"{slot}\"}})"),
+        "15m",
+        "critical",
+        &format!(
+            "The PostgreSQL writer holds no replication slot for the logical replica in {replica}"
+        ),
+        &format!(
+            "No slot `{slot}` on the writer for 15 minutes: after a switchover or a failover the new writer has none, and the replica in {replica} receives nothing. Run `fly/deploy.sh postgres`: it finds the slot gone and subscribes the replica again with a full copy."
+        ),
+    )
 }
 
 fn rules(cx: &Ctx) -> Result<String, RenderError> {
