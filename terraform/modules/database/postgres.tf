@@ -87,26 +87,28 @@ resource "aws_rds_cluster_parameter_group" "this" {
 
 resource "aws_rds_cluster" "this" {
   # checkov:skip=CKV2_AWS_8:backups are Aurora's continuous backups (backup_retention_period) plus cross-region copies in every secondary; an AWS Backup plan is an account-level choice
-  region                              = var.region
-  cluster_identifier                  = var.name
-  engine                              = "aurora-postgresql"
-  engine_version                      = var.engine_version
-  global_cluster_identifier           = var.global_cluster_identifier
-  database_name                       = local.is_primary ? var.database_name : null
-  master_username                     = local.is_primary ? var.master_username : null
-  master_password                     = local.is_primary ? var.master_password : null
-  db_subnet_group_name                = aws_db_subnet_group.this.name
-  vpc_security_group_ids              = [aws_security_group.this.id]
-  db_cluster_parameter_group_name     = aws_rds_cluster_parameter_group.this.name
-  storage_encrypted                   = true
-  kms_key_id                          = var.kms_key_arn
-  backup_retention_period             = var.backup_retention_days
-  preferred_backup_window             = "02:00-03:00"
-  preferred_maintenance_window        = "sun:04:00-sun:05:00"
-  copy_tags_to_snapshot               = true
-  deletion_protection                 = var.deletion_protection
-  skip_final_snapshot                 = false
-  final_snapshot_identifier           = "${var.name}-final"
+  region                          = var.region
+  cluster_identifier              = var.name
+  engine                          = "aurora-postgresql"
+  engine_version                  = var.engine_version
+  global_cluster_identifier       = var.global_cluster_identifier
+  database_name                   = local.is_primary ? var.database_name : null
+  master_username                 = local.is_primary ? var.master_username : null
+  master_password                 = local.is_primary ? var.master_password : null
+  db_subnet_group_name            = aws_db_subnet_group.this.name
+  vpc_security_group_ids          = [aws_security_group.this.id]
+  db_cluster_parameter_group_name = aws_rds_cluster_parameter_group.this.name
+  storage_encrypted               = true
+  kms_key_id                      = var.kms_key_arn
+  backup_retention_period         = var.backup_retention_days
+  preferred_backup_window         = "02:00-03:00"
+  preferred_maintenance_window    = "sun:04:00-sun:05:00"
+  copy_tags_to_snapshot           = true
+  deletion_protection             = var.deletion_protection
+  # The primary keeps a final snapshot. A secondary holds the primary's data, and asking RDS for
+  # a final snapshot of a replica fails its deletion (InvalidParameterCombination).
+  skip_final_snapshot                 = !local.is_primary
+  final_snapshot_identifier           = local.is_primary ? "${var.name}-final" : null
   enabled_cloudwatch_logs_exports     = ["postgresql"]
   iam_database_authentication_enabled = true
   tags                                = var.tags

@@ -19,8 +19,10 @@ output "cluster_security_group_id" {
 }
 
 output "node_role_arn" {
-  description = "IAM role of the managed node groups."
+  description = "IAM role of the managed node groups, once its policies are attached."
   value       = aws_iam_role.node.arn
+  # A node group created before the role has its policies fails with NodeCreationFailure.
+  depends_on = [aws_iam_role_policy_attachment.node]
 }
 
 output "addons_after_nodes" {
