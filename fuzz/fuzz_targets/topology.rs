@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
             v,
             catalog,
             &a,
-            sovereign_check::analysis::survivability::Loss::Site { site: s.id.clone() },
+            sovereign_check::analysis::survivability::Loss::Site { site: s.id.to_string() },
         );
     }
     // A topology that passes check renders, and every file it renders parses.
