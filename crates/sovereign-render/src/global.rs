@@ -1213,7 +1213,7 @@ pub(crate) fn fly_app_name(cx: &Ctx, app: &str) -> String {
 fn monitoring(cx: &Ctx, tree: &mut Tree) {
     let t = cx.t;
     let mut f = File::new(&cx.header(
-        "Monitoring, AWS side: the internal load balancer every site's Prometheus remote-writes to, the\nprivate zone with its name, and CloudWatch alarms on Aurora replication lag with email notifications.",
+        "Monitoring, AWS side: the internal load balancer every site's Prometheus remote-writes to, the\nprivate zone with its name, and CloudWatch alarms on Aurora replication lag and on the global\nPrometheus itself, with email notifications.",
     ));
     let mut any = false;
     if let Some((gs, a, _)) = t.monitoring_cluster() {
@@ -1399,6 +1399,42 @@ fn monitoring(cx: &Ctx, tree: &mut Tree) {
             );
         }
         any = true;
+    }
+    // The watcher of the watchers: the global Prometheus evaluates every rule and its
+    // Alertmanager sends every notification, so its own death would be silent. CloudWatch
+    // watches the load balancer in front of it: no healthy target (Prometheus not ready) for
+    // five minutes, or no data at all, notifies the monitoring site's topic.
+    if let Some((gs, a, _)) = t.monitoring_cluster() {
+        f.add(
+            Block::new("resource", &["aws_cloudwatch_metric_alarm", "prometheus_unhealthy"])
+                .attr("region", s(&a.region))
+                .attr("alarm_name", s(format!("{}-prometheus-unhealthy", cx.project())))
+                .attr(
+                    "alarm_description",
+                    s(format!(
+                        "The global Prometheus in {} has had no ready target behind its load balancer for 5 minutes: no rule is evaluated and Alertmanager may be down with it",
+                        gs.id
+                    )),
+                )
+                .attr("namespace", s("AWS/NetworkELB"))
+                .attr("metric_name", s("HealthyHostCount"))
+                .attr(
+                    "dimensions",
+                    map([
+                        ("LoadBalancer", raw("aws_lb.prometheus.arn_suffix")),
+                        ("TargetGroup", raw("aws_lb_target_group.prometheus.arn_suffix")),
+                    ]),
+                )
+                .attr("statistic", s("Minimum"))
+                .attr("period", int(60))
+                .attr("evaluation_periods", int(5))
+                .attr("threshold", int(1))
+                .attr("comparison_operator", s("LessThanThreshold"))
+                .attr("treat_missing_data", s("breaching"))
+                .attr("alarm_actions", raw(format!("[aws_sns_topic.alerts_{}.arn]", gs.id)))
+                .attr("ok_actions", raw(format!("[aws_sns_topic.alerts_{}.arn]", gs.id)))
+                .attr("tags", site_tags(&gs.id)),
+        );
     }
     if let Some(pg) = &t.postgres {
         // One alarm per member, today's writer included: AWS publishes the lag only for

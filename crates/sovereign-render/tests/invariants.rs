@@ -15,6 +15,8 @@
 //!   (`tests/data/exporter-metrics.toml`), and the sites remote-write it to the global Prometheus;
 //! - Cassandra pods have resources and a heap, and run on on-demand nodes only; Medusa backs every
 //!   datacenter up to one bucket that each datacenter's pods may use.
+//! - every security group holds no more inbound rules than the default quota (60);
+//! - the global Prometheus is watched from outside, by a CloudWatch alarm on its healthy targets.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -2507,4 +2509,56 @@ fn the_security_group_check_can_fail() {
         &security_group_problems(&broken),
         &["module.eks_ams.cluster_security_group_id: 67 inbound rules"],
     );
+}
+
+// ---- the global Prometheus is watched from outside ----------------------------------------------
+
+/// The global Prometheus evaluates every rule and its Alertmanager sends every notification:
+/// something outside it must say when it is gone. Wherever the tree has the global Prometheus's
+/// load balancer, a CloudWatch alarm watches its healthy targets, treats silence as a failure and
+/// notifies an SNS topic.
+fn watcher_problems(tree: &Tree) -> Vec<String> {
+    let res = resources(tree, "");
+    if !res
+        .iter()
+        .any(|(ty, name, _)| ty == "aws_lb_target_group" && name == "prometheus")
+    {
+        return Vec::new();
+    }
+    let watched = res.iter().any(|(ty, _, b)| {
+        ty == "aws_cloudwatch_metric_alarm"
+            && attr(b, "metric_name").map(to_json) == Some(json!("HealthyHostCount"))
+            && attr(b, "dimensions")
+                .map(text)
+                .is_some_and(|d| d.contains("aws_lb_target_group.prometheus.arn_suffix"))
+            && attr(b, "treat_missing_data").map(to_json) == Some(json!("breaching"))
+            && attr(b, "alarm_actions")
+                .map(text)
+                .is_some_and(|a| a.contains("aws_sns_topic."))
+    });
+    if watched {
+        Vec::new()
+    } else {
+        vec!["the global Prometheus has no CloudWatch alarm on its healthy targets".to_string()]
+    }
+}
+
+#[test]
+fn the_global_prometheus_is_watched() {
+    assert_holds("Prometheus watcher", watcher_problems);
+}
+
+#[test]
+fn the_watcher_check_can_fail() {
+    let tree = default_tree();
+    let monitoring = tree.text("monitoring.tf").unwrap();
+    let broken = edited(
+        &tree,
+        &[(
+            "monitoring.tf",
+            monitoring.replace("\"breaching\"", "\"notBreaching\""),
+        )],
+        &[],
+    );
+    assert_catches(&watcher_problems(&broken), &["has no CloudWatch alarm"]);
 }
