@@ -88,6 +88,8 @@ pub enum Command {
     Report(commands::report::Args),
     /// Check a live deployment from its outputs: PostgreSQL, Redis, Cassandra, Prometheus, HTTP, DNS.
     Verify(commands::verify::Cli),
+    /// Send load to a live deployment's regional endpoints from this machine: latency per site.
+    Load(commands::load::Args),
     /// Rehearse the data tier on this machine with the real engines; drill failover and restore.
     Lab(commands::lab::Args),
 }
@@ -117,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::Deploy(args) => commands::deploy::run(args, &out),
         Command::Report(args) => commands::report::run(args, &out),
         Command::Verify(cli) => commands::verify::run_cli(cli, &out),
+        Command::Load(args) => commands::load::run(args, &out),
         Command::Lab(args) => commands::lab::run(args, &out),
     };
     match result {

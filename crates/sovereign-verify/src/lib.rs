@@ -26,6 +26,7 @@ mod dns;
 pub use dns::{name_servers, normalise_host, parse_resolver};
 pub mod expect;
 mod http;
+pub mod load;
 pub mod outputs;
 mod postgres;
 mod prometheus;

@@ -7,6 +7,7 @@ pub mod explain;
 pub mod init;
 pub mod lab;
 pub mod lab_drill;
+pub mod load;
 pub mod plan;
 pub mod render;
 pub mod report;
