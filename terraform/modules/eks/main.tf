@@ -5,8 +5,11 @@
 
 data "aws_partition" "current" {}
 
+data "aws_caller_identity" "current" {}
+
 locals {
   partition = data.aws_partition.current.partition
+  account   = data.aws_caller_identity.current.account_id
   # Ports pods of peered sites may use: Cassandra internode (7000, 7001 with TLS), CQL (9042),
   # the Cassandra management API (8080) and metrics (9000, 9100). One rule per peered VPC and
   # port range: a security group holds 60 inbound rules by default, and the sovereign check
@@ -204,6 +207,13 @@ data "aws_iam_policy_document" "pod_assume" {
       type        = "Service"
       identifiers = ["pods.eks.amazonaws.com"]
     }
+
+    # Only for this account's clusters: the service principal is shared by every account.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
   }
 }
 
@@ -302,9 +312,14 @@ data "aws_iam_policy_document" "lb_controller" {
   }
 
   statement {
-    sid       = "RegisterTargets"
-    actions   = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
-    resources = ["arn:${local.partition}:elasticloadbalancing:${var.region}:*:targetgroup/*/*"]
+    sid     = "RegisterTargets"
+    actions = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
+    # The target groups this deployment creates (the edge's `app-`, the global Prometheus's
+    # `prom-`), in this account only.
+    resources = [
+      "arn:${local.partition}:elasticloadbalancing:${var.region}:${local.account}:targetgroup/app-*/*",
+      "arn:${local.partition}:elasticloadbalancing:${var.region}:${local.account}:targetgroup/prom-*/*",
+    ]
   }
 
   # No ec2:AuthorizeSecurityGroupIngress: the TargetGroupBindings carry no `networking` section,
