@@ -82,8 +82,16 @@ pub fn load_balancer(project: &str, site: &str) -> String {
 }
 
 /// The S3 bucket for a site's load balancer access logs.
+/// The start of a site's access-log bucket name; the edge module appends the 12-digit account
+/// id (S3 bucket names are global).
 pub fn log_bucket(project: &str, site: &str) -> String {
     format!("{project}-{site}-logs")
+}
+
+/// The whole access-log bucket name, with a placeholder account id of the right length, for the
+/// length check.
+pub fn log_bucket_full(project: &str, site: &str) -> String {
+    format!("{}-123456789012", log_bucket(project, site))
 }
 
 /// The replica of the state bucket, in the failover region.

@@ -6,13 +6,16 @@ data "aws_elb_service_account" "this" {
   region = var.region
 }
 
+# S3 bucket names are global across every AWS account: the account id keeps this one ours.
+data "aws_caller_identity" "current" {}
+
 resource "aws_s3_bucket" "logs" {
   # checkov:skip=CKV_AWS_18:this bucket is the access-log destination; logging it would log the logs
   # checkov:skip=CKV_AWS_144:load balancer logs are regional diagnostics, kept 90 days; replicating them adds cost, not safety
   # checkov:skip=CKV_AWS_145:ALB access logs support only SSE-S3 (AES256), not KMS keys
   # checkov:skip=CKV2_AWS_62:nothing consumes events of this bucket
   region        = var.region
-  bucket        = var.log_bucket_name
+  bucket        = "${var.log_bucket_name}-${data.aws_caller_identity.current.account_id}"
   force_destroy = false
   tags          = var.tags
 }

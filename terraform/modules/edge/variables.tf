@@ -51,7 +51,7 @@ variable "domain_names" {
 
 variable "log_bucket_name" {
   type        = string
-  description = "S3 bucket for access logs."
+  description = "S3 bucket for access logs, before the account id the module appends (bucket names are global)."
 }
 
 variable "log_retention_days" {

@@ -51,7 +51,7 @@ pub fn run(cx: &Ctx, out: &mut Vec<Diagnostic>) {
             names.push((names::eks_cluster(project, id), &names::EKS_CLUSTER));
             if serving.contains(&id) {
                 names.push((names::load_balancer(project, id), &names::LOAD_BALANCER));
-                names.push((names::log_bucket(project, id), &names::S3_BUCKET));
+                names.push((names::log_bucket_full(project, id), &names::S3_BUCKET));
             }
         }
         if aurora.contains(&id) {
