@@ -167,6 +167,54 @@ async fn postgres_checks() {
         (ip, p1),
     )
     .unwrap();
+    // A table another role creates after the roles script ran (the application's own role,
+    // typically) is published too (FOR ALL TABLES), and its first copy reads it as the
+    // replicator: the roles script lets that role read every table, whoever owns it.
+    primary
+        .psql(
+            "app",
+            &[],
+            None,
+            Some(
+                "CREATE ROLE app_owner; GRANT CREATE ON SCHEMA public TO app_owner; SET ROLE app_owner; \
+                 CREATE TABLE public.orders (id int PRIMARY KEY, item text); \
+                 INSERT INTO public.orders VALUES (1, 'a'), (2, 'b')",
+            ),
+        )
+        .unwrap();
+    sub.psql(
+        "app",
+        &[],
+        None,
+        Some("CREATE TABLE public.orders (id int PRIMARY KEY, item text)"),
+    )
+    .unwrap();
+    // Run again, the rendered subscription picks up the new table (REFRESH PUBLICATION).
+    let conninfo = format!(
+        "host={ip} port={p1} dbname=app user=sovereign_replicator sslmode=disable password=repl-pw"
+    );
+    sub.psql(
+        "app",
+        &[("conninfo", &conninfo)],
+        Some(&sub.socket_dir().join("subscription.sql")),
+        None,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = sub
+            .psql("app", &[], None, Some("SELECT count(*) FROM public.orders"))
+            .unwrap();
+        if n.trim() == "2" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the table app_owner created was not copied to the logical replica ({} rows)",
+            n.trim()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     std::fs::write(
         dir.path().join("pg.json"),

@@ -61,10 +61,18 @@ SELECT format('GRANT USAGE ON SCHEMA %I TO %I', nspname, :'replicator'),
   FROM pg_namespace
   WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\_%'
   ORDER BY nspname \gexec
--- Schemas and tables the master user creates later. Objects another role creates need the same
--- statement run as that role (ALTER DEFAULT PRIVILEGES FOR ROLE <owner> ...).
+-- Schemas and tables the master user creates later.
 ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO :"replicator";
 ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO :"replicator";
+-- Tables any other role creates later (the application's own role, typically): FOR ALL TABLES
+-- publishes them too, and the first copy of each reads it as this role. pg_read_all_data
+-- (PostgreSQL 14 and later) reads every table whoever owns it, and nothing else. Where it does
+-- not exist or may not be granted, say so and what to run instead; the rest goes on.
+SELECT format(
+  $do$DO $body$ BEGIN EXECUTE %L; EXCEPTION WHEN insufficient_privilege THEN RAISE WARNING %L; END $body$$do$,
+  format('GRANT pg_read_all_data TO %I', :'replicator'),
+  format('cannot grant pg_read_all_data to %s: for tables another role creates, run ALTER DEFAULT PRIVILEGES FOR ROLE <owner> GRANT SELECT ON TABLES TO %s', :'replicator', :'replicator'))
+  WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = 'pg_read_all_data') \gexec
 
 SELECT format('CREATE PUBLICATION %I FOR ALL TABLES', :'publication')
   WHERE NOT EXISTS (SELECT FROM pg_publication WHERE pubname = :'publication') \gexec
