@@ -778,6 +778,47 @@ fn default_topology_end_to_end() {
         assert_eq!(get_json(am, "/api/v2/alerts"), Value::Array(vec![]));
     }
 
+    // A datacenter lost with users on: syd's application reports itself unhealthy, the DNS
+    // withdraws syd, and its region's users move elsewhere within the plan's formula; the
+    // datacenter is started again afterwards.
+    let (out, _) = expect(
+        &run(
+            &[
+                "lab",
+                "drill",
+                "dc-loss",
+                "syd",
+                "--users",
+                "--users-rate",
+                "10",
+                "--format",
+                "json",
+            ],
+            &dir,
+        ),
+        0,
+        "dc-loss drill with users",
+    );
+    let d: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(d["restarted"], true, "{d}");
+    let u = &d["users"];
+    assert_eq!(u["lost_site"], "syd", "{u}");
+    assert!(u["dns_withdrew_after_seconds"].as_f64().is_some(), "{u}");
+    for r in u["regions"].as_array().unwrap() {
+        assert_eq!(r["still_failing"], false, "{r}");
+        assert_eq!(r["lost_acknowledged_writes"], 0, "{r}");
+    }
+    let syd = u["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "syd")
+        .unwrap();
+    assert_eq!(syd["sites_before"], serde_json::json!(["syd"]), "{syd}");
+    let after = syd["sites_after"].as_array().unwrap();
+    assert!(!after.is_empty() && !after.contains(&"syd".into()), "{syd}");
+    assert_eq!(syd["within_prediction"], true, "{syd}");
+
     // A datacenter lost: the lab agrees with plan --lose, and verify sees the missing node.
     let (out, _) = expect(
         &run(

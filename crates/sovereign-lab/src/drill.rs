@@ -1419,6 +1419,10 @@ pub struct DcLossReport {
     /// What the plan says with the topology's own replication factors, when the lab's differ.
     pub topology_note: Option<String>,
     pub restarted: bool,
+    /// With users on: what each region saw while the datacenter was down (its site's
+    /// application reports itself unhealthy, and the DNS withdraws it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<UsersDrill>,
 }
 
 fn consistency(level: &str) -> scylla::statement::Consistency {
@@ -1459,6 +1463,7 @@ pub fn dc_loss(
     catalog: &Catalog,
     site: &str,
     keep_down: bool,
+    users: Option<&crate::users::UsersOptions>,
     progress: &dyn Fn(&str),
 ) -> Result<DcLossReport, LabError> {
     let c = state.cassandra.clone().ok_or_else(|| {
@@ -1510,10 +1515,24 @@ pub fn dc_loss(
         .filter(|n| n.spec.dc == site)
         .cloned()
         .collect();
+    let bg = match users {
+        Some(u) => {
+            progress(&format!(
+                "users in every region at {} requests a second each…",
+                u.rate
+            ));
+            let bg = rt()?.block_on(crate::users::Background::start(state, u))?;
+            std::thread::sleep(Duration::from_secs(3));
+            Some(bg)
+        }
+        None => None,
+    };
     progress(&format!(
         "stopping datacenter {site} ({} node(s))…",
         lost_nodes.len()
     ));
+    let killed = Instant::now();
+    let killed_unix_ms = unix_ms();
     for n in &lost_nodes {
         n.stop();
     }
@@ -1591,6 +1610,31 @@ pub fn dc_loss(
             })
         }
     };
+    // The users' view, while the datacenter is still down.
+    let users = match bg {
+        Some(bg) => {
+            progress("waiting for the users to see the end of it…");
+            let primary = state
+                .postgres
+                .as_ref()
+                .map(|p| p.primary.clone())
+                .unwrap_or_default();
+            let a = survivability::assumptions(t, catalog);
+            Some(rt()?.block_on(users_outcome(
+                state,
+                dir,
+                bg,
+                killed,
+                killed_unix_ms,
+                site,
+                &primary,
+                None,
+                &a,
+                "dc-loss",
+            ))?)
+        }
+        None => None,
+    };
     let mut restarted = false;
     if !keep_down {
         progress(&format!("restarting datacenter {site}…"));
@@ -1607,6 +1651,7 @@ pub fn dc_loss(
         disagreements,
         topology_note: own,
         restarted,
+        users,
     })
 }
 

@@ -123,6 +123,19 @@ pub struct DcLossArgs {
     /// Leave the datacenter stopped afterwards (default: start it again).
     #[arg(long)]
     pub keep_down: bool,
+    /// Users in every region during the drill: the outage each region sees while the
+    /// datacenter's site is withdrawn, next to the plan's prediction.
+    #[arg(long)]
+    pub users: bool,
+    /// With --users: requests a second per user region.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10.0,
+        allow_negative_numbers = true,
+        requires = "users"
+    )]
+    pub users_rate: f64,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }
@@ -790,6 +803,15 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
     let _lock =
         sovereign_lab::state::LabLock::acquire(&dir, "lab drill dc-loss").map_err(lab_error)?;
     let (t, _) = lab_topology(&dir)?;
+    let users = a.users.then(|| sovereign_lab::users::UsersOptions {
+        rate: a.users_rate,
+        duration: Duration::from_secs(3600),
+        regions: Vec::new(),
+        write_percent: 20,
+    });
+    if let Some(u) = &users {
+        sovereign_lab::users::plan(&state, u).map_err(lab_error)?;
+    }
     let reporter = out.progress("working");
     let progress = |l: &str| reporter.line(l);
     let r = drill::dc_loss(
@@ -799,6 +821,7 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
         sovereign_catalog::Catalog::builtin(),
         &a.site,
         a.keep_down,
+        users.as_ref(),
         &progress,
     )
     .map_err(lab_error)?;
@@ -870,6 +893,9 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
                     s.push_str(&format!("  {d}\n"));
                 }
             }
+            if let Some(u) = &r.users {
+                s.push_str(&users_drill_text(u));
+            }
             s.push_str(if r.restarted {
                 "the datacenter was started again\n"
             } else {
@@ -878,7 +904,12 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
             out.print(&s);
         }
     }
-    Ok(if r.disagreements.is_empty() {
+    let users_ok = r.users.as_ref().is_none_or(|u| {
+        u.regions
+            .iter()
+            .all(|x| x.within_prediction && x.lost_acknowledged_writes == 0)
+    });
+    Ok(if r.disagreements.is_empty() && users_ok {
         Exit::Ok
     } else {
         Exit::Findings
