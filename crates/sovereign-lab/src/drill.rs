@@ -1456,16 +1456,25 @@ pub fn predicted(
     predicted_topology(&t2, catalog, site)
 }
 
+/// How a datacenter-loss drill runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DcLossOptions<'a> {
+    /// Leave the datacenter stopped afterwards.
+    pub keep_down: bool,
+    /// Users in every region through the drill.
+    pub users: Option<&'a crate::users::UsersOptions>,
+}
+
 pub fn dc_loss(
     state: &mut LabState,
     dir: &Path,
     t: &ValidatedTopology,
     catalog: &Catalog,
     site: &str,
-    keep_down: bool,
-    users: Option<&crate::users::UsersOptions>,
+    opts: DcLossOptions<'_>,
     progress: &dyn Fn(&str),
 ) -> Result<DcLossReport, LabError> {
+    let DcLossOptions { keep_down, users } = opts;
     let c = state.cassandra.clone().ok_or_else(|| {
         LabError::Other("the lab runs no Cassandra (started with --without-cassandra?)".into())
     })?;

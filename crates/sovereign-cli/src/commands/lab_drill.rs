@@ -820,8 +820,10 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
         &t,
         sovereign_catalog::Catalog::builtin(),
         &a.site,
-        a.keep_down,
-        users.as_ref(),
+        drill::DcLossOptions {
+            keep_down: a.keep_down,
+            users: users.as_ref(),
+        },
         &progress,
     )
     .map_err(lab_error)?;
