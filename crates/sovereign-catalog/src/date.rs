@@ -76,10 +76,6 @@ impl Date {
         Date::from_days_since_epoch((secs / 86_400) as i64)
     }
 
-    pub fn days_until(self, other: Date) -> i64 {
-        other.days_since_epoch() - self.days_since_epoch()
-    }
-
     /// The same day `years` later (29 February becomes 28 February when needed).
     pub fn plus_years(self, years: i32) -> Date {
         let year = self.year + years;

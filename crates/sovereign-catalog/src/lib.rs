@@ -109,13 +109,6 @@ pub struct AwsRegion {
     pub elasticache_global_datastore: SupportFact,
 }
 
-impl AwsRegion {
-    /// The AZ id prefix of this region (`euw1` for eu-west-1), taken from its known AZ ids.
-    pub fn az_prefix(&self) -> Option<&str> {
-        self.azs.ids.first().and_then(|id| id.split("-az").next())
-    }
-}
-
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyProxy {

@@ -60,12 +60,6 @@ pub struct CostLine {
     pub price: PriceSource,
 }
 
-impl CostLine {
-    pub fn monthly_usd(&self) -> f64 {
-        self.monthly_cents as f64 / 100.0
-    }
-}
-
 /// A component whose price the catalog does not know.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct MissingPrice {
