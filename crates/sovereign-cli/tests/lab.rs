@@ -512,6 +512,18 @@ fn secrets_are_private(dir: &Path) {
 
 #[test]
 fn default_topology_end_to_end() {
+    if !sovereign_lab::needs::present_or_skip(
+        "default_topology_end_to_end",
+        &[
+            sovereign_lab::needs::Need::Postgres,
+            sovereign_lab::needs::Need::PgBackRest,
+            sovereign_lab::needs::Need::Redis,
+            sovereign_lab::needs::Need::Prometheus,
+            sovereign_lab::needs::Need::Dnsmasq,
+        ],
+    ) {
+        return;
+    }
     let (_t, dir) = lab_dir();
     let _down = Down(dir.clone());
     // Up, at a tenth of the real round trips to keep the test short.
@@ -1079,6 +1091,18 @@ fn minimal() -> PathBuf {
 /// process, and short of it only by what happens before `main` and after the summary.
 #[test]
 fn up_reports_the_time_the_command_took() {
+    if !sovereign_lab::needs::present_or_skip(
+        "up_reports_the_time_the_command_took",
+        &[
+            sovereign_lab::needs::Need::Postgres,
+            sovereign_lab::needs::Need::PgBackRest,
+            sovereign_lab::needs::Need::Redis,
+            sovereign_lab::needs::Need::Prometheus,
+            sovereign_lab::needs::Need::Dnsmasq,
+        ],
+    ) {
+        return;
+    }
     let (_t, dir) = lab_dir();
     let _down = Down(dir.clone());
     let before = std::time::Instant::now();
@@ -1107,6 +1131,12 @@ fn up_reports_the_time_the_command_took() {
 
 #[test]
 fn a_standby_that_cannot_start_is_cleaned_up() {
+    if !sovereign_lab::needs::present_or_skip(
+        "a_standby_that_cannot_start_is_cleaned_up",
+        &[sovereign_lab::needs::Need::Postgres],
+    ) {
+        return;
+    }
     let (_t, dir) = lab_dir();
     let _down = Down(dir.clone());
     let mut c = sovereign();
@@ -1135,6 +1165,12 @@ fn a_standby_that_cannot_start_is_cleaned_up() {
 
 #[test]
 fn a_taken_port_is_named_and_nothing_is_left() {
+    if !sovereign_lab::needs::present_or_skip(
+        "a_taken_port_is_named_and_nothing_is_left",
+        &[sovereign_lab::needs::Need::Postgres],
+    ) {
+        return;
+    }
     let (_t, dir) = lab_dir();
     let _down = Down(dir.clone());
     // Bound on every address: the first port the lab would take is not free anywhere.

@@ -24,6 +24,7 @@ pub mod down;
 pub mod drill;
 pub mod engines;
 pub mod load;
+pub mod needs;
 pub mod outputs;
 pub mod process;
 pub mod proxy;

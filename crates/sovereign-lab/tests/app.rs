@@ -42,6 +42,15 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_writes_and_health_on_the_real_engines() {
+    if !sovereign_lab::needs::present_or_skip(
+        "reads_writes_and_health_on_the_real_engines",
+        &[
+            sovereign_lab::needs::Need::Postgres,
+            sovereign_lab::needs::Need::Redis,
+        ],
+    ) {
+        return;
+    }
     let dir = tempdir();
     let lab = dir.path().join("lab");
     std::fs::create_dir_all(lab.join("credentials")).unwrap();

@@ -10,6 +10,12 @@ use sovereign_lab::proxy::{ProxyConfig, Route, Sniff};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_datacenters_through_the_proxy() {
+    if !sovereign_lab::needs::present_or_skip(
+        "two_datacenters_through_the_proxy",
+        &[sovereign_lab::needs::Need::Cassandra],
+    ) {
+        return;
+    }
     // Java 17 and the jars (scripts/fetch-cassandra), or a clear message.
     cassandra::prerequisites().unwrap();
     let dir = tempfile::tempdir().unwrap();

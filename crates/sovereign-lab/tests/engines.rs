@@ -33,6 +33,12 @@ async fn query_one(pg: &Pg, sql: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_primary_and_standby() {
+    if !sovereign_lab::needs::present_or_skip(
+        "postgres_primary_and_standby",
+        &[sovereign_lab::needs::Need::Postgres],
+    ) {
+        return;
+    }
     let dir = tempdir();
     let p1 = free_port("127.0.0.1").unwrap();
     let primary = Pg::init(dir.path(), "primary", "127.0.0.1", p1, "secret-pw").unwrap();
@@ -95,6 +101,16 @@ async fn postgres_primary_and_standby() {
 
 #[test]
 fn redis_prometheus_dnsmasq() {
+    if !sovereign_lab::needs::present_or_skip(
+        "redis_prometheus_dnsmasq",
+        &[
+            sovereign_lab::needs::Need::Redis,
+            sovereign_lab::needs::Need::Prometheus,
+            sovereign_lab::needs::Need::Dnsmasq,
+        ],
+    ) {
+        return;
+    }
     let dir = tempdir();
     let rp = free_port("127.0.0.1").unwrap();
     let r = Redis::start(dir.path(), "cache", "127.0.0.1", rp, "pw", "allkeys-lru").unwrap();
@@ -161,6 +177,12 @@ fn redis_prometheus_dnsmasq() {
 
 #[test]
 fn redis_replica_reports_its_link() {
+    if !sovereign_lab::needs::present_or_skip(
+        "redis_replica_reports_its_link",
+        &[sovereign_lab::needs::Need::Redis],
+    ) {
+        return;
+    }
     let dir = tempdir();
     let (p1, p2) = (
         free_port("127.0.0.1").unwrap(),

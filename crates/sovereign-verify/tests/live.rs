@@ -119,6 +119,15 @@ impl Drop for Cleanup {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_checks() {
+    if !sovereign_lab::needs::present_or_skip(
+        "postgres_checks",
+        &[
+            sovereign_lab::needs::Need::Postgres,
+            sovereign_lab::needs::Need::PgBackRest,
+        ],
+    ) {
+        return;
+    }
     let dir = tempdir();
     let mut cleanup = Cleanup(Vec::new());
     let ip = "127.0.0.1";
@@ -344,6 +353,10 @@ async fn postgres_checks() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_checks() {
+    if !sovereign_lab::needs::present_or_skip("redis_checks", &[sovereign_lab::needs::Need::Redis])
+    {
+        return;
+    }
     let dir = tempdir();
     let ip = "127.0.0.1";
     let (p1, p2) = (free_port(ip).unwrap(), free_port(ip).unwrap());
@@ -409,6 +422,15 @@ async fn redis_checks() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_http_and_dns_checks() {
+    if !sovereign_lab::needs::present_or_skip(
+        "prometheus_http_and_dns_checks",
+        &[
+            sovereign_lab::needs::Need::Prometheus,
+            sovereign_lab::needs::Need::Dnsmasq,
+        ],
+    ) {
+        return;
+    }
     let dir = tempdir();
     let ip = "127.0.0.1";
     let rules = repo().join("terraform/monitoring/rules/sovereign.rules.yml");
@@ -637,6 +659,12 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 /// password in clear text. TLS is the caller's choice; the outputs can only make it stricter.
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_tls_is_the_callers_choice() {
+    if !sovereign_lab::needs::present_or_skip(
+        "postgres_tls_is_the_callers_choice",
+        &[sovereign_lab::needs::Need::Postgres],
+    ) {
+        return;
+    }
     let dir = tempdir();
     let ip = "127.0.0.1";
     let port = free_port(ip).unwrap();
