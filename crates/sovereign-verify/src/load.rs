@@ -315,10 +315,13 @@ pub async fn run(
     for t in targets {
         let (client, t) = (client.clone(), t.clone());
         let weights: Vec<u32> = t.requests.iter().map(|r| r.weight).collect();
-        let (budget, counters, rate) = (budget.clone(), counters.clone(), o.rate);
+        let (budget, counters, rate, max_requests) =
+            (budget.clone(), counters.clone(), o.rate, o.max_requests);
         sites.push(tokio::spawn(async move {
-            let mut inflight = Vec::with_capacity(per_site_due);
-            let mut late = Vec::with_capacity(per_site_due);
+            // At most --max-requests are ever sent: reserve no more than that.
+            let cap = per_site_due.min(max_requests);
+            let mut inflight = Vec::with_capacity(cap);
+            let mut late = Vec::with_capacity(cap);
             for i in 0..per_site_due {
                 if budget
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
