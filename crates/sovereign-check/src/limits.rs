@@ -332,6 +332,12 @@ pub static LIMITS: &[Limit] = &[
             min_exclusive: false,
         },
     },
+    Limit {
+        key: "usage.user_regions",
+        accepts: "AWS region codes the catalog knows, each once, at most 20",
+        source: "the catalog's round trips between AWS regions; the lab gives each user region a loopback address of its own",
+        check: Check::Rule("SOV020"),
+    },
 ];
 
 /// The rule that checks a key: `invalid_name` for names, `value_out_of_range` for numbers and

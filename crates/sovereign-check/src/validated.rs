@@ -333,6 +333,11 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
             nat_processed_gb_per_site: u.nat_processed_gb_per_site.value,
             load_balancer_lcu: u.load_balancer_lcu.value,
             cassandra_replication_gb: u.cassandra_replication_gb.value,
+            user_regions: u
+                .user_regions
+                .as_ref()
+                .map(|l| l.value.iter().map(|r| r.value.clone()).collect())
+                .unwrap_or_default(),
         },
     })
 }

@@ -1217,3 +1217,84 @@ fn lab_commands_without_a_lab() {
     assert!(err.contains("is not a lab"), "{err}");
     assert!(dir.join("precious.txt").exists());
 }
+
+/// `[usage] user_regions`: users in an AWS region with no site of its own, routed by the lab's
+/// DNS to the site nearest them in the catalog, and paying the round trip from there.
+#[test]
+fn user_regions_beyond_the_sites() {
+    if !sovereign_lab::needs::present_or_skip(
+        "user_regions_beyond_the_sites",
+        &[
+            sovereign_lab::needs::Need::Postgres,
+            sovereign_lab::needs::Need::PgBackRest,
+            sovereign_lab::needs::Need::Redis,
+            sovereign_lab::needs::Need::Prometheus,
+            sovereign_lab::needs::Need::Dnsmasq,
+        ],
+    ) {
+        return;
+    }
+    let (_t, dir) = lab_dir();
+    let _down = Down(dir.clone());
+    let topology = dir.parent().unwrap().join("with-users.toml");
+    let mut toml = std::fs::read_to_string(minimal()).unwrap();
+    toml.push_str("\n[usage]\nuser_regions = [\"sa-east-1\"]\n");
+    std::fs::write(&topology, toml).unwrap();
+    let mut c = sovereign();
+    c.args(["lab", "up"])
+        .arg(&topology)
+        .arg("--dir")
+        .arg(&dir)
+        .args(["--latency-scale", "0.1", "--dns-time-scale", DNS_TIME_SCALE]);
+    expect(&c.output().unwrap(), 0, "lab up with a user region");
+    let (out, _) = expect(
+        &run(
+            &[
+                "lab",
+                "load",
+                "--users",
+                "--duration",
+                "2",
+                "--rate",
+                "10",
+                "--format",
+                "json",
+            ],
+            &dir,
+        ),
+        0,
+        "lab load --users with a user region",
+    );
+    let users: Value = serde_json::from_str(&out).unwrap();
+    let regions = users["regions"].as_array().unwrap();
+    let names: Vec<&str> = regions
+        .iter()
+        .map(|r| r["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dub", "iad", "sa-east-1"], "{users}");
+    let sa = &regions[2];
+    assert_eq!(sa["errors"], serde_json::json!({}), "{sa}");
+    // São Paulo is nearer N. Virginia than Ireland in the catalog: iad serves every request.
+    assert_eq!(sa["sites"], serde_json::json!({"iad": 20}), "{sa}");
+    let read_p50 = |r: &Value| r["reads"]["p50_ms"].as_f64().unwrap();
+    assert!(
+        read_p50(sa) > read_p50(&regions[1]),
+        "sa-east-1 pays its round trip to iad: {} vs iad's own {}",
+        read_p50(sa),
+        read_p50(&regions[1])
+    );
+    // Check refuses what it cannot simulate.
+    let bad = dir.parent().unwrap().join("bad-users.toml");
+    let mut toml = std::fs::read_to_string(minimal()).unwrap();
+    toml.push_str("\n[usage]\nuser_regions = [\"sa-east-1\", \"mars-1\", \"sa-east-1\"]\n");
+    std::fs::write(&bad, toml).unwrap();
+    let o = sovereign().arg("check").arg(&bad).output().unwrap();
+    let (out, err) = text(&o);
+    let err = out + &err;
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("unknown AWS region `mars-1`"), "{err}");
+    assert!(
+        err.contains("user region `sa-east-1` is listed twice"),
+        "{err}"
+    );
+}

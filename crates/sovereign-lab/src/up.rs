@@ -670,6 +670,8 @@ fn build(
             .map(|s| s.id.to_string())
             .collect();
         if !serving.is_empty() {
+            // Users in every site's region, then in the topology's other user regions
+            // (`[usage] user_regions`, AWS region codes), each from a loopback address of its own.
             let regions: Vec<LabUserRegion> = t
                 .sites
                 .iter()
@@ -682,7 +684,30 @@ fn build(
                         1,
                     )),
                 })
+                .chain(
+                    t.usage
+                        .user_regions
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| LabUserRegion {
+                            region: r.clone(),
+                            source: IpAddr::V4(std::net::Ipv4Addr::new(127, 21, i as u8 + 1, 1)),
+                        }),
+                )
                 .collect();
+            // The round trip from a user region (a site's, or an AWS region) to a site.
+            let region_rtt = |region: &str, site: &str| -> Option<f64> {
+                let to = t.find_site(site)?;
+                match t.find_site(region) {
+                    Some(from) => survivability::rtt(catalog, from, to).map(|x| x.0),
+                    None => catalog
+                        .rtt(
+                            &sovereign_catalog::Location::Aws(region.to_string()),
+                            &to.location,
+                        )
+                        .map(|x| x.0),
+                }
+            };
             let fronts: BTreeMap<String, std::net::Ipv4Addr> = serving
                 .iter()
                 .map(|s| {
@@ -718,8 +743,11 @@ fn build(
                 for r in &regions {
                     let ms = if &r.region == site {
                         one_way(t, catalog, site, site, scale).unwrap_or(0.0)
-                    } else {
+                    } else if t.find_site(&r.region).is_some() {
                         delay(&r.region, site)
+                    } else {
+                        // A user region that is no site: the catalog's round trip from there.
+                        region_rtt(&r.region, site).map_or(0.0, |rtt| rtt / 2.0 * scale)
                     };
                     by_source.insert(r.source, ms);
                 }
@@ -818,13 +846,8 @@ fn build(
                         rtt_ms: serving
                             .iter()
                             .filter_map(|s| {
-                                let rtt = match (t.find_site(&r.region), t.find_site(s)) {
-                                    (Some(a), Some(b)) => {
-                                        survivability::rtt(catalog, a, b).map(|x| x.0)
-                                    }
-                                    _ => None,
-                                };
-                                rtt.or((&r.region == s).then_some(0.0))
+                                region_rtt(&r.region, s)
+                                    .or((&r.region == s).then_some(0.0))
                                     .map(|ms| (s.clone(), ms))
                             })
                             .collect(),

@@ -439,6 +439,8 @@ pub struct UsageV {
     pub nat_processed_gb_per_site: f64,
     pub load_balancer_lcu: f64,
     pub cassandra_replication_gb: f64,
+    /// AWS regions whose users the lab simulates besides the sites' (checked by SOV020).
+    pub user_regions: Vec<String>,
 }
 
 impl ValidatedTopology {

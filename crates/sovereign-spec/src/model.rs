@@ -260,4 +260,6 @@ pub struct Usage {
     pub nat_processed_gb_per_site: Sp<f64>,
     pub load_balancer_lcu: Sp<f64>,
     pub cassandra_replication_gb: Sp<f64>,
+    /// AWS regions whose users the lab also simulates, besides the sites' own regions.
+    pub user_regions: Option<Sp<Vec<Sp<String>>>>,
 }

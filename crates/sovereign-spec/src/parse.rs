@@ -1194,5 +1194,6 @@ fn read_usage(cx: &mut Ctx, t: &mut Table<'_, '_>) -> Usage {
         nat_processed_gb_per_site: t.float_or(cx, "nat_processed_gb_per_site", 500.0),
         load_balancer_lcu: t.float_or(cx, "load_balancer_lcu", 2.0),
         cassandra_replication_gb: t.float_or(cx, "cassandra_replication_gb", 100.0),
+        user_regions: t.opt_str_list(cx, "user_regions"),
     }
 }
