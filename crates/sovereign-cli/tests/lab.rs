@@ -1066,6 +1066,56 @@ fn default_topology_end_to_end() {
     );
     assert!(err.contains("holds the PostgreSQL primary"), "{err}");
 
+    // A partition between the primary's site (iad, since the failover) and ams: ams's users
+    // cannot write (the primary is across the cut) but still read from ams's copy; iad's users
+    // see nothing; both recover once the link is back. Last, so that what it disturbs (the
+    // standby's stream, remote write, gossip) cannot reach the checks above.
+    let partition_at = std::time::Instant::now();
+    let (out, _) = expect(
+        &run(
+            &[
+                "lab",
+                "drill",
+                "partition",
+                "iad",
+                "ams",
+                "--seconds",
+                "3",
+                "--format",
+                "json",
+            ],
+            &dir,
+        ),
+        0,
+        "partition drill",
+    );
+    eprintln!(
+        "partition drill took {:.1} s",
+        partition_at.elapsed().as_secs_f64()
+    );
+    let p: Value = serde_json::from_str(&out).unwrap();
+    let region = |name: &str| {
+        p["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["region"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(p["primary"], "iad", "{p}");
+    let ams = region("ams");
+    assert!(ams["writes_failed"].as_u64().unwrap() > 0, "{ams}");
+    assert_eq!(ams["reads_failed"], 0, "{ams}");
+    assert_eq!(ams["sites"], serde_json::json!(["ams"]), "{ams}");
+    assert_eq!(ams["still_failing"], false, "{ams}");
+    let iad = region("iad");
+    assert_eq!(iad["reads_failed"], 0, "{iad}");
+    assert_eq!(iad["writes_failed"], 0, "{iad}");
+    assert_eq!(iad["still_failing"], false, "{iad}");
+    let healed = std::fs::read_to_string(dir.join("partition.json")).unwrap();
+    assert_eq!(healed.trim(), "[]");
+
     let st = status_json(&dir);
     let pids: Vec<u32> = st["components"]
         .as_array()

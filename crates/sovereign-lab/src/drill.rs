@@ -1783,3 +1783,167 @@ fn restart_node(state: &mut LabState, dir: &Path, n: &cassandra::Node) -> Result
     state.save(dir)?;
     cassandra::wait_ready(&fresh, Duration::from_secs(300))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Partition
+
+/// The file the lab's proxy reads for cut links ([`crate::proxy::ProxyConfig::partition_file`]):
+/// a JSON list of site pairs.
+pub const PARTITION_FILE: &str = "partition.json";
+
+/// What one region's users saw while two sites could not reach each other.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct PartitionRegion {
+    pub region: String,
+    /// Sites that answered this region while the link was cut.
+    pub sites: Vec<String>,
+    pub reads: usize,
+    pub reads_failed: usize,
+    pub writes: usize,
+    pub writes_failed: usize,
+    /// Last success before the first failure → first success after the last failure.
+    pub read_outage_seconds: f64,
+    pub write_outage_seconds: f64,
+    pub errors: BTreeMap<String, usize>,
+    /// Still failing when the users stopped, after the link was back.
+    pub still_failing: bool,
+}
+
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct PartitionReport {
+    pub sites: (String, String),
+    /// How long the link was cut.
+    pub seconds: f64,
+    /// The PostgreSQL primary during the partition.
+    pub primary: String,
+    pub rate_per_region: f64,
+    pub regions: Vec<PartitionRegion>,
+}
+
+/// Writes the partition file the proxy reads; an empty list heals every link.
+fn set_partition(dir: &Path, cut: &[(&str, &str)]) -> Result<(), LabError> {
+    let text = serde_json::to_string(cut).map_err(|e| LabError::Other(e.to_string()))?;
+    crate::trust::write_private(&dir.join(PARTITION_FILE), text.as_bytes())
+}
+
+/// Heals every link when dropped: a drill that fails half-way leaves no partition behind.
+struct Heal<'a>(&'a Path);
+
+impl Drop for Heal<'_> {
+    fn drop(&mut self) {
+        let _ = set_partition(self.0, &[]);
+    }
+}
+
+/// Cuts the link between two sites in the lab's proxy (PostgreSQL between them, Cassandra
+/// between their datacenters) for `seconds`, with users in every region, then heals it and
+/// reports what each region's users saw. Users still reach their own site: only the sites
+/// cannot reach each other.
+pub fn partition(
+    state: &mut LabState,
+    dir: &Path,
+    sites: (&str, &str),
+    seconds: f64,
+    users: &crate::users::UsersOptions,
+    progress: &dyn Fn(&str),
+) -> Result<PartitionReport, LabError> {
+    let (a, b) = sites;
+    let known: Vec<String> = state
+        .postgres
+        .as_ref()
+        .map(|p| p.members.keys().cloned().collect())
+        .unwrap_or_default();
+    for s in [a, b] {
+        if !known.iter().any(|k| k == s) {
+            return Err(LabError::Other(format!(
+                "`{s}` is not a site of the lab; sites: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    if a == b {
+        return Err(LabError::Other(format!(
+            "a partition needs two different sites, not `{a}` twice"
+        )));
+    }
+    if !(seconds.is_finite() && (1.0..=600.0).contains(&seconds)) {
+        return Err(LabError::Other(format!(
+            "--seconds {seconds}: give a number from 1 to 600"
+        )));
+    }
+    let primary = state
+        .postgres
+        .as_ref()
+        .map(|p| p.primary.clone())
+        .unwrap_or_default();
+    let heal = Heal(dir);
+    let (run, regions, cut_at, heal_at) = rt()?.block_on(async {
+        progress(&format!(
+            "users in every region at {} requests a second each…",
+            users.rate
+        ));
+        let bg = crate::users::Background::start(state, users).await?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        progress(&format!(
+            "cutting the link between {a} and {b} for {seconds} s…"
+        ));
+        set_partition(dir, &[(a, b)])?;
+        let cut_at = Instant::now();
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+        progress("healing the link…");
+        set_partition(dir, &[])?;
+        let heal_at = Instant::now();
+        // Long enough for connections to come back and every region to be seen recovering.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let regions: Vec<String> = bg.plan.regions.iter().map(|r| r.region.clone()).collect();
+        let run = bg.finish()?;
+        Ok::<_, LabError>((run, regions, cut_at, heal_at))
+    })?;
+    drop(heal);
+    // On the users' clock, which starts when their run does.
+    let cut_from = cut_at.saturating_duration_since(run.start);
+    let heal_from = heal_at.saturating_duration_since(run.start);
+    use crate::users::{self, Kind};
+    let report = regions
+        .iter()
+        .enumerate()
+        .map(|(i, region)| {
+            let during: Vec<&users::Outcome> = run
+                .outcomes
+                .iter()
+                .filter(|o| o.region == i && o.due >= cut_from && o.due < heal_from)
+                .collect();
+            let count = |k: Kind, failed: bool| {
+                during
+                    .iter()
+                    .filter(|o| o.kind == k && (!failed || o.result.is_err()))
+                    .count()
+            };
+            let mut errors = BTreeMap::new();
+            for o in &during {
+                if let Err(e) = &o.result {
+                    *errors.entry(e.clone()).or_insert(0) += 1;
+                }
+            }
+            PartitionRegion {
+                region: region.clone(),
+                sites: users::sites_between(&run, i, cut_from, heal_from),
+                reads: count(Kind::Read, false),
+                reads_failed: count(Kind::Read, true),
+                writes: count(Kind::Write, false),
+                writes_failed: count(Kind::Write, true),
+                read_outage_seconds: users::outage(&run, i, Some(Kind::Read), cut_from),
+                write_outage_seconds: users::outage(&run, i, Some(Kind::Write), cut_from),
+                errors,
+                still_failing: users::failing_at_end(&run, i, None),
+            }
+        })
+        .collect();
+    Ok(PartitionReport {
+        sites: (a.to_string(), b.to_string()),
+        seconds,
+        primary,
+        rate_per_region: users.rate,
+        regions: report,
+    })
+}

@@ -32,6 +32,14 @@ pub struct Route {
     /// handshake names the calling node, while every node's socket comes from 127.0.0.1.
     #[serde(default)]
     pub sniff: Sniff,
+    /// The sites the route joins, (caller's, target's), for partitions; `None` for routes no
+    /// partition cuts (users reaching a site).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<(String, String)>,
+    /// The caller's site by address, for a route callers of several sites share (Cassandra's):
+    /// overrides the first site of `link`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source_sites: BTreeMap<IpAddr, String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +74,67 @@ pub struct ProxyConfig {
     /// Health endpoints standing in for each serving site's load balancer.
     #[serde(default)]
     pub edges: Vec<Edge>,
+    /// A JSON file of site pairs (`[["ams", "iad"]]`) whose links are cut: read every 100 ms;
+    /// new connections between them are refused and open ones closed. Missing: nothing cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_file: Option<std::path::PathBuf>,
+}
+
+/// The site pairs whose links are cut, shared by every connection; a change wakes them.
+#[derive(Clone)]
+struct Cuts {
+    set: std::sync::Arc<std::sync::RwLock<std::collections::BTreeSet<(String, String)>>>,
+    changed: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Cuts {
+    fn new() -> Cuts {
+        Cuts {
+            set: Default::default(),
+            changed: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
+
+    fn pair(a: &str, b: &str) -> (String, String) {
+        if a <= b {
+            (a.to_string(), b.to_string())
+        } else {
+            (b.to_string(), a.to_string())
+        }
+    }
+
+    /// Whether the link between two sites is cut (a site is never cut from itself).
+    fn is_cut(&self, link: &Option<(String, String)>) -> bool {
+        link.as_ref().is_some_and(|(a, b)| {
+            a != b
+                && self
+                    .set
+                    .read()
+                    .map(|s| s.contains(&Cuts::pair(a, b)))
+                    .unwrap_or(false)
+        })
+    }
+
+    /// Reads the partition file every 100 ms and publishes what changed.
+    async fn watch_file(self, path: std::path::PathBuf) {
+        loop {
+            let now: std::collections::BTreeSet<(String, String)> = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Vec<(String, String)>>(&t).ok())
+                .unwrap_or_default()
+                .iter()
+                .map(|(a, b)| Cuts::pair(a, b))
+                .collect();
+            let differs = self.set.read().map(|s| *s != now).unwrap_or(false);
+            if differs {
+                if let Ok(mut s) = self.set.write() {
+                    *s = now;
+                }
+                self.changed.send_modify(|g| *g += 1);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// A site's edge in the lab, which has no application tier: an HTTP server whose health path
@@ -81,6 +150,12 @@ pub struct Edge {
 }
 
 impl Route {
+    /// The sites this connection joins, by its caller.
+    fn link_for(&self, caller: IpAddr) -> Option<(String, String)> {
+        let (from, to) = self.link.clone()?;
+        Some((self.source_sites.get(&caller).cloned().unwrap_or(from), to))
+    }
+
     fn delay_for(&self, peer: IpAddr) -> Duration {
         let ms = self.by_source.get(&peer).copied().unwrap_or(self.delay_ms);
         Duration::from_secs_f64(ms.max(0.0) / 1000.0)
@@ -113,9 +188,13 @@ pub async fn serve(cfg: ProxyConfig) -> std::io::Result<()> {
         })?;
         edges.push((l, e.clone()));
     }
+    let cuts = Cuts::new();
     let mut tasks = Vec::new();
+    if let Some(path) = cfg.partition_file.clone() {
+        tasks.push(tokio::spawn(cuts.clone().watch_file(path)));
+    }
     for (l, r) in listeners {
-        tasks.push(tokio::spawn(accept_loop(l, r)));
+        tasks.push(tokio::spawn(accept_loop(l, r, cuts.clone())));
     }
     for (l, e) in edges {
         tasks.push(tokio::spawn(edge_loop(l, e)));
@@ -126,7 +205,7 @@ pub async fn serve(cfg: ProxyConfig) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn accept_loop(listener: TcpListener, route: Route) {
+async fn accept_loop(listener: TcpListener, route: Route, cuts: Cuts) {
     loop {
         let (inbound, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -136,6 +215,7 @@ async fn accept_loop(listener: TcpListener, route: Route) {
             }
         };
         let route = route.clone();
+        let cuts = cuts.clone();
         tokio::spawn(async move {
             let mut inbound = inbound;
             let mut head = Vec::new();
@@ -159,6 +239,12 @@ async fn accept_loop(listener: TcpListener, route: Route) {
                     cassandra_caller(&head).unwrap_or(peer.ip())
                 }
             };
+            // A partition between the caller's site and the target's: the connection closes
+            // at once, as a cut link would make it fail.
+            let link = route.link_for(caller);
+            if cuts.is_cut(&link) {
+                return;
+            }
             let delay = route.delay_for(caller);
             let outbound = TcpStream::connect(route.target).await;
             let Ok(outbound) = outbound else {
@@ -169,9 +255,27 @@ async fn accept_loop(listener: TcpListener, route: Route) {
             let _ = outbound.set_nodelay(true);
             let (ir, iw) = inbound.into_split();
             let (or, ow) = outbound.into_split();
-            let a = tokio::spawn(pump(ir, ow, delay, head));
-            let b = tokio::spawn(pump(or, iw, delay, Vec::new()));
-            let _ = tokio::join!(a, b);
+            let mut a = tokio::spawn(pump(ir, ow, delay, head));
+            let mut b = tokio::spawn(pump(or, iw, delay, Vec::new()));
+            // Open connections die with the link when a partition starts.
+            let mut changed = cuts.changed.subscribe();
+            let cut = async {
+                loop {
+                    if changed.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                    if cuts.is_cut(&link) {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = async { let _ = tokio::join!(&mut a, &mut b); } => {}
+                _ = cut => {
+                    a.abort();
+                    b.abort();
+                }
+            }
         });
     }
 }
@@ -355,8 +459,11 @@ mod tests {
                 delay_ms: 40.0,
                 by_source: BTreeMap::new(),
                 sniff: Sniff::None,
+                link: None,
+                source_sites: BTreeMap::new(),
             }],
             edges: vec![],
+            partition_file: None,
         };
         tokio::spawn(serve(cfg));
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -385,6 +492,68 @@ mod tests {
         assert_eq!(got, data);
     }
 
+    /// A partition closes the open connections of a cut link and refuses new ones; healing it
+    /// lets connections through again; links of other sites are untouched.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_partition_cuts_and_heals_a_link() {
+        let target = echo_server().await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("partition.json");
+        let route = |link: (&str, &str)| {
+            let port = crate::process::free_port("127.0.0.1").unwrap();
+            Route {
+                name: format!("pg {}→{}", link.0, link.1),
+                listen: format!("127.0.0.1:{port}").parse().unwrap(),
+                target,
+                delay_ms: 0.0,
+                by_source: BTreeMap::new(),
+                sniff: Sniff::None,
+                link: Some((link.0.to_string(), link.1.to_string())),
+                source_sites: BTreeMap::new(),
+            }
+        };
+        let (cut, other) = (route(("iad", "ams")), route(("syd", "ams")));
+        let (cut_addr, other_addr) = (cut.listen, other.listen);
+        tokio::spawn(serve(ProxyConfig {
+            routes: vec![cut, other],
+            edges: vec![],
+            partition_file: Some(file.clone()),
+        }));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let echo = |addr: SocketAddr| async move {
+            let mut s = TcpStream::connect(addr).await.ok()?;
+            s.write_all(b"ping").await.ok()?;
+            let mut buf = [0u8; 4];
+            tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut buf))
+                .await
+                .ok()?
+                .ok()?;
+            Some(buf)
+        };
+        assert_eq!(echo(cut_addr).await, Some(*b"ping"));
+        // An open connection across the link, then the cut (written the other way round).
+        let mut open = TcpStream::connect(cut_addr).await.unwrap();
+        open.write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        open.read_exact(&mut buf).await.unwrap();
+        std::fs::write(&file, r#"[["ams", "iad"]]"#).unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(2), open.read_to_end(&mut rest)).await;
+        assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+        assert_eq!(echo(cut_addr).await, None, "a new connection is refused");
+        assert_eq!(
+            echo(other_addr).await,
+            Some(*b"ping"),
+            "syd still reaches ams"
+        );
+        // Healed.
+        std::fs::write(&file, "[]").unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(echo(cut_addr).await, Some(*b"ping"));
+    }
+
     #[tokio::test]
     async fn delay_by_source_address() {
         let target = echo_server().await;
@@ -400,8 +569,11 @@ mod tests {
                 delay_ms: 500.0,
                 by_source,
                 sniff: Sniff::None,
+                link: None,
+                source_sites: BTreeMap::new(),
             }],
             edges: vec![],
+            partition_file: None,
         };
         tokio::spawn(serve(cfg));
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -445,6 +617,7 @@ mod tests {
                     needs: vec![("postgres".into(), up), ("redis".into(), down)],
                 },
             ],
+            partition_file: None,
         };
         tokio::spawn(serve(cfg));
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -486,8 +659,11 @@ mod tests {
                 delay_ms: 1.0,
                 by_source: BTreeMap::new(),
                 sniff: Sniff::None,
+                link: None,
+                source_sites: BTreeMap::new(),
             }],
             edges: vec![],
+            partition_file: None,
         };
         let e = serve(cfg).await.unwrap_err();
         assert!(e.to_string().contains("pg iad→ams cannot listen"), "{e}");

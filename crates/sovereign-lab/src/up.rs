@@ -469,6 +469,8 @@ fn build(
             delay_ms: ms,
             by_source: BTreeMap::new(),
             sniff: Sniff::None,
+            link: Some((from.to_string(), to.to_string())),
+            source_sites: BTreeMap::new(),
         });
         u.state.routes.insert(name, listen);
         Ok(listen)
@@ -612,6 +614,11 @@ fn build(
                 delay_ms: in_dc,
                 by_source,
                 sniff: Sniff::CassandraInternode,
+                link: Some((node.dc.clone(), node.dc.clone())),
+                source_sites: cass_specs
+                    .iter()
+                    .map(|o| (o.broadcast, o.dc.clone()))
+                    .collect(),
             });
         }
     } else if t.cassandra.is_some() {
@@ -759,6 +766,9 @@ fn build(
                     delay_ms: 0.0,
                     by_source,
                     sniff: Sniff::None,
+                    // Users reach their site whatever happens between sites.
+                    link: None,
+                    source_sites: BTreeMap::new(),
                 });
                 u.state.routes.insert(format!("app →{site}"), front);
                 // Writes: every physical member as this site reaches it, nearest first.
@@ -883,7 +893,11 @@ fn build(
             unknown_pairs.join(", ")
         ));
     }
-    u.state.proxy_config = ProxyConfig { routes, edges };
+    u.state.proxy_config = ProxyConfig {
+        routes,
+        edges,
+        partition_file: Some(dir.join(crate::drill::PARTITION_FILE)),
+    };
     u.steps = 1
         + usize::from(!pg_sites.is_empty()) * (pg_sites.len() + 1)
         + usize::from(!redis_ports.is_empty())

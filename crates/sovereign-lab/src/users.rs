@@ -622,9 +622,37 @@ pub fn load(
         .map_err(|e| LabError::io("runtime", e))?;
     rt.block_on(async {
         seed(state).await?;
+        settle_dns(state, Duration::from_secs(10)).await;
         let run = run(&plan, Arc::new(AtomicBool::new(false)), progress).await?;
         report(state, &plan, &run).await
     })
+}
+
+/// The sites the routing DNS has withdrawn now, from its events file (the last transition of
+/// each site).
+pub fn withdrawn(state: &LabState) -> Vec<String> {
+    let Some(u) = &state.users else {
+        return Vec::new();
+    };
+    let mut last: BTreeMap<String, bool> = BTreeMap::new();
+    for e in crate::dns::read_events(&u.events) {
+        last.insert(e.site, e.healthy);
+    }
+    last.into_iter()
+        .filter(|(_, healthy)| !healthy)
+        .map(|(s, _)| s)
+        .collect()
+}
+
+/// Waits, at most `limit`, for the DNS to answer every site again: a site withdrawn by a
+/// passing hiccup (a slow probe on a busy machine) would otherwise send its region's users
+/// elsewhere for the whole run. A site that stays down stays withdrawn, and the report says
+/// where each region was served.
+async fn settle_dns(state: &LabState, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !withdrawn(state).is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The report of a run, with every acknowledged write checked on the primary.
@@ -794,8 +822,11 @@ mod tests {
                 delay_ms: 0.0,
                 by_source: [(source, 25.0)].into_iter().collect(),
                 sniff: Sniff::None,
+                link: None,
+                source_sites: BTreeMap::new(),
             }],
             edges: vec![],
+            partition_file: None,
         }));
         let dns_port = crate::process::free_port("127.9.0.4").unwrap();
         let dns: SocketAddr = format!("127.9.0.4:{dns_port}").parse().unwrap();

@@ -57,11 +57,14 @@ async fn two_datacenters_through_the_proxy() {
                 .map(|o| (o.broadcast, 40.0))
                 .collect::<BTreeMap<_, _>>(),
             sniff: Sniff::CassandraInternode,
+            link: None,
+            source_sites: BTreeMap::new(),
         })
         .collect();
     tokio::spawn(sovereign_lab::proxy::serve(ProxyConfig {
         routes,
         edges: vec![],
+        partition_file: None,
     }));
     let seeds: Vec<(IpAddr, u16)> = specs.iter().map(|s| (s.broadcast, storage)).collect();
     let start = Instant::now();

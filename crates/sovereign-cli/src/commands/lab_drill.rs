@@ -56,6 +56,37 @@ pub enum Drill {
     /// region; report the outage each region sees next to the plan's prediction. The site stays
     /// down until `lab down` and `lab up`.
     RegionLoss(RegionLossArgs),
+    /// Cut the link between two sites (PostgreSQL and Cassandra between them) for a while,
+    /// with users in every region; report what each region's users saw, then heal it.
+    Partition(PartitionArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PartitionArgs {
+    /// One side of the cut link.
+    pub a: String,
+    /// The other side.
+    pub b: String,
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Seconds the link stays cut (1 to 600).
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 10.0,
+        allow_negative_numbers = true
+    )]
+    pub seconds: f64,
+    /// Requests a second per user region.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10.0,
+        allow_negative_numbers = true
+    )]
+    pub users_rate: f64,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
 
 #[derive(clap::Args, Debug)]
@@ -382,7 +413,68 @@ pub fn drill(a: DrillArgs, out: &Output) -> Result<Exit, CliError> {
         Drill::Restore(r) => restore(r, out),
         Drill::DcLoss(d) => dc_loss(d, out),
         Drill::RegionLoss(r) => region_loss(r, out),
+        Drill::Partition(p) => partition(p, out),
     }
+}
+
+fn partition(a: PartitionArgs, out: &Output) -> Result<Exit, CliError> {
+    let dir = a.dir.path();
+    let mut state = running(&dir)?;
+    let _lock =
+        sovereign_lab::state::LabLock::acquire(&dir, "lab drill partition").map_err(lab_error)?;
+    let users = sovereign_lab::users::UsersOptions {
+        rate: a.users_rate,
+        duration: Duration::from_secs(3600),
+        regions: Vec::new(),
+        write_percent: 20,
+    };
+    sovereign_lab::users::plan(&state, &users).map_err(lab_error)?;
+    let progress = |l: &str| out.status(l);
+    let r = drill::partition(&mut state, &dir, (&a.a, &a.b), a.seconds, &users, &progress)
+        .map_err(lab_error)?;
+    let stuck = r.regions.iter().any(|x| x.still_failing);
+    match a.format {
+        Format::Json => out.print(&format!("{}\n", crate::commands::to_json(&r)?)),
+        Format::Human => {
+            let mut s = format!(
+                "link {}–{} cut for {} s (PostgreSQL primary: {}); users at {} requests a second per region\n\n",
+                r.sites.0, r.sites.1, r.seconds, r.primary, r.rate_per_region
+            );
+            let rows = r.regions.iter().map(|x| {
+                vec![
+                    x.region.clone(),
+                    x.sites.join(", "),
+                    format!("{}/{}", x.reads_failed, x.reads),
+                    format!("{}/{}", x.writes_failed, x.writes),
+                    format!("{:.1}", x.read_outage_seconds),
+                    format!("{:.1}", x.write_outage_seconds),
+                    if x.still_failing {
+                        "NO".into()
+                    } else {
+                        "yes".into()
+                    },
+                ]
+            });
+            s.push_str(&table(
+                [
+                    "region",
+                    "served by",
+                    "reads failed",
+                    "writes failed",
+                    "read outage s",
+                    "write outage s",
+                    "recovered",
+                ],
+                rows,
+            ));
+            for x in r.regions.iter().filter(|x| !x.errors.is_empty()) {
+                let e: Vec<String> = x.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                s.push_str(&format!("{}: {}\n", x.region, e.join(", ")));
+            }
+            out.print(&s);
+        }
+    }
+    Ok(if stuck { Exit::Findings } else { Exit::Ok })
 }
 
 fn region_loss(a: RegionLossArgs, out: &Output) -> Result<Exit, CliError> {
