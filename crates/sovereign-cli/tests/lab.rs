@@ -90,6 +90,16 @@ impl Drop for Down {
     }
 }
 
+/// What `lab up` starts for every topology here (Cassandra, when a test needs it, is checked
+/// where it is used).
+const LAB: &[sovereign_lab::needs::Need] = &[
+    sovereign_lab::needs::Need::Postgres,
+    sovereign_lab::needs::Need::PgBackRest,
+    sovereign_lab::needs::Need::Redis,
+    sovereign_lab::needs::Need::Prometheus,
+    sovereign_lab::needs::Need::Dnsmasq,
+];
+
 /// Part of a test needs what this machine lacks: skipped with a message, a failure under CI.
 fn requires(ok: bool, what: &str) -> bool {
     if !ok {
@@ -512,16 +522,7 @@ fn secrets_are_private(dir: &Path) {
 
 #[test]
 fn default_topology_end_to_end() {
-    if !sovereign_lab::needs::present_or_skip(
-        "default_topology_end_to_end",
-        &[
-            sovereign_lab::needs::Need::Postgres,
-            sovereign_lab::needs::Need::PgBackRest,
-            sovereign_lab::needs::Need::Redis,
-            sovereign_lab::needs::Need::Prometheus,
-            sovereign_lab::needs::Need::Dnsmasq,
-        ],
-    ) {
+    if !sovereign_lab::needs::present_or_skip("default_topology_end_to_end", LAB) {
         return;
     }
     let (_t, dir) = lab_dir();
@@ -1141,16 +1142,7 @@ fn minimal() -> PathBuf {
 /// process, and short of it only by what happens before `main` and after the summary.
 #[test]
 fn up_reports_the_time_the_command_took() {
-    if !sovereign_lab::needs::present_or_skip(
-        "up_reports_the_time_the_command_took",
-        &[
-            sovereign_lab::needs::Need::Postgres,
-            sovereign_lab::needs::Need::PgBackRest,
-            sovereign_lab::needs::Need::Redis,
-            sovereign_lab::needs::Need::Prometheus,
-            sovereign_lab::needs::Need::Dnsmasq,
-        ],
-    ) {
+    if !sovereign_lab::needs::present_or_skip("up_reports_the_time_the_command_took", LAB) {
         return;
     }
     let (_t, dir) = lab_dir();
@@ -1272,16 +1264,7 @@ fn lab_commands_without_a_lab() {
 /// DNS to the site nearest them in the catalog, and paying the round trip from there.
 #[test]
 fn user_regions_beyond_the_sites() {
-    if !sovereign_lab::needs::present_or_skip(
-        "user_regions_beyond_the_sites",
-        &[
-            sovereign_lab::needs::Need::Postgres,
-            sovereign_lab::needs::Need::PgBackRest,
-            sovereign_lab::needs::Need::Redis,
-            sovereign_lab::needs::Need::Prometheus,
-            sovereign_lab::needs::Need::Dnsmasq,
-        ],
-    ) {
+    if !sovereign_lab::needs::present_or_skip("user_regions_beyond_the_sites", LAB) {
         return;
     }
     let (_t, dir) = lab_dir();

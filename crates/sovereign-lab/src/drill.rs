@@ -28,6 +28,30 @@ fn rt() -> Result<tokio::runtime::Runtime, LabError> {
         .map_err(|e| LabError::io("runtime", e))
 }
 
+/// The site of the lab's PostgreSQL primary (empty without PostgreSQL).
+fn primary_site(state: &LabState) -> String {
+    state
+        .postgres
+        .as_ref()
+        .map(|p| p.primary.clone())
+        .unwrap_or_default()
+}
+
+/// Starts users in every region for a drill and lets them settle for three seconds.
+fn users_started(
+    state: &LabState,
+    users: &crate::users::UsersOptions,
+    progress: &dyn Fn(&str),
+) -> Result<crate::users::Background, LabError> {
+    progress(&format!(
+        "users in every region at {} requests a second each…",
+        users.rate
+    ));
+    let bg = rt()?.block_on(crate::users::Background::start(state, users))?;
+    std::thread::sleep(Duration::from_secs(3));
+    Ok(bg)
+}
+
 fn err(what: &str, e: &tokio_postgres::Error) -> LabError {
     LabError::Other(format!("{what}: {}", DbError(e)))
 }
@@ -1307,25 +1331,15 @@ pub fn region_loss(
             u.apps.keys().cloned().collect::<Vec<_>>().join(", ")
         )));
     }
-    let primary = state
-        .postgres
-        .as_ref()
-        .map(|p| p.primary.clone())
-        .unwrap_or_default();
+    let primary = primary_site(state);
     if primary == site {
         return Err(LabError::Other(format!(
             "`{site}` holds the PostgreSQL primary: `sovereign lab drill failover --users` takes it away with a promotion"
         )));
     }
     let a = survivability::assumptions(t, catalog);
-    let rt = rt()?;
-    rt.block_on(async {
-        progress(&format!(
-            "users in every region at {} requests a second each…",
-            users.rate
-        ));
-        let bg = crate::users::Background::start(state, users).await?;
-        tokio::time::sleep(Duration::from_secs(3)).await;
+    let bg = users_started(state, users, progress)?;
+    rt()?.block_on(async {
         progress(&format!(
             "taking {site} away: application, PostgreSQL, Redis, Cassandra (kill -9)…"
         ));
@@ -1524,18 +1538,9 @@ pub fn dc_loss(
         .filter(|n| n.spec.dc == site)
         .cloned()
         .collect();
-    let bg = match users {
-        Some(u) => {
-            progress(&format!(
-                "users in every region at {} requests a second each…",
-                u.rate
-            ));
-            let bg = rt()?.block_on(crate::users::Background::start(state, u))?;
-            std::thread::sleep(Duration::from_secs(3));
-            Some(bg)
-        }
-        None => None,
-    };
+    let bg = users
+        .map(|u| users_started(state, u, progress))
+        .transpose()?;
     progress(&format!(
         "stopping datacenter {site} ({} node(s))…",
         lost_nodes.len()
@@ -1623,11 +1628,7 @@ pub fn dc_loss(
     let users = match bg {
         Some(bg) => {
             progress("waiting for the users to see the end of it…");
-            let primary = state
-                .postgres
-                .as_ref()
-                .map(|p| p.primary.clone())
-                .unwrap_or_default();
+            let primary = primary_site(state);
             let a = survivability::assumptions(t, catalog);
             Some(rt()?.block_on(users_outcome(
                 state,
@@ -1835,8 +1836,8 @@ impl Drop for Heal<'_> {
     }
 }
 
-/// Cuts the link between two sites in the lab's proxy (PostgreSQL between them, Cassandra
-/// between their datacenters) for `seconds`, with users in every region, then heals it and
+/// Cuts the link between two sites in the lab's proxy (every route between them: PostgreSQL,
+/// Cassandra, Redis replication, remote write) for `seconds`, with users in every region, then heals it and
 /// reports what each region's users saw. Users still reach their own site: only the sites
 /// cannot reach each other.
 pub fn partition(
@@ -1871,19 +1872,10 @@ pub fn partition(
             "--seconds {seconds}: give a number from 1 to 600"
         )));
     }
-    let primary = state
-        .postgres
-        .as_ref()
-        .map(|p| p.primary.clone())
-        .unwrap_or_default();
+    let primary = primary_site(state);
     let heal = Heal(dir);
+    let bg = users_started(state, users, progress)?;
     let (run, regions, cut_at, heal_at) = rt()?.block_on(async {
-        progress(&format!(
-            "users in every region at {} requests a second each…",
-            users.rate
-        ));
-        let bg = crate::users::Background::start(state, users).await?;
-        tokio::time::sleep(Duration::from_secs(3)).await;
         progress(&format!(
             "cutting the link between {a} and {b} for {seconds} s…"
         ));

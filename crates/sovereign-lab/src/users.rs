@@ -491,6 +491,19 @@ pub struct UsersOptions {
     pub write_percent: u32,
 }
 
+impl UsersOptions {
+    /// Users during a drill: every region at `rate`, one request in five a write, running
+    /// until the drill stops them.
+    pub fn during_drill(rate: f64) -> UsersOptions {
+        UsersOptions {
+            rate,
+            duration: Duration::from_secs(3600),
+            regions: Vec::new(),
+            write_percent: 20,
+        }
+    }
+}
+
 /// Checks the options against the lab and builds the plan.
 pub fn plan(state: &LabState, o: &UsersOptions) -> Result<UsersPlan, LabError> {
     if !(o.rate.is_finite() && o.rate > 0.0 && o.rate <= MAX_RATE) {

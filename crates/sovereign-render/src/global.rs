@@ -566,18 +566,7 @@ fn rds(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         "PostgreSQL: an Aurora global database, one member cluster per region with its own instances.\nCredentials only on the primary, from Secrets Manager. Logical replicas on Fly.io are in fly.tf.",
     ));
     // The master credentials as Secrets Manager holds them now (AWSCURRENT).
-    f.add(
-        Block::new(
-            "data",
-            &["aws_secretsmanager_secret_version", "postgres_current"],
-        )
-        .attr("region", s(cx.region(primary)))
-        .attr("secret_id", raw("aws_secretsmanager_secret.postgres.id"))
-        .attr(
-            "depends_on",
-            raw("[aws_secretsmanager_secret_version.postgres]"),
-        ),
-    );
+    f.add(current_secret_version("postgres", cx.region(primary)));
     f.add(
         Block::new("resource", &["aws_rds_global_cluster", "this"])
             .attr("region", s(cx.region(primary)))
@@ -667,6 +656,28 @@ fn rds(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     Ok(())
 }
 
+/// `data.aws_secretsmanager_secret_version.<name>_current`: the secret `name` (secrets.tf) as
+/// Secrets Manager holds it now, so a value rotated with `put-secret-value` reaches its reader
+/// on the next apply (the resource version keeps the first value: `ignore_changes`).
+fn current_secret_version(name: &str, region: &str) -> Block {
+    Block::new(
+        "data",
+        &[
+            "aws_secretsmanager_secret_version",
+            &format!("{name}_current"),
+        ],
+    )
+    .attr("region", s(region))
+    .attr(
+        "secret_id",
+        raw(format!("aws_secretsmanager_secret.{name}.id")),
+    )
+    .attr(
+        "depends_on",
+        raw(format!("[aws_secretsmanager_secret_version.{name}]")),
+    )
+}
+
 fn redis(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let t = cx.t;
     let Some(r) = &t.redis else { return Ok(()) };
@@ -680,18 +691,7 @@ fn redis(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     // rotated with `put-secret-value` reaches every group on the next apply, and ROTATE keeps the
     // old token valid beside the new one while clients move over.
     if let Some(home) = r.sites.first().map(|id| t.site(id)) {
-        f.add(
-            Block::new(
-                "data",
-                &["aws_secretsmanager_secret_version", "redis_current"],
-            )
-            .attr("region", s(cx.region(home)))
-            .attr("secret_id", raw("aws_secretsmanager_secret.redis.id"))
-            .attr(
-                "depends_on",
-                raw("[aws_secretsmanager_secret_version.redis]"),
-            ),
-        );
+        f.add(current_secret_version("redis", cx.region(home)));
     }
     // The global datastore's primary; `None` in regional mode.
     let primary = r.primary.as_ref().filter(|_| global);

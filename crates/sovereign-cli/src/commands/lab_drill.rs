@@ -422,12 +422,7 @@ fn partition(a: PartitionArgs, out: &Output) -> Result<Exit, CliError> {
     let mut state = running(&dir)?;
     let _lock =
         sovereign_lab::state::LabLock::acquire(&dir, "lab drill partition").map_err(lab_error)?;
-    let users = sovereign_lab::users::UsersOptions {
-        rate: a.users_rate,
-        duration: Duration::from_secs(3600),
-        regions: Vec::new(),
-        write_percent: 20,
-    };
+    let users = sovereign_lab::users::UsersOptions::during_drill(a.users_rate);
     sovereign_lab::users::plan(&state, &users).map_err(lab_error)?;
     let progress = |l: &str| out.status(l);
     let r = drill::partition(&mut state, &dir, (&a.a, &a.b), a.seconds, &users, &progress)
@@ -483,12 +478,7 @@ fn region_loss(a: RegionLossArgs, out: &Output) -> Result<Exit, CliError> {
     let _lock =
         sovereign_lab::state::LabLock::acquire(&dir, "lab drill region-loss").map_err(lab_error)?;
     let (t, _) = lab_topology(&dir)?;
-    let users = sovereign_lab::users::UsersOptions {
-        rate: a.users_rate,
-        duration: Duration::from_secs(3600),
-        regions: Vec::new(),
-        write_percent: 20,
-    };
+    let users = sovereign_lab::users::UsersOptions::during_drill(a.users_rate);
     sovereign_lab::users::plan(&state, &users).map_err(lab_error)?;
     let progress = |l: &str| out.status(l);
     let r = drill::region_loss(
@@ -551,12 +541,9 @@ fn failover(a: FailoverArgs, out: &Output) -> Result<Exit, CliError> {
         to: a.to.clone(),
         rate: a.rate,
         lead_seconds: 2.0,
-        users: a.users.then(|| sovereign_lab::users::UsersOptions {
-            rate: a.users_rate,
-            duration: Duration::from_secs(3600),
-            regions: Vec::new(),
-            write_percent: 20,
-        }),
+        users: a
+            .users
+            .then(|| sovereign_lab::users::UsersOptions::during_drill(a.users_rate)),
     };
     if let Some(u) = &opts.users {
         sovereign_lab::users::plan(&state, u).map_err(lab_error)?;
@@ -895,12 +882,9 @@ fn dc_loss(a: DcLossArgs, out: &Output) -> Result<Exit, CliError> {
     let _lock =
         sovereign_lab::state::LabLock::acquire(&dir, "lab drill dc-loss").map_err(lab_error)?;
     let (t, _) = lab_topology(&dir)?;
-    let users = a.users.then(|| sovereign_lab::users::UsersOptions {
-        rate: a.users_rate,
-        duration: Duration::from_secs(3600),
-        regions: Vec::new(),
-        write_percent: 20,
-    });
+    let users = a
+        .users
+        .then(|| sovereign_lab::users::UsersOptions::during_drill(a.users_rate));
     if let Some(u) = &users {
         sovereign_lab::users::plan(&state, u).map_err(lab_error)?;
     }
