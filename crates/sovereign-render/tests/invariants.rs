@@ -16,7 +16,10 @@
 //! - Cassandra pods have resources and a heap, and run on on-demand nodes only; Medusa backs every
 //!   datacenter up to one bucket that each datacenter's pods may use.
 //! - every security group holds no more inbound rules than the default quota (60);
-//! - the global Prometheus is watched from outside, by a CloudWatch alarm on its healthy targets.
+//! - the global Prometheus is watched from outside, by a CloudWatch alarm on its healthy targets;
+//! - every log a service exports to CloudWatch Logs goes to a group the tree creates first, with a
+//!   retention and the site's KMS key;
+//! - pods keep their own addresses towards peered sites (the VPC CNI does not translate them).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -2561,4 +2564,149 @@ fn the_watcher_check_can_fail() {
         &[],
     );
     assert_catches(&watcher_problems(&broken), &["has no CloudWatch alarm"]);
+}
+
+// ---- logs are kept for a while, encrypted, in groups the tree owns ------------------------------
+
+/// A service that exports logs (EKS control plane, Aurora) creates its log group on first use when
+/// none exists: no retention, no key, no tags, and a later `aws_cloudwatch_log_group` for it fails
+/// with "already exists". So every module that exports logs creates the group itself, by the name
+/// the service writes to, and the exporting resource depends on it; every group the tree creates
+/// has a retention and a KMS key.
+fn log_group_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let dirs: BTreeSet<String> = tree
+        .files()
+        .filter_map(|(p, _)| p.strip_prefix("modules/"))
+        .filter_map(|r| r.split_once('/').map(|(d, _)| format!("modules/{d}")))
+        .collect();
+    for dir in dirs {
+        let res = resources(tree, &dir);
+        let groups: BTreeMap<String, &str> = res
+            .iter()
+            .filter(|(ty, _, _)| ty == "aws_cloudwatch_log_group")
+            .map(|(_, name, b)| {
+                (
+                    attr(b, "name").map(text).unwrap_or_default(),
+                    name.as_str(),
+                )
+            })
+            .collect();
+        for (ty, name, b) in &res {
+            if ty == "aws_cloudwatch_log_group" {
+                for key in ["retention_in_days", "kms_key_id"] {
+                    if attr(b, key).is_none() {
+                        out.push(format!("{dir}: log group {name} has no {key}"));
+                    }
+                }
+            }
+            let (exports, id_key, pattern) = match ty.as_str() {
+                "aws_rds_cluster" => (
+                    "enabled_cloudwatch_logs_exports",
+                    "cluster_identifier",
+                    "/aws/rds/cluster/{id}/{log}",
+                ),
+                "aws_eks_cluster" => ("enabled_cluster_log_types", "name", "/aws/eks/{id}/cluster"),
+                _ => continue,
+            };
+            let Some(Expression::Array(logs)) = attr(b, exports) else {
+                continue;
+            };
+            let id = attr(b, id_key).map(text).unwrap_or_default();
+            let depends = attr(b, "depends_on").map(text).unwrap_or_default();
+            for log in logs {
+                let log = to_json(log);
+                let wanted = format!(
+                    "\"{}\"",
+                    pattern
+                        .replace("{id}", &format!("${{{id}}}"))
+                        .replace("{log}", log.as_str().unwrap_or_default())
+                );
+                match groups.get(&wanted) {
+                    None => out.push(format!(
+                        "{dir}: {ty}.{name} exports {log} to {wanted}, a log group the module does not create"
+                    )),
+                    Some(group) if !depends.contains(&format!("aws_cloudwatch_log_group.{group}")) => {
+                        out.push(format!(
+                            "{dir}: {ty}.{name} does not depend on aws_cloudwatch_log_group.{group}"
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn exported_logs_go_to_groups_the_tree_creates() {
+    assert_holds("log groups", log_group_problems);
+}
+
+#[test]
+fn the_log_group_check_can_fail() {
+    let tree = default_tree();
+    let db = tree.text("modules/database/postgres.tf").unwrap();
+    let broken = db.replace("/aws/rds/cluster/${var.name}/postgresql", "/sovereign/${var.name}");
+    let problems = log_group_problems(&edited(&tree, &[("modules/database/postgres.tf", broken)], &[]));
+    assert_catches(&problems, &["exports \"postgresql\""]);
+    let broken = db.replace("  depends_on = [aws_cloudwatch_log_group.postgresql]\n", "");
+    let problems = log_group_problems(&edited(&tree, &[("modules/database/postgres.tf", broken)], &[]));
+    assert_catches(&problems, &["does not depend on aws_cloudwatch_log_group.postgresql"]);
+    let eks = tree.text("modules/eks/main.tf").unwrap();
+    let broken = eks.replace("  retention_in_days = var.log_retention_days\n", "");
+    let problems = log_group_problems(&edited(&tree, &[("modules/eks/main.tf", broken)], &[]));
+    assert_catches(&problems, &["modules/eks: log group cluster has no retention_in_days"]);
+}
+
+// ---- pods keep their addresses across the peering mesh ------------------------------------------
+
+/// Cassandra datacenters and the sites' metrics talk pod to pod across VPC peering. The VPC CNI
+/// translates the source of traffic leaving the VPC's own range unless the destination is listed in
+/// `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS`: every cluster with peers lists exactly its peers there.
+fn snat_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let addon = resources(tree, "modules/eks")
+        .into_iter()
+        .find(|(ty, name, _)| ty == "aws_eks_addon" && name == "this");
+    let config = addon
+        .as_ref()
+        .and_then(|(_, _, b)| attr(b, "configuration_values"))
+        .map(text)
+        .unwrap_or_default();
+    let excludes = config.contains("\"vpc-cni\"")
+        && config.contains("AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS = join(\",\", var.peer_cidrs)");
+    for (path, body) in dir_bodies(tree, "") {
+        for m in blocks(&body, "module", None) {
+            let source = attr(&m.body, "source").map(text).unwrap_or_default();
+            let peers = attr(&m.body, "peer_cidrs").map(to_json);
+            let has_peers = peers
+                .as_ref()
+                .and_then(Value::as_array)
+                .is_some_and(|p| !p.is_empty());
+            if source.contains("modules/eks") && has_peers && !excludes {
+                let name = m.labels.first().map(label).unwrap_or_default();
+                out.push(format!(
+                    "{path}: module {name} has peers, but the VPC CNI translates pod addresses towards them"
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn pods_keep_their_addresses_towards_peers() {
+    assert_holds("source translation", snat_problems);
+}
+
+#[test]
+fn the_snat_check_can_fail() {
+    let tree = default_tree();
+    let eks = tree.text("modules/eks/main.tf").unwrap();
+    let broken = eks.replace("AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS", "AWS_VPC_K8S_CNI_EXTERNALSNAT");
+    assert_ne!(broken, eks);
+    let problems = snat_problems(&edited(&tree, &[("modules/eks/main.tf", broken)], &[]));
+    assert_catches(&problems, &["module eks_ams has peers"]);
 }

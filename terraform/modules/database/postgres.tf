@@ -85,6 +85,17 @@ resource "aws_rds_cluster_parameter_group" "this" {
   }
 }
 
+# RDS creates the log group of an exported log on first use, with no retention, no key and no
+# tags, and Terraform would then fail to create it. Made here first, before the cluster exports
+# to it, it keeps the logs as long as the site's other logs, encrypted with the site's key.
+resource "aws_cloudwatch_log_group" "postgresql" {
+  region            = var.region
+  name              = "/aws/rds/cluster/${var.name}/postgresql"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
 resource "aws_rds_cluster" "this" {
   # checkov:skip=CKV2_AWS_8:backups are Aurora's continuous backups (backup_retention_period) plus cross-region copies in every secondary; an AWS Backup plan is an account-level choice
   region                          = var.region
@@ -112,6 +123,8 @@ resource "aws_rds_cluster" "this" {
   enabled_cloudwatch_logs_exports     = ["postgresql"]
   iam_database_authentication_enabled = true
   tags                                = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.postgresql]
 
   lifecycle {
     # Engine upgrades go through the global cluster; secondaries get replication settings

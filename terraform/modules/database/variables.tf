@@ -100,6 +100,12 @@ variable "logical_replication" {
   default     = false
 }
 
+variable "log_retention_days" {
+  type        = number
+  description = "Days to keep the PostgreSQL log exported to CloudWatch Logs."
+  default     = 365
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags for every resource."
