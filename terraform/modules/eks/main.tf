@@ -168,6 +168,14 @@ resource "aws_eks_addon" "this" {
   resolve_conflicts_on_create = "OVERWRITE"
   resolve_conflicts_on_update = "PRESERVE"
   tags                        = var.tags
+
+  # The VPC CNI translates the source of pod traffic leaving this VPC's range to the node's
+  # address. Across the peering mesh pods talk to pods (Cassandra between datacenters, the
+  # sites' metrics): they must keep their own addresses, or replies and the peer's view of who
+  # connected go to the node instead.
+  configuration_values = each.value == "vpc-cni" && length(var.peer_cidrs) > 0 ? jsonencode({
+    env = { AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS = join(",", var.peer_cidrs) }
+  }) : null
 }
 
 # Add-ons that need nodes to run on wait for the node groups (passed in by name, so the root
