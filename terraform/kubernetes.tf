@@ -13,27 +13,28 @@ module "eks_ams" {
   kms_key_arn          = module.network_ams.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.2.0.0/16", "10.3.0.0/16", "10.4.0.0/16", "10.5.0.0/16"]
-  node_group_names     = [module.nodes_ams.node_group_name, module.spot_ams.node_group_name]
+  node_group_names     = concat(module.nodes_ams.node_group_names, module.spot_ams.node_group_names)
   tags = {
     "sovereign:site" = "ams"
   }
 }
 
 module "nodes_ams" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "eu-west-1"
-  cluster_name   = module.eks_ams.cluster_name
-  node_role_arn  = module.eks_ams.node_role_arn
-  subnet_ids     = module.network_ams.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.2xlarge", "m5.4xlarge"]
-  min_size       = 3
-  desired_size   = 5
-  max_size       = 20
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_ams.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "eu-west-1"
+  cluster_name       = module.eks_ams.cluster_name
+  node_role_arn      = module.eks_ams.node_role_arn
+  subnet_ids         = module.network_ams.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.2xlarge", "m5.4xlarge"]
+  min_size           = 3
+  desired_size       = 5
+  max_size           = 20
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_ams.kms_key_arn
   tags = {
     "sovereign:site" = "ams"
   }
@@ -50,27 +51,28 @@ module "eks_iad" {
   kms_key_arn          = module.network_iad.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.1.0.0/16", "10.3.0.0/16", "10.4.0.0/16", "10.5.0.0/16"]
-  node_group_names     = [module.nodes_iad.node_group_name, module.spot_iad.node_group_name]
+  node_group_names     = concat(module.nodes_iad.node_group_names, module.spot_iad.node_group_names)
   tags = {
     "sovereign:site" = "iad"
   }
 }
 
 module "nodes_iad" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "us-east-1"
-  cluster_name   = module.eks_iad.cluster_name
-  node_role_arn  = module.eks_iad.node_role_arn
-  subnet_ids     = module.network_iad.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.2xlarge", "m5.4xlarge"]
-  min_size       = 3
-  desired_size   = 5
-  max_size       = 20
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_iad.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "us-east-1"
+  cluster_name       = module.eks_iad.cluster_name
+  node_role_arn      = module.eks_iad.node_role_arn
+  subnet_ids         = module.network_iad.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.2xlarge", "m5.4xlarge"]
+  min_size           = 3
+  desired_size       = 5
+  max_size           = 20
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_iad.kms_key_arn
   tags = {
     "sovereign:site" = "iad"
   }
@@ -87,27 +89,28 @@ module "eks_syd" {
   kms_key_arn          = module.network_syd.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.1.0.0/16", "10.2.0.0/16", "10.4.0.0/16", "10.5.0.0/16"]
-  node_group_names     = [module.nodes_syd.node_group_name, module.spot_syd.node_group_name]
+  node_group_names     = concat(module.nodes_syd.node_group_names, module.spot_syd.node_group_names)
   tags = {
     "sovereign:site" = "syd"
   }
 }
 
 module "nodes_syd" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "ap-southeast-2"
-  cluster_name   = module.eks_syd.cluster_name
-  node_role_arn  = module.eks_syd.node_role_arn
-  subnet_ids     = module.network_syd.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.2xlarge", "m5.4xlarge"]
-  min_size       = 3
-  desired_size   = 5
-  max_size       = 20
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_syd.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "ap-southeast-2"
+  cluster_name       = module.eks_syd.cluster_name
+  node_role_arn      = module.eks_syd.node_role_arn
+  subnet_ids         = module.network_syd.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.2xlarge", "m5.4xlarge"]
+  min_size           = 3
+  desired_size       = 5
+  max_size           = 20
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_syd.kms_key_arn
   tags = {
     "sovereign:site" = "syd"
   }
@@ -124,27 +127,28 @@ module "eks_sin" {
   kms_key_arn          = module.network_sin.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16", "10.5.0.0/16"]
-  node_group_names     = [module.nodes_sin.node_group_name, module.spot_sin.node_group_name]
+  node_group_names     = concat(module.nodes_sin.node_group_names, module.spot_sin.node_group_names)
   tags = {
     "sovereign:site" = "sin"
   }
 }
 
 module "nodes_sin" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "ap-southeast-1"
-  cluster_name   = module.eks_sin.cluster_name
-  node_role_arn  = module.eks_sin.node_role_arn
-  subnet_ids     = module.network_sin.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.2xlarge", "m5.4xlarge"]
-  min_size       = 3
-  desired_size   = 5
-  max_size       = 20
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_sin.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "ap-southeast-1"
+  cluster_name       = module.eks_sin.cluster_name
+  node_role_arn      = module.eks_sin.node_role_arn
+  subnet_ids         = module.network_sin.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.2xlarge", "m5.4xlarge"]
+  min_size           = 3
+  desired_size       = 5
+  max_size           = 20
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_sin.kms_key_arn
   tags = {
     "sovereign:site" = "sin"
   }
@@ -161,27 +165,28 @@ module "eks_sfo" {
   kms_key_arn          = module.network_sfo.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16", "10.4.0.0/16"]
-  node_group_names     = [module.nodes_sfo.node_group_name, module.spot_sfo.node_group_name]
+  node_group_names     = concat(module.nodes_sfo.node_group_names, module.spot_sfo.node_group_names)
   tags = {
     "sovereign:site" = "sfo"
   }
 }
 
 module "nodes_sfo" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "us-west-1"
-  cluster_name   = module.eks_sfo.cluster_name
-  node_role_arn  = module.eks_sfo.node_role_arn
-  subnet_ids     = module.network_sfo.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.2xlarge", "m5.4xlarge"]
-  min_size       = 3
-  desired_size   = 5
-  max_size       = 20
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_sfo.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "us-west-1"
+  cluster_name       = module.eks_sfo.cluster_name
+  node_role_arn      = module.eks_sfo.node_role_arn
+  subnet_ids         = module.network_sfo.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.2xlarge", "m5.4xlarge"]
+  min_size           = 3
+  desired_size       = 5
+  max_size           = 20
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_sfo.kms_key_arn
   tags = {
     "sovereign:site" = "sfo"
   }

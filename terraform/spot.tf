@@ -3,100 +3,105 @@
 # types; EKS drains Spot nodes when AWS reclaims them.
 
 module "spot_ams" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "eu-west-1"
-  cluster_name   = module.eks_ams.cluster_name
-  node_role_arn  = module.eks_ams.node_role_arn
-  subnet_ids     = module.network_ams.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
-  min_size       = 2
-  desired_size   = 5
-  max_size       = 50
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_ams.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "eu-west-1"
+  cluster_name       = module.eks_ams.cluster_name
+  node_role_arn      = module.eks_ams.node_role_arn
+  subnet_ids         = module.network_ams.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
+  min_size           = 2
+  desired_size       = 5
+  max_size           = 50
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_ams.kms_key_arn
   tags = {
     "sovereign:site" = "ams"
   }
 }
 
 module "spot_iad" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "us-east-1"
-  cluster_name   = module.eks_iad.cluster_name
-  node_role_arn  = module.eks_iad.node_role_arn
-  subnet_ids     = module.network_iad.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
-  min_size       = 2
-  desired_size   = 5
-  max_size       = 50
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_iad.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "us-east-1"
+  cluster_name       = module.eks_iad.cluster_name
+  node_role_arn      = module.eks_iad.node_role_arn
+  subnet_ids         = module.network_iad.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
+  min_size           = 2
+  desired_size       = 5
+  max_size           = 50
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_iad.kms_key_arn
   tags = {
     "sovereign:site" = "iad"
   }
 }
 
 module "spot_syd" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "ap-southeast-2"
-  cluster_name   = module.eks_syd.cluster_name
-  node_role_arn  = module.eks_syd.node_role_arn
-  subnet_ids     = module.network_syd.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
-  min_size       = 2
-  desired_size   = 5
-  max_size       = 50
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_syd.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "ap-southeast-2"
+  cluster_name       = module.eks_syd.cluster_name
+  node_role_arn      = module.eks_syd.node_role_arn
+  subnet_ids         = module.network_syd.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
+  min_size           = 2
+  desired_size       = 5
+  max_size           = 50
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_syd.kms_key_arn
   tags = {
     "sovereign:site" = "syd"
   }
 }
 
 module "spot_sin" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "ap-southeast-1"
-  cluster_name   = module.eks_sin.cluster_name
-  node_role_arn  = module.eks_sin.node_role_arn
-  subnet_ids     = module.network_sin.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
-  min_size       = 2
-  desired_size   = 5
-  max_size       = 50
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_sin.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "ap-southeast-1"
+  cluster_name       = module.eks_sin.cluster_name
+  node_role_arn      = module.eks_sin.node_role_arn
+  subnet_ids         = module.network_sin.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
+  min_size           = 2
+  desired_size       = 5
+  max_size           = 50
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_sin.kms_key_arn
   tags = {
     "sovereign:site" = "sin"
   }
 }
 
 module "spot_sfo" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "us-west-1"
-  cluster_name   = module.eks_sfo.cluster_name
-  node_role_arn  = module.eks_sfo.node_role_arn
-  subnet_ids     = module.network_sfo.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
-  min_size       = 2
-  desired_size   = 5
-  max_size       = 50
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_sfo.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "us-west-1"
+  cluster_name       = module.eks_sfo.cluster_name
+  node_role_arn      = module.eks_sfo.node_role_arn
+  subnet_ids         = module.network_sfo.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5a.large", "m5d.large", "m6i.large"]
+  min_size           = 2
+  desired_size       = 5
+  max_size           = 50
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_sfo.kms_key_arn
   tags = {
     "sovereign:site" = "sfo"
   }

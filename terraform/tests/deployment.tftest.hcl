@@ -125,52 +125,52 @@ run "deployment" {
   }
 
   assert {
-    condition     = module.nodes_ams.node_group_name == "on-demand"
-    error_message = "ams has its on-demand node group"
+    condition     = module.nodes_ams.node_group_names == ["on-demand-1", "on-demand-2", "on-demand-3"]
+    error_message = "ams has one on-demand node group in each of its 3 zones"
   }
 
   assert {
-    condition     = module.spot_ams.node_group_name == "spot"
+    condition     = module.spot_ams.node_group_names == ["spot"]
     error_message = "ams has its Spot node group"
   }
 
   assert {
-    condition     = module.nodes_iad.node_group_name == "on-demand"
-    error_message = "iad has its on-demand node group"
+    condition     = module.nodes_iad.node_group_names == ["on-demand-1", "on-demand-2", "on-demand-3"]
+    error_message = "iad has one on-demand node group in each of its 3 zones"
   }
 
   assert {
-    condition     = module.spot_iad.node_group_name == "spot"
+    condition     = module.spot_iad.node_group_names == ["spot"]
     error_message = "iad has its Spot node group"
   }
 
   assert {
-    condition     = module.nodes_syd.node_group_name == "on-demand"
-    error_message = "syd has its on-demand node group"
+    condition     = module.nodes_syd.node_group_names == ["on-demand-1", "on-demand-2", "on-demand-3"]
+    error_message = "syd has one on-demand node group in each of its 3 zones"
   }
 
   assert {
-    condition     = module.spot_syd.node_group_name == "spot"
+    condition     = module.spot_syd.node_group_names == ["spot"]
     error_message = "syd has its Spot node group"
   }
 
   assert {
-    condition     = module.nodes_sin.node_group_name == "on-demand"
-    error_message = "sin has its on-demand node group"
+    condition     = module.nodes_sin.node_group_names == ["on-demand-1", "on-demand-2", "on-demand-3"]
+    error_message = "sin has one on-demand node group in each of its 3 zones"
   }
 
   assert {
-    condition     = module.spot_sin.node_group_name == "spot"
+    condition     = module.spot_sin.node_group_names == ["spot"]
     error_message = "sin has its Spot node group"
   }
 
   assert {
-    condition     = module.nodes_sfo.node_group_name == "on-demand"
-    error_message = "sfo has its on-demand node group"
+    condition     = module.nodes_sfo.node_group_names == ["on-demand-1", "on-demand-2"]
+    error_message = "sfo has one on-demand node group in each of its 2 zones"
   }
 
   assert {
-    condition     = module.spot_sfo.node_group_name == "spot"
+    condition     = module.spot_sfo.node_group_names == ["spot"]
     error_message = "sfo has its Spot node group"
   }
 

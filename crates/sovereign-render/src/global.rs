@@ -19,10 +19,6 @@ pub(crate) fn site_tags(site: &str) -> Expr {
     map([("sovereign:site", s(site))])
 }
 
-fn refs(items: impl IntoIterator<Item = String>) -> Expr {
-    Expr::List(items.into_iter().map(Expr::Raw).collect())
-}
-
 /// `terraform { required_version, required_providers, backend "s3" }`.
 pub(crate) fn terraform_block(
     cx: &Ctx,
@@ -245,9 +241,9 @@ fn kubernetes(cx: &Ctx, tree: &mut Tree) {
             .filter(|o| o.id != site.id && a.peering)
             .filter_map(|o| o.aws.as_ref().map(|oa| oa.vpc_cidr.to_string()))
             .collect();
-        let mut groups = vec![format!("module.nodes_{}.node_group_name", site.id)];
+        let mut groups = vec![format!("module.nodes_{}.node_group_names", site.id)];
         if k.spot.is_some() {
-            groups.push(format!("module.spot_{}.node_group_name", site.id));
+            groups.push(format!("module.spot_{}.node_group_names", site.id));
         }
         f.add(
             module(&format!("eks_{}", site.id), "./modules/eks")
@@ -266,12 +262,19 @@ fn kubernetes(cx: &Ctx, tree: &mut Tree) {
                 )
                 .attr("admin_principal_arns", raw("var.admin_principal_arns"))
                 .attr("peer_cidrs", strs(peers))
-                .attr("node_group_names", refs(groups))
+                .attr(
+                    "node_group_names",
+                    raw(format!("concat({})", groups.join(", "))),
+                )
                 .attr("tags", site_tags(&site.id)),
         );
+        // On-demand nodes run the pods with zonal volumes (Cassandra, Prometheus): one group per
+        // zone, so the autoscaler can replace a node in its volume's zone. Spot nodes run
+        // stateless pods and take capacity from any zone.
         let group = |label: &str, name: &str, capacity: &str, g: &sovereign_check::NodeGroupV| {
             module(&format!("{label}_{}", site.id), "./modules/node-group")
                 .attr("name", s(name))
+                .attr("one_group_per_zone", Expr::Bool(capacity == "ON_DEMAND"))
                 .attr("region", s(&a.region))
                 .attr(
                     "cluster_name",

@@ -133,13 +133,18 @@ fn global(cx: &Ctx, tree: &mut Tree) {
     if let Some(k) = &t.kubernetes {
         for site in t.eks_sites() {
             let id = &site.id;
+            let zones = site.aws.as_ref().map_or(0, |a| a.subnets.zones.len());
+            let names: Vec<String> = (1..=zones).map(|i| format!("\"on-demand-{i}\"")).collect();
             run = run.block(assert(
-                format!("module.nodes_{id}.node_group_name == \"on-demand\""),
-                format!("{id} has its on-demand node group"),
+                format!(
+                    "module.nodes_{id}.node_group_names == [{}]",
+                    names.join(", ")
+                ),
+                format!("{id} has one on-demand node group in each of its {zones} zones"),
             ));
             if k.spot.is_some() {
                 run = run.block(assert(
-                    format!("module.spot_{id}.node_group_name == \"spot\""),
+                    format!("module.spot_{id}.node_group_names == [\"spot\"]"),
                     format!("{id} has its Spot node group"),
                 ));
             }

@@ -7,6 +7,28 @@ data "aws_default_tags" "current" {}
 
 locals {
   launched_tags = merge(data.aws_default_tags.current.tags, var.tags)
+
+  # One group over every subnet, or one group per subnet (zone). A zonal group is what a pod
+  # with a zonal volume needs: when its node goes, the cluster autoscaler can add a node in that
+  # volume's zone only by growing that zone's group (it balances the groups otherwise). The
+  # sizes are split over the zones: min and desired exactly, max rounded up so every zone can
+  # grow.
+  zones = length(var.subnet_ids)
+  groups = var.one_group_per_zone ? {
+    for i in range(local.zones) : format("%s-%d", var.name, i + 1) => {
+      subnet_ids   = [var.subnet_ids[i]]
+      min_size     = floor(var.min_size / local.zones) + (i < var.min_size % local.zones ? 1 : 0)
+      desired_size = floor(var.desired_size / local.zones) + (i < var.desired_size % local.zones ? 1 : 0)
+      max_size     = max(ceil(var.max_size / local.zones), 1)
+    }
+    } : {
+    (var.name) = {
+      subnet_ids   = var.subnet_ids
+      min_size     = var.min_size
+      desired_size = var.desired_size
+      max_size     = var.max_size
+    }
+  }
 }
 
 resource "aws_launch_template" "this" {
@@ -50,11 +72,13 @@ resource "aws_launch_template" "this" {
 }
 
 resource "aws_eks_node_group" "this" {
+  for_each = local.groups
+
   region          = var.region
   cluster_name    = var.cluster_name
-  node_group_name = var.name
+  node_group_name = each.key
   node_role_arn   = var.node_role_arn
-  subnet_ids      = var.subnet_ids
+  subnet_ids      = each.value.subnet_ids
   capacity_type   = var.capacity_type
   ami_type        = var.ami_type
   instance_types  = var.instance_types
@@ -69,9 +93,9 @@ resource "aws_eks_node_group" "this" {
   }
 
   scaling_config {
-    min_size     = var.min_size
-    desired_size = var.desired_size
-    max_size     = var.max_size
+    min_size     = each.value.min_size
+    desired_size = each.value.desired_size
+    max_size     = each.value.max_size
   }
 
   update_config {

@@ -23,6 +23,12 @@ variable "subnet_ids" {
   description = "Private subnets the nodes run in."
 }
 
+variable "one_group_per_zone" {
+  type        = bool
+  description = "One node group per subnet (zone), sizes split over them, instead of one group over all subnets. For nodes that run pods with zonal volumes (Cassandra, Prometheus)."
+  default     = false
+}
+
 variable "capacity_type" {
   type        = string
   description = "`ON_DEMAND` or `SPOT`."

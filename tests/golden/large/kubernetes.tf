@@ -13,27 +13,28 @@ module "eks_dub" {
   kms_key_arn          = module.network_dub.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.20.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.50.0.0/16", "10.60.0.0/16", "10.70.0.0/16"]
-  node_group_names     = [module.nodes_dub.node_group_name, module.spot_dub.node_group_name]
+  node_group_names     = concat(module.nodes_dub.node_group_names, module.spot_dub.node_group_names)
   tags = {
     "sovereign:site" = "dub"
   }
 }
 
 module "nodes_dub" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "eu-west-1"
-  cluster_name   = module.eks_dub.cluster_name
-  node_role_arn  = module.eks_dub.node_role_arn
-  subnet_ids     = module.network_dub.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.xlarge", "m5.2xlarge"]
-  min_size       = 3
-  desired_size   = 4
-  max_size       = 12
-  disk_size_gib  = 80
-  kms_key_arn    = module.network_dub.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "eu-west-1"
+  cluster_name       = module.eks_dub.cluster_name
+  node_role_arn      = module.eks_dub.node_role_arn
+  subnet_ids         = module.network_dub.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.xlarge", "m5.2xlarge"]
+  min_size           = 3
+  desired_size       = 4
+  max_size           = 12
+  disk_size_gib      = 80
+  kms_key_arn        = module.network_dub.kms_key_arn
   tags = {
     "sovereign:site" = "dub"
   }
@@ -50,27 +51,28 @@ module "eks_iad" {
   kms_key_arn          = module.network_iad.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.10.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.50.0.0/16", "10.60.0.0/16", "10.70.0.0/16"]
-  node_group_names     = [module.nodes_iad.node_group_name, module.spot_iad.node_group_name]
+  node_group_names     = concat(module.nodes_iad.node_group_names, module.spot_iad.node_group_names)
   tags = {
     "sovereign:site" = "iad"
   }
 }
 
 module "nodes_iad" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "us-east-1"
-  cluster_name   = module.eks_iad.cluster_name
-  node_role_arn  = module.eks_iad.node_role_arn
-  subnet_ids     = module.network_iad.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.xlarge", "m5.2xlarge"]
-  min_size       = 3
-  desired_size   = 4
-  max_size       = 12
-  disk_size_gib  = 80
-  kms_key_arn    = module.network_iad.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "us-east-1"
+  cluster_name       = module.eks_iad.cluster_name
+  node_role_arn      = module.eks_iad.node_role_arn
+  subnet_ids         = module.network_iad.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.xlarge", "m5.2xlarge"]
+  min_size           = 3
+  desired_size       = 4
+  max_size           = 12
+  disk_size_gib      = 80
+  kms_key_arn        = module.network_iad.kms_key_arn
   tags = {
     "sovereign:site" = "iad"
   }
@@ -87,27 +89,28 @@ module "eks_sfo" {
   kms_key_arn          = module.network_sfo.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.10.0.0/16", "10.20.0.0/16", "10.40.0.0/16", "10.50.0.0/16", "10.60.0.0/16", "10.70.0.0/16"]
-  node_group_names     = [module.nodes_sfo.node_group_name, module.spot_sfo.node_group_name]
+  node_group_names     = concat(module.nodes_sfo.node_group_names, module.spot_sfo.node_group_names)
   tags = {
     "sovereign:site" = "sfo"
   }
 }
 
 module "nodes_sfo" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "us-west-1"
-  cluster_name   = module.eks_sfo.cluster_name
-  node_role_arn  = module.eks_sfo.node_role_arn
-  subnet_ids     = module.network_sfo.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.xlarge", "m5.2xlarge"]
-  min_size       = 3
-  desired_size   = 4
-  max_size       = 12
-  disk_size_gib  = 80
-  kms_key_arn    = module.network_sfo.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "us-west-1"
+  cluster_name       = module.eks_sfo.cluster_name
+  node_role_arn      = module.eks_sfo.node_role_arn
+  subnet_ids         = module.network_sfo.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.xlarge", "m5.2xlarge"]
+  min_size           = 3
+  desired_size       = 4
+  max_size           = 12
+  disk_size_gib      = 80
+  kms_key_arn        = module.network_sfo.kms_key_arn
   tags = {
     "sovereign:site" = "sfo"
   }
@@ -124,27 +127,28 @@ module "eks_syd" {
   kms_key_arn          = module.network_syd.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16", "10.50.0.0/16", "10.60.0.0/16", "10.70.0.0/16"]
-  node_group_names     = [module.nodes_syd.node_group_name, module.spot_syd.node_group_name]
+  node_group_names     = concat(module.nodes_syd.node_group_names, module.spot_syd.node_group_names)
   tags = {
     "sovereign:site" = "syd"
   }
 }
 
 module "nodes_syd" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "ap-southeast-2"
-  cluster_name   = module.eks_syd.cluster_name
-  node_role_arn  = module.eks_syd.node_role_arn
-  subnet_ids     = module.network_syd.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.xlarge", "m5.2xlarge"]
-  min_size       = 3
-  desired_size   = 4
-  max_size       = 12
-  disk_size_gib  = 80
-  kms_key_arn    = module.network_syd.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "ap-southeast-2"
+  cluster_name       = module.eks_syd.cluster_name
+  node_role_arn      = module.eks_syd.node_role_arn
+  subnet_ids         = module.network_syd.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.xlarge", "m5.2xlarge"]
+  min_size           = 3
+  desired_size       = 4
+  max_size           = 12
+  disk_size_gib      = 80
+  kms_key_arn        = module.network_syd.kms_key_arn
   tags = {
     "sovereign:site" = "syd"
   }
@@ -161,27 +165,28 @@ module "eks_sin" {
   kms_key_arn          = module.network_sin.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.60.0.0/16", "10.70.0.0/16"]
-  node_group_names     = [module.nodes_sin.node_group_name, module.spot_sin.node_group_name]
+  node_group_names     = concat(module.nodes_sin.node_group_names, module.spot_sin.node_group_names)
   tags = {
     "sovereign:site" = "sin"
   }
 }
 
 module "nodes_sin" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "ap-southeast-1"
-  cluster_name   = module.eks_sin.cluster_name
-  node_role_arn  = module.eks_sin.node_role_arn
-  subnet_ids     = module.network_sin.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.xlarge", "m5.2xlarge"]
-  min_size       = 3
-  desired_size   = 4
-  max_size       = 12
-  disk_size_gib  = 80
-  kms_key_arn    = module.network_sin.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "ap-southeast-1"
+  cluster_name       = module.eks_sin.cluster_name
+  node_role_arn      = module.eks_sin.node_role_arn
+  subnet_ids         = module.network_sin.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.xlarge", "m5.2xlarge"]
+  min_size           = 3
+  desired_size       = 4
+  max_size           = 12
+  disk_size_gib      = 80
+  kms_key_arn        = module.network_sin.kms_key_arn
   tags = {
     "sovereign:site" = "sin"
   }
@@ -198,27 +203,28 @@ module "eks_cpt" {
   kms_key_arn          = module.network_cpt.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.50.0.0/16", "10.70.0.0/16"]
-  node_group_names     = [module.nodes_cpt.node_group_name, module.spot_cpt.node_group_name]
+  node_group_names     = concat(module.nodes_cpt.node_group_names, module.spot_cpt.node_group_names)
   tags = {
     "sovereign:site" = "cpt"
   }
 }
 
 module "nodes_cpt" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "af-south-1"
-  cluster_name   = module.eks_cpt.cluster_name
-  node_role_arn  = module.eks_cpt.node_role_arn
-  subnet_ids     = module.network_cpt.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.xlarge", "m5.2xlarge"]
-  min_size       = 3
-  desired_size   = 4
-  max_size       = 12
-  disk_size_gib  = 80
-  kms_key_arn    = module.network_cpt.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "af-south-1"
+  cluster_name       = module.eks_cpt.cluster_name
+  node_role_arn      = module.eks_cpt.node_role_arn
+  subnet_ids         = module.network_cpt.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.xlarge", "m5.2xlarge"]
+  min_size           = 3
+  desired_size       = 4
+  max_size           = 12
+  disk_size_gib      = 80
+  kms_key_arn        = module.network_cpt.kms_key_arn
   tags = {
     "sovereign:site" = "cpt"
   }
@@ -235,27 +241,28 @@ module "eks_ohio" {
   kms_key_arn          = module.network_ohio.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16", "10.40.0.0/16", "10.50.0.0/16", "10.60.0.0/16"]
-  node_group_names     = [module.nodes_ohio.node_group_name, module.spot_ohio.node_group_name]
+  node_group_names     = concat(module.nodes_ohio.node_group_names, module.spot_ohio.node_group_names)
   tags = {
     "sovereign:site" = "ohio"
   }
 }
 
 module "nodes_ohio" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "us-east-2"
-  cluster_name   = module.eks_ohio.cluster_name
-  node_role_arn  = module.eks_ohio.node_role_arn
-  subnet_ids     = module.network_ohio.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.xlarge", "m5.2xlarge"]
-  min_size       = 3
-  desired_size   = 4
-  max_size       = 12
-  disk_size_gib  = 80
-  kms_key_arn    = module.network_ohio.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "us-east-2"
+  cluster_name       = module.eks_ohio.cluster_name
+  node_role_arn      = module.eks_ohio.node_role_arn
+  subnet_ids         = module.network_ohio.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.xlarge", "m5.2xlarge"]
+  min_size           = 3
+  desired_size       = 4
+  max_size           = 12
+  disk_size_gib      = 80
+  kms_key_arn        = module.network_ohio.kms_key_arn
   tags = {
     "sovereign:site" = "ohio"
   }

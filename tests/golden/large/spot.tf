@@ -3,140 +3,147 @@
 # types; EKS drains Spot nodes when AWS reclaims them.
 
 module "spot_dub" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "eu-west-1"
-  cluster_name   = module.eks_dub.cluster_name
-  node_role_arn  = module.eks_dub.node_role_arn
-  subnet_ids     = module.network_dub.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
-  min_size       = 0
-  desired_size   = 3
-  max_size       = 30
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_dub.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "eu-west-1"
+  cluster_name       = module.eks_dub.cluster_name
+  node_role_arn      = module.eks_dub.node_role_arn
+  subnet_ids         = module.network_dub.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
+  min_size           = 0
+  desired_size       = 3
+  max_size           = 30
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_dub.kms_key_arn
   tags = {
     "sovereign:site" = "dub"
   }
 }
 
 module "spot_iad" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "us-east-1"
-  cluster_name   = module.eks_iad.cluster_name
-  node_role_arn  = module.eks_iad.node_role_arn
-  subnet_ids     = module.network_iad.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
-  min_size       = 0
-  desired_size   = 3
-  max_size       = 30
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_iad.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "us-east-1"
+  cluster_name       = module.eks_iad.cluster_name
+  node_role_arn      = module.eks_iad.node_role_arn
+  subnet_ids         = module.network_iad.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
+  min_size           = 0
+  desired_size       = 3
+  max_size           = 30
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_iad.kms_key_arn
   tags = {
     "sovereign:site" = "iad"
   }
 }
 
 module "spot_sfo" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "us-west-1"
-  cluster_name   = module.eks_sfo.cluster_name
-  node_role_arn  = module.eks_sfo.node_role_arn
-  subnet_ids     = module.network_sfo.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
-  min_size       = 0
-  desired_size   = 3
-  max_size       = 30
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_sfo.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "us-west-1"
+  cluster_name       = module.eks_sfo.cluster_name
+  node_role_arn      = module.eks_sfo.node_role_arn
+  subnet_ids         = module.network_sfo.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
+  min_size           = 0
+  desired_size       = 3
+  max_size           = 30
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_sfo.kms_key_arn
   tags = {
     "sovereign:site" = "sfo"
   }
 }
 
 module "spot_syd" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "ap-southeast-2"
-  cluster_name   = module.eks_syd.cluster_name
-  node_role_arn  = module.eks_syd.node_role_arn
-  subnet_ids     = module.network_syd.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
-  min_size       = 0
-  desired_size   = 3
-  max_size       = 30
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_syd.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "ap-southeast-2"
+  cluster_name       = module.eks_syd.cluster_name
+  node_role_arn      = module.eks_syd.node_role_arn
+  subnet_ids         = module.network_syd.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
+  min_size           = 0
+  desired_size       = 3
+  max_size           = 30
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_syd.kms_key_arn
   tags = {
     "sovereign:site" = "syd"
   }
 }
 
 module "spot_sin" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "ap-southeast-1"
-  cluster_name   = module.eks_sin.cluster_name
-  node_role_arn  = module.eks_sin.node_role_arn
-  subnet_ids     = module.network_sin.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
-  min_size       = 0
-  desired_size   = 3
-  max_size       = 30
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_sin.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "ap-southeast-1"
+  cluster_name       = module.eks_sin.cluster_name
+  node_role_arn      = module.eks_sin.node_role_arn
+  subnet_ids         = module.network_sin.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
+  min_size           = 0
+  desired_size       = 3
+  max_size           = 30
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_sin.kms_key_arn
   tags = {
     "sovereign:site" = "sin"
   }
 }
 
 module "spot_cpt" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "af-south-1"
-  cluster_name   = module.eks_cpt.cluster_name
-  node_role_arn  = module.eks_cpt.node_role_arn
-  subnet_ids     = module.network_cpt.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
-  min_size       = 0
-  desired_size   = 3
-  max_size       = 30
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_cpt.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "af-south-1"
+  cluster_name       = module.eks_cpt.cluster_name
+  node_role_arn      = module.eks_cpt.node_role_arn
+  subnet_ids         = module.network_cpt.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
+  min_size           = 0
+  desired_size       = 3
+  max_size           = 30
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_cpt.kms_key_arn
   tags = {
     "sovereign:site" = "cpt"
   }
 }
 
 module "spot_ohio" {
-  source         = "./modules/node-group"
-  name           = "spot"
-  region         = "us-east-2"
-  cluster_name   = module.eks_ohio.cluster_name
-  node_role_arn  = module.eks_ohio.node_role_arn
-  subnet_ids     = module.network_ohio.private_subnet_ids
-  capacity_type  = "SPOT"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
-  min_size       = 0
-  desired_size   = 3
-  max_size       = 30
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_ohio.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "spot"
+  one_group_per_zone = false
+  region             = "us-east-2"
+  cluster_name       = module.eks_ohio.cluster_name
+  node_role_arn      = module.eks_ohio.node_role_arn
+  subnet_ids         = module.network_ohio.private_subnet_ids
+  capacity_type      = "SPOT"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large", "m5d.large", "m6i.large", "m7i.large"]
+  min_size           = 0
+  desired_size       = 3
+  max_size           = 30
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_ohio.kms_key_arn
   tags = {
     "sovereign:site" = "ohio"
   }

@@ -13,27 +13,28 @@ module "eks_dub" {
   kms_key_arn          = module.network_dub.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.20.0.0/16"]
-  node_group_names     = [module.nodes_dub.node_group_name]
+  node_group_names     = concat(module.nodes_dub.node_group_names)
   tags = {
     "sovereign:site" = "dub"
   }
 }
 
 module "nodes_dub" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "eu-west-1"
-  cluster_name   = module.eks_dub.cluster_name
-  node_role_arn  = module.eks_dub.node_role_arn
-  subnet_ids     = module.network_dub.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large"]
-  min_size       = 2
-  desired_size   = 2
-  max_size       = 6
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_dub.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "eu-west-1"
+  cluster_name       = module.eks_dub.cluster_name
+  node_role_arn      = module.eks_dub.node_role_arn
+  subnet_ids         = module.network_dub.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large"]
+  min_size           = 2
+  desired_size       = 2
+  max_size           = 6
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_dub.kms_key_arn
   tags = {
     "sovereign:site" = "dub"
   }
@@ -50,27 +51,28 @@ module "eks_iad" {
   kms_key_arn          = module.network_iad.kms_key_arn
   admin_principal_arns = var.admin_principal_arns
   peer_cidrs           = ["10.10.0.0/16"]
-  node_group_names     = [module.nodes_iad.node_group_name]
+  node_group_names     = concat(module.nodes_iad.node_group_names)
   tags = {
     "sovereign:site" = "iad"
   }
 }
 
 module "nodes_iad" {
-  source         = "./modules/node-group"
-  name           = "on-demand"
-  region         = "us-east-1"
-  cluster_name   = module.eks_iad.cluster_name
-  node_role_arn  = module.eks_iad.node_role_arn
-  subnet_ids     = module.network_iad.private_subnet_ids
-  capacity_type  = "ON_DEMAND"
-  ami_type       = "AL2023_x86_64_STANDARD"
-  instance_types = ["m5.large"]
-  min_size       = 2
-  desired_size   = 2
-  max_size       = 6
-  disk_size_gib  = 100
-  kms_key_arn    = module.network_iad.kms_key_arn
+  source             = "./modules/node-group"
+  name               = "on-demand"
+  one_group_per_zone = true
+  region             = "us-east-1"
+  cluster_name       = module.eks_iad.cluster_name
+  node_role_arn      = module.eks_iad.node_role_arn
+  subnet_ids         = module.network_iad.private_subnet_ids
+  capacity_type      = "ON_DEMAND"
+  ami_type           = "AL2023_x86_64_STANDARD"
+  instance_types     = ["m5.large"]
+  min_size           = 2
+  desired_size       = 2
+  max_size           = 6
+  disk_size_gib      = 100
+  kms_key_arn        = module.network_iad.kms_key_arn
   tags = {
     "sovereign:site" = "iad"
   }

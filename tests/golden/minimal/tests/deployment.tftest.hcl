@@ -92,13 +92,13 @@ run "deployment" {
   }
 
   assert {
-    condition     = module.nodes_dub.node_group_name == "on-demand"
-    error_message = "dub has its on-demand node group"
+    condition     = module.nodes_dub.node_group_names == ["on-demand-1", "on-demand-2", "on-demand-3"]
+    error_message = "dub has one on-demand node group in each of its 3 zones"
   }
 
   assert {
-    condition     = module.nodes_iad.node_group_name == "on-demand"
-    error_message = "iad has its on-demand node group"
+    condition     = module.nodes_iad.node_group_names == ["on-demand-1", "on-demand-2"]
+    error_message = "iad has one on-demand node group in each of its 2 zones"
   }
 
   assert {
