@@ -265,12 +265,56 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag_ams" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "reader_lag_ams" {
+  region            = "eu-west-1"
+  alarm_name        = "global-sovereign-ams-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in ams is more than 5 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
+  dimensions = {
+    DBClusterIdentifier = module.database_ams.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_ams.arn]
+  ok_actions          = [aws_sns_topic.alerts_ams.arn]
+  tags = {
+    "sovereign:site" = "ams"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag_iad" {
   region            = "us-east-1"
   alarm_name        = "global-sovereign-iad-aurora-replication-lag"
   alarm_description = "Aurora global replication lag into iad above 5 s (measured only while iad is a secondary)"
   namespace         = "AWS/RDS"
   metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_iad.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_iad.arn]
+  ok_actions          = [aws_sns_topic.alerts_iad.arn]
+  tags = {
+    "sovereign:site" = "iad"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "reader_lag_iad" {
+  region            = "us-east-1"
+  alarm_name        = "global-sovereign-iad-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in iad is more than 5 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
   dimensions = {
     DBClusterIdentifier = module.database_iad.cluster_identifier
   }
@@ -309,6 +353,28 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag_syd" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "reader_lag_syd" {
+  region            = "ap-southeast-2"
+  alarm_name        = "global-sovereign-syd-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in syd is more than 5 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
+  dimensions = {
+    DBClusterIdentifier = module.database_syd.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_syd.arn]
+  ok_actions          = [aws_sns_topic.alerts_syd.arn]
+  tags = {
+    "sovereign:site" = "syd"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag_sin" {
   region            = "ap-southeast-1"
   alarm_name        = "global-sovereign-sin-aurora-replication-lag"
@@ -331,12 +397,56 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag_sin" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "reader_lag_sin" {
+  region            = "ap-southeast-1"
+  alarm_name        = "global-sovereign-sin-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in sin is more than 5 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
+  dimensions = {
+    DBClusterIdentifier = module.database_sin.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_sin.arn]
+  ok_actions          = [aws_sns_topic.alerts_sin.arn]
+  tags = {
+    "sovereign:site" = "sin"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag_sfo" {
   region            = "us-west-1"
   alarm_name        = "global-sovereign-sfo-aurora-replication-lag"
   alarm_description = "Aurora global replication lag into sfo above 5 s (measured only while sfo is a secondary)"
   namespace         = "AWS/RDS"
   metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_sfo.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_sfo.arn]
+  ok_actions          = [aws_sns_topic.alerts_sfo.arn]
+  tags = {
+    "sovereign:site" = "sfo"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "reader_lag_sfo" {
+  region            = "us-west-1"
+  alarm_name        = "global-sovereign-sfo-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in sfo is more than 5 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
   dimensions = {
     DBClusterIdentifier = module.database_sfo.cluster_identifier
   }

@@ -1440,68 +1440,81 @@ fn monitoring(cx: &Ctx, tree: &mut Tree) {
         );
     }
     if let Some(pg) = &t.postgres {
-        // One alarm per member, today's writer included: AWS publishes the lag only for
-        // secondaries, so after a switchover the alarm of the new writer goes quiet (missing
-        // data is not breaching) and the old writer's, now a secondary, starts measuring.
+        // Two lag alarms per member, today's writer included. Between regions: AWS publishes
+        // AuroraGlobalDBReplicationLag only for secondaries, so after a switchover the new
+        // writer's alarm goes quiet (missing data is not breaching) and the old writer's, now a
+        // secondary, starts measuring. Inside the region: AuroraReplicaLagMaximum, the cluster's
+        // most-behind reader, which serves the site's reads. postgres_exporter cannot measure
+        // either on Aurora (its lag query calls pg_last_xact_replay_timestamp(), which Aurora
+        // does not support), so these alarms, not a Prometheus rule, watch Aurora's lag.
+        // Metrics: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html
         for member in pg.members() {
             let Some(site) = t.find_site(member) else {
                 continue;
             };
-            let region = cx.region(site).to_string();
-            f.add(
-                Block::new(
-                    "resource",
-                    &[
-                        "aws_cloudwatch_metric_alarm",
-                        &format!("replication_lag_{member}"),
-                    ],
-                )
-                .attr("region", s(&region))
-                .attr(
-                    "alarm_name",
-                    s(format!(
-                        "{}-aurora-replication-lag",
-                        names::rds_cluster(cx.project(), member)
-                    )),
-                )
-                .attr(
-                    "alarm_description",
-                    s(format!(
-                        "Aurora global replication lag into {member} above {} s (measured only while {member} is a secondary)",
-                        pg.max_lag_seconds
-                    )),
-                )
-                .attr("namespace", s("AWS/RDS"))
-                .attr("metric_name", s("AuroraGlobalDBReplicationLag"))
-                .attr(
-                    "dimensions",
-                    map([(
-                        "DBClusterIdentifier",
-                        raw(format!("module.database_{member}.cluster_identifier")),
-                    )]),
-                )
-                .attr("statistic", s("Maximum"))
-                .attr("period", int(60))
-                .attr("evaluation_periods", int(3))
-                .attr("threshold", Expr::Num(pg.max_lag_seconds * 1000.0))
-                .attr("comparison_operator", s("GreaterThanThreshold"))
-                .attr("treat_missing_data", s("notBreaching"))
-                .attr(
-                    "alarm_actions",
-                    raw(format!("[aws_sns_topic.alerts_{member}.arn]")),
-                )
-                .attr(
-                    "ok_actions",
-                    raw(format!("[aws_sns_topic.alerts_{member}.arn]")),
-                )
-                .attr("tags", site_tags(member)),
-            );
+            let region = cx.region(site);
+            let cluster = names::rds_cluster(cx.project(), member);
+            let lag = pg.max_lag_seconds;
+            f.add(lag_alarm(
+                member,
+                region,
+                ("replication_lag", format!("{cluster}-aurora-replication-lag")),
+                "AuroraGlobalDBReplicationLag",
+                format!("Aurora global replication lag into {member} above {lag} s (measured only while {member} is a secondary)"),
+                lag,
+            ));
+            f.add(lag_alarm(
+                member,
+                region,
+                ("reader_lag", format!("{cluster}-aurora-reader-lag")),
+                "AuroraReplicaLagMaximum",
+                format!("The most-behind Aurora reader in {member} is more than {lag} s behind its writer: reads there are stale"),
+                lag,
+            ));
             any = true;
         }
     }
     if any {
         tree.add("monitoring.tf", f.render());
     }
+}
+
+/// A CloudWatch alarm on one of an Aurora member's lag metrics (milliseconds), to the site's
+/// alert topic: `(label prefix, alarm name)`, metric, description, threshold in seconds.
+fn lag_alarm(
+    member: &str,
+    region: &str,
+    (label, name): (&str, String),
+    metric: &str,
+    description: String,
+    max_lag_seconds: f64,
+) -> Block {
+    let topic = raw(format!("[aws_sns_topic.alerts_{member}.arn]"));
+    Block::new(
+        "resource",
+        &["aws_cloudwatch_metric_alarm", &format!("{label}_{member}")],
+    )
+    .attr("region", s(region))
+    .attr("alarm_name", s(name))
+    .attr("alarm_description", s(description))
+    .attr("namespace", s("AWS/RDS"))
+    .attr("metric_name", s(metric))
+    .attr(
+        "dimensions",
+        map([(
+            "DBClusterIdentifier",
+            raw(format!("module.database_{member}.cluster_identifier")),
+        )]),
+    )
+    .attr("statistic", s("Maximum"))
+    .attr("period", int(60))
+    .attr("evaluation_periods", int(3))
+    .attr("threshold", Expr::Num(max_lag_seconds * 1000.0))
+    .attr("comparison_operator", s("GreaterThanThreshold"))
+    .attr("treat_missing_data", s("notBreaching"))
+    .attr("alarm_actions", topic.clone())
+    .attr("ok_actions", topic)
+    .attr("tags", site_tags(member))
 }
 
 /// AWS sites with an alert topic: those with a cluster or an Aurora member.

@@ -97,7 +97,7 @@ pub(crate) fn rules_value(cx: &Ctx) -> Value {
                 "warning",
                 "PostgreSQL replica in {{ $labels.site }} is {{ $value | humanizeDuration }} behind",
                 &format!(
-                    "Replication lag, as postgres_exporter measures it on the replica it reaches, above the topology's max_lag_seconds ({} s) for 2 minutes; reads there are stale. Aurora global replication lag between regions is not visible to the exporter: the CloudWatch alarm on AuroraGlobalDBReplicationLag of the global root covers it.",
+                    "Replication lag of a PostgreSQL physical standby, as postgres_exporter measures it on the replica it reaches, above the topology's max_lag_seconds ({} s) for 2 minutes; reads there are stale. On Aurora the exporter cannot measure lag (Aurora does not support pg_last_xact_replay_timestamp()), so this rule stays silent there: the global root's CloudWatch alarms watch Aurora's lag, AuroraReplicaLagMaximum for the readers of each region (`-aurora-reader-lag`) and AuroraGlobalDBReplicationLag between regions (`-aurora-replication-lag`).",
                     pg.max_lag_seconds
                 ),
             ),

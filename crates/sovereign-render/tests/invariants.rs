@@ -19,7 +19,9 @@
 //! - the global Prometheus is watched from outside, by a CloudWatch alarm on its healthy targets;
 //! - every log a service exports to CloudWatch Logs goes to a group the tree creates first, with a
 //!   retention and the site's KMS key;
-//! - pods keep their own addresses towards peered sites (the VPC CNI does not translate them).
+//! - pods keep their own addresses towards peered sites (the VPC CNI does not translate them);
+//! - every Aurora member's lag is watched by CloudWatch, between regions and inside its region
+//!   (postgres_exporter cannot measure lag on Aurora).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -2709,4 +2711,56 @@ fn the_snat_check_can_fail() {
     assert_ne!(broken, eks);
     let problems = snat_problems(&edited(&tree, &[("modules/eks/main.tf", broken)], &[]));
     assert_catches(&problems, &["module eks_ams has peers"]);
+}
+
+// ---- Aurora's lag is watched where it can be measured ---------------------------------------------
+
+/// postgres_exporter computes lag with `pg_last_xact_replay_timestamp()`, which Aurora does not
+/// support: on Aurora only CloudWatch measures it. Every member cluster has an alarm on
+/// `AuroraGlobalDBReplicationLag` (between regions) and one on `AuroraReplicaLagMaximum` (its
+/// readers), each notifying an SNS topic.
+fn aurora_lag_problems(tree: &Tree) -> Vec<String> {
+    let res = resources(tree, "");
+    let mut out = Vec::new();
+    for (path, body) in dir_bodies(tree, "") {
+        for m in blocks(&body, "module", None) {
+            let source = attr(&m.body, "source").map(text).unwrap_or_default();
+            if !source.contains("modules/database") {
+                continue;
+            }
+            let name = m.labels.first().map(label).unwrap_or_default();
+            let cluster = format!("module.{name}.cluster_identifier");
+            for metric in ["AuroraGlobalDBReplicationLag", "AuroraReplicaLagMaximum"] {
+                let watched = res.iter().any(|(ty, _, b)| {
+                    ty == "aws_cloudwatch_metric_alarm"
+                        && attr(b, "metric_name").map(to_json) == Some(json!(metric))
+                        && attr(b, "dimensions")
+                            .map(text)
+                            .is_some_and(|d| d.contains(&cluster))
+                        && attr(b, "alarm_actions")
+                            .map(text)
+                            .is_some_and(|a| a.contains("aws_sns_topic."))
+                });
+                if !watched {
+                    out.push(format!("{path}: {name} has no alarm on {metric}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn aurora_lag_is_watched_by_cloudwatch() {
+    assert_holds("Aurora lag alarms", aurora_lag_problems);
+}
+
+#[test]
+fn the_aurora_lag_check_can_fail() {
+    let tree = default_tree();
+    let monitoring = tree.text("monitoring.tf").unwrap();
+    let broken = monitoring.replace("\"AuroraReplicaLagMaximum\"", "\"ReplicaLag\"");
+    assert_ne!(broken, monitoring);
+    let problems = aurora_lag_problems(&edited(&tree, &[("monitoring.tf", broken)], &[]));
+    assert_catches(&problems, &["database_ams has no alarm on AuroraReplicaLagMaximum"]);
 }

@@ -356,12 +356,56 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag_iad" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "reader_lag_iad" {
+  region            = "us-east-1"
+  alarm_name        = "orbit-iad-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in iad is more than 2 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
+  dimensions = {
+    DBClusterIdentifier = module.database_iad.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 2000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_iad.arn]
+  ok_actions          = [aws_sns_topic.alerts_iad.arn]
+  tags = {
+    "sovereign:site" = "iad"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag_dub" {
   region            = "eu-west-1"
   alarm_name        = "orbit-dub-aurora-replication-lag"
   alarm_description = "Aurora global replication lag into dub above 2 s (measured only while dub is a secondary)"
   namespace         = "AWS/RDS"
   metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_dub.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 2000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_dub.arn]
+  ok_actions          = [aws_sns_topic.alerts_dub.arn]
+  tags = {
+    "sovereign:site" = "dub"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "reader_lag_dub" {
+  region            = "eu-west-1"
+  alarm_name        = "orbit-dub-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in dub is more than 2 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
   dimensions = {
     DBClusterIdentifier = module.database_dub.cluster_identifier
   }
@@ -400,6 +444,28 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag_sfo" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "reader_lag_sfo" {
+  region            = "us-west-1"
+  alarm_name        = "orbit-sfo-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in sfo is more than 2 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
+  dimensions = {
+    DBClusterIdentifier = module.database_sfo.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 2000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_sfo.arn]
+  ok_actions          = [aws_sns_topic.alerts_sfo.arn]
+  tags = {
+    "sovereign:site" = "sfo"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag_syd" {
   region            = "ap-southeast-2"
   alarm_name        = "orbit-syd-aurora-replication-lag"
@@ -422,12 +488,56 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag_syd" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "reader_lag_syd" {
+  region            = "ap-southeast-2"
+  alarm_name        = "orbit-syd-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in syd is more than 2 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
+  dimensions = {
+    DBClusterIdentifier = module.database_syd.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 2000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_syd.arn]
+  ok_actions          = [aws_sns_topic.alerts_syd.arn]
+  tags = {
+    "sovereign:site" = "syd"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag_sin" {
   region            = "ap-southeast-1"
   alarm_name        = "orbit-sin-aurora-replication-lag"
   alarm_description = "Aurora global replication lag into sin above 2 s (measured only while sin is a secondary)"
   namespace         = "AWS/RDS"
   metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_sin.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 2000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_sin.arn]
+  ok_actions          = [aws_sns_topic.alerts_sin.arn]
+  tags = {
+    "sovereign:site" = "sin"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "reader_lag_sin" {
+  region            = "ap-southeast-1"
+  alarm_name        = "orbit-sin-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in sin is more than 2 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
   dimensions = {
     DBClusterIdentifier = module.database_sin.cluster_identifier
   }

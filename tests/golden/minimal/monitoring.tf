@@ -202,12 +202,56 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag_dub" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "reader_lag_dub" {
+  region            = "eu-west-1"
+  alarm_name        = "acme-dub-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in dub is more than 5 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
+  dimensions = {
+    DBClusterIdentifier = module.database_dub.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_dub.arn]
+  ok_actions          = [aws_sns_topic.alerts_dub.arn]
+  tags = {
+    "sovereign:site" = "dub"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag_iad" {
   region            = "us-east-1"
   alarm_name        = "acme-iad-aurora-replication-lag"
   alarm_description = "Aurora global replication lag into iad above 5 s (measured only while iad is a secondary)"
   namespace         = "AWS/RDS"
   metric_name       = "AuroraGlobalDBReplicationLag"
+  dimensions = {
+    DBClusterIdentifier = module.database_iad.cluster_identifier
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 5000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts_iad.arn]
+  ok_actions          = [aws_sns_topic.alerts_iad.arn]
+  tags = {
+    "sovereign:site" = "iad"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "reader_lag_iad" {
+  region            = "us-east-1"
+  alarm_name        = "acme-iad-aurora-reader-lag"
+  alarm_description = "The most-behind Aurora reader in iad is more than 5 s behind its writer: reads there are stale"
+  namespace         = "AWS/RDS"
+  metric_name       = "AuroraReplicaLagMaximum"
   dimensions = {
     DBClusterIdentifier = module.database_iad.cluster_identifier
   }
