@@ -21,7 +21,9 @@
 //!   retention and the site's KMS key;
 //! - pods keep their own addresses towards peered sites (the VPC CNI does not translate them);
 //! - every Aurora member's lag is watched by CloudWatch, between regions and inside its region
-//!   (postgres_exporter cannot measure lag on Aurora).
+//!   (postgres_exporter cannot measure lag on Aurora);
+//! - the Fly.io link gateway's boot script is valid bash, and a reboot brings the link back
+//!   without it (systemd restarts the tunnel, and HAProxy after it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -2587,12 +2589,7 @@ fn log_group_problems(tree: &Tree) -> Vec<String> {
         let groups: BTreeMap<String, &str> = res
             .iter()
             .filter(|(ty, _, _)| ty == "aws_cloudwatch_log_group")
-            .map(|(_, name, b)| {
-                (
-                    attr(b, "name").map(text).unwrap_or_default(),
-                    name.as_str(),
-                )
-            })
+            .map(|(_, name, b)| (attr(b, "name").map(text).unwrap_or_default(), name.as_str()))
             .collect();
         for (ty, name, b) in &res {
             if ty == "aws_cloudwatch_log_group" {
@@ -2650,16 +2647,33 @@ fn exported_logs_go_to_groups_the_tree_creates() {
 fn the_log_group_check_can_fail() {
     let tree = default_tree();
     let db = tree.text("modules/database/postgres.tf").unwrap();
-    let broken = db.replace("/aws/rds/cluster/${var.name}/postgresql", "/sovereign/${var.name}");
-    let problems = log_group_problems(&edited(&tree, &[("modules/database/postgres.tf", broken)], &[]));
+    let broken = db.replace(
+        "/aws/rds/cluster/${var.name}/postgresql",
+        "/sovereign/${var.name}",
+    );
+    let problems = log_group_problems(&edited(
+        &tree,
+        &[("modules/database/postgres.tf", broken)],
+        &[],
+    ));
     assert_catches(&problems, &["exports \"postgresql\""]);
     let broken = db.replace("  depends_on = [aws_cloudwatch_log_group.postgresql]\n", "");
-    let problems = log_group_problems(&edited(&tree, &[("modules/database/postgres.tf", broken)], &[]));
-    assert_catches(&problems, &["does not depend on aws_cloudwatch_log_group.postgresql"]);
+    let problems = log_group_problems(&edited(
+        &tree,
+        &[("modules/database/postgres.tf", broken)],
+        &[],
+    ));
+    assert_catches(
+        &problems,
+        &["does not depend on aws_cloudwatch_log_group.postgresql"],
+    );
     let eks = tree.text("modules/eks/main.tf").unwrap();
     let broken = eks.replace("  retention_in_days = var.log_retention_days\n", "");
     let problems = log_group_problems(&edited(&tree, &[("modules/eks/main.tf", broken)], &[]));
-    assert_catches(&problems, &["modules/eks: log group cluster has no retention_in_days"]);
+    assert_catches(
+        &problems,
+        &["modules/eks: log group cluster has no retention_in_days"],
+    );
 }
 
 // ---- pods keep their addresses across the peering mesh ------------------------------------------
@@ -2707,7 +2721,10 @@ fn pods_keep_their_addresses_towards_peers() {
 fn the_snat_check_can_fail() {
     let tree = default_tree();
     let eks = tree.text("modules/eks/main.tf").unwrap();
-    let broken = eks.replace("AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS", "AWS_VPC_K8S_CNI_EXTERNALSNAT");
+    let broken = eks.replace(
+        "AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS",
+        "AWS_VPC_K8S_CNI_EXTERNALSNAT",
+    );
     assert_ne!(broken, eks);
     let problems = snat_problems(&edited(&tree, &[("modules/eks/main.tf", broken)], &[]));
     assert_catches(&problems, &["module eks_ams has peers"]);
@@ -2762,5 +2779,109 @@ fn the_aurora_lag_check_can_fail() {
     let broken = monitoring.replace("\"AuroraReplicaLagMaximum\"", "\"ReplicaLag\"");
     assert_ne!(broken, monitoring);
     let problems = aurora_lag_problems(&edited(&tree, &[("monitoring.tf", broken)], &[]));
-    assert_catches(&problems, &["database_ams has no alarm on AuroraReplicaLagMaximum"]);
+    assert_catches(
+        &problems,
+        &["database_ams has no alarm on AuroraReplicaLagMaximum"],
+    );
+}
+
+// ---- the Fly.io link comes back after a reboot ----------------------------------------------------
+
+/// The gateway's script with Terraform's template variables filled in, as cloud-init gets it.
+fn gateway_script(tree: &Tree) -> String {
+    let template = tree
+        .text("modules/fly-link/gateway.sh.tftpl")
+        .expect("the fly-link module has its boot script");
+    assert!(
+        !template.contains("%{") && !template.contains("$${"),
+        "the boot script uses template directives this test does not fill in"
+    );
+    [
+        ("gateway", "a"),
+        ("region", "eu-west-1"),
+        (
+            "secret_arn",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
+        ),
+        ("upstream_host", "writer.example.internal"),
+    ]
+    .iter()
+    .fold(template.to_string(), |t, (k, v)| {
+        t.replace(&format!("${{{k}}}"), v)
+    })
+}
+
+/// cloud-init runs the script at the first boot only: whatever the link needs after a reboot must
+/// be in systemd, and HAProxy, which binds the tunnel's address, must wait for the tunnel.
+fn gateway_reboot_problems(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in script.match_indices("${") {
+        let name: String = script[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        if script[i + 2 + name.len()..].starts_with('}') {
+            out.push(format!(
+                "template variable ${{{name}}} is not a module input"
+            ));
+        }
+    }
+    let parsed = std::process::Command::new("bash")
+        .args(["-n", "-c", script])
+        .output()
+        .expect("bash runs");
+    if !parsed.status.success() {
+        out.push(format!(
+            "bash -n rejects the boot script: {}",
+            String::from_utf8_lossy(&parsed.stderr).trim()
+        ));
+    }
+    let drop_in = |unit: &str| {
+        let start = script.find(&format!(
+            "/etc/systemd/system/{unit}.service.d/fly-link.conf <<'UNIT'"
+        ))?;
+        let body = &script[start..];
+        let end = body.find("\nUNIT\n")?;
+        Some(body[..end].to_string())
+    };
+    match drop_in("wg-quick@fly0") {
+        Some(d) if d.contains("Restart=on-failure") && d.contains("StartLimitIntervalSec=0") => {}
+        _ => out.push("the tunnel (wg-quick@fly0) does not retry after a reboot".into()),
+    }
+    match drop_in("haproxy") {
+        Some(d)
+            if d.contains("After=wg-quick@fly0.service")
+                && d.contains("Restart=always")
+                && d.contains("StartLimitIntervalSec=0") => {}
+        _ => out.push("HAProxy does not start after the tunnel, retrying, after a reboot".into()),
+    }
+    for unit in ["wg-quick@fly0", "haproxy"] {
+        if !script.contains(&format!("systemctl enable {unit}")) {
+            out.push(format!("{unit} is not enabled: a reboot leaves it stopped"));
+        }
+    }
+    if !script.contains("systemctl daemon-reload") {
+        out.push("the drop-ins are written but systemd is not reloaded".into());
+    }
+    out
+}
+
+#[test]
+fn the_fly_link_gateway_survives_a_reboot() {
+    let tree = default_tree();
+    let problems = gateway_reboot_problems(&gateway_script(&tree));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_gateway_reboot_check_can_fail() {
+    let script = gateway_script(&default_tree());
+    let problems = gateway_reboot_problems(&script.replace("After=wg-quick@fly0.service\n", ""));
+    assert_catches(&problems, &["HAProxy does not start after the tunnel"]);
+    let problems = gateway_reboot_problems(&script.replace("systemctl enable haproxy", "true"));
+    assert_catches(&problems, &["haproxy is not enabled"]);
+    let problems = gateway_reboot_problems(&script.replace("fi\n", "\n"));
+    assert_catches(&problems, &["bash -n rejects the boot script"]);
+    let problems = gateway_reboot_problems(&format!("{script}\necho ${{peer}}\n"));
+    assert_catches(&problems, &["template variable ${peer}"]);
 }
