@@ -260,10 +260,10 @@ output "monitoring" {
 }
 
 output "fly_links" {
-  description = "Per Fly.io logical replica, its link's gateways (`a`, `b`): the secret fly/deploy.sh stores each WireGuard peer in, each gateway's VPC address and zone."
+  description = "Per Fly.io logical replica, the gateways of its links (`a`, `b` through `via`; `c`, `d` through the successor): the secret fly/deploy.sh stores each WireGuard peer in, its region, each gateway's VPC address and zone."
   value = {
     jnb = {
-      gateways = module.fly_link_jnb.gateways
+      gateways = merge(module.fly_link_jnb.gateways, module.fly_link_jnb_iad.gateways)
     }
   }
 }

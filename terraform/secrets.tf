@@ -150,6 +150,11 @@ resource "aws_secretsmanager_secret" "postgres_replicator" {
   description             = "PostgreSQL replication role (rds_replication, SELECT on the published tables) the Fly.io logical replicas subscribe as (JSON: username, password)"
   kms_key_id              = module.network_ams.kms_key_arn
   recovery_window_in_days = 30
+
+  replica {
+    region     = "us-east-1"
+    kms_key_id = module.network_iad.kms_key_arn
+  }
 }
 
 resource "aws_secretsmanager_secret_version" "postgres_replicator" {

@@ -176,15 +176,28 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
                 .ok_or("the PostgreSQL version")?;
             let mut logical = Vec::new();
             for r in &pg.logical_replicas {
+                let via = r
+                    .via
+                    .as_ref()
+                    .ok_or("a logical replica's link site")?
+                    .value
+                    .as_str();
+                // The successor's VPC terminates a second link: it is an Aurora member (an AWS
+                // site), and two zones give its link the same two gateways as `via`'s.
+                let standby_via = pg
+                    .successor
+                    .as_ref()
+                    .map(|s| s.value.as_str())
+                    .filter(|s| *s != via)
+                    .filter(|s| {
+                        cx.site(s)
+                            .is_some_and(|site| site.has_aws() && cx.azs(site).len() >= 2)
+                    })
+                    .map(SiteId::checked);
                 logical.push(LogicalReplicaV {
                     site: SiteId::checked(r.site.value.as_str()),
-                    via: SiteId::checked(
-                        r.via
-                            .as_ref()
-                            .ok_or("a logical replica's link site")?
-                            .value
-                            .as_str(),
-                    ),
+                    via: SiteId::checked(via),
+                    standby_via,
                     link: r
                         .link
                         .as_ref()

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sovereign_catalog::{Catalog, Provenance, RegionalPrice, Status};
-use sovereign_check::{AuroraRole, SiteV, ValidatedTopology};
+use sovereign_check::{AuroraRole, LINK_GATEWAYS, SiteV, ValidatedTopology};
 use sovereign_spec::NatMode;
 
 /// Where a price came from.
@@ -847,15 +847,22 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
                 usage: None,
             },
         );
-        if let Some(via) = t.find_site(&r.via).and_then(|s| s.aws.as_ref()) {
-            let region = via.region.as_str();
+        // Every link's gateways (one per zone), through `via` and through the successor.
+        for link in r.link_sites() {
+            let Some(aws) = t.find_site(link).and_then(|s| s.aws.as_ref()) else {
+                continue;
+            };
+            let region = aws.region.as_str();
+            let n = LINK_GATEWAYS as f64;
             match catalog.ec2_price("t3.medium", region) {
                 Some(p) => b.line(
                     Some(id),
                     Line {
                         component: "fly_link_gateway",
-                        description: format!("WireGuard gateway (t3.medium in {region})"),
-                        quantity: hours,
+                        description: format!(
+                            "{n} WireGuard gateways of the link through {link} (t3.medium in {region})"
+                        ),
+                        quantity: hours * n,
                         unit: "hour",
                         unit_price: p.usd,
                         price: (&p.provenance).into(),
@@ -864,6 +871,9 @@ fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
                 ),
                 None => b.missing(Some(id), "fly_link_gateway", "t3.medium", region),
             }
+        }
+        if let Some(via) = t.find_site(&r.via).and_then(|s| s.aws.as_ref()) {
+            let region = via.region.as_str();
             match catalog.prices.internet_egress_gb.get(region) {
                 Some(p) => b.line(
                     Some(id),

@@ -322,9 +322,24 @@ pub struct ApplicationV {
 pub struct LogicalReplicaV {
     pub site: SiteId,
     pub via: SiteId,
+    /// A second link, through the Aurora successor's VPC, so that the replica still reaches the
+    /// writer when `via`'s region is down (which is when the successor takes over). `None` when
+    /// there is no successor, it is `via` itself, or it has fewer than two zones.
+    pub standby_via: Option<SiteId>,
     pub link: String,
     pub vm_size: String,
     pub volume_size_gb: u32,
+}
+
+/// Gateways of each link of a logical replica, one per zone: a gateway or a zone can fail without
+/// stopping replication. Render names them; cost counts them.
+pub const LINK_GATEWAYS: usize = 2;
+
+impl LogicalReplicaV {
+    /// The sites whose VPCs terminate this replica's links: `via`, then the standby link's.
+    pub fn link_sites(&self) -> impl Iterator<Item = &SiteId> {
+        std::iter::once(&self.via).chain(self.standby_via.iter())
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -130,7 +130,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
     );
     s.push_str("- `cassandra.value`: `cluster_name`, `keyspace`, `datacenters.<site>` (`nodes`, `replication_factor`).\n");
     s.push_str("- `monitoring.value`: `global_site`, `prometheus_url`, `prometheus_target_group_arn`, `sites`.\n");
-    s.push_str("- `dns.value`: `zone_id`, `name_servers`, `api_name`, `sites`. `fly_links.value.<site>.gateways.<a|b>`: `secret_arn`,\n  `instance_id`, `private_ip`, `availability_zone`.\n\n");
+    s.push_str("- `dns.value`: `zone_id`, `name_servers`, `api_name`, `sites`. `fly_links.value.<site>.gateways.<a|b|c|d>` (`c`, `d`:\n  the standby link through the successor): `secret_arn`, `region`, `instance_id`, `private_ip`,\n  `availability_zone`.\n\n");
     s.push_str("## Pinned charts\n\n| chart | version |\n|---|---|\n");
     for (_, chart, version) in CHART_VERSIONS {
         let _ = writeln!(s, "| {chart} | {version} |");

@@ -10,8 +10,8 @@ use sovereign_check::{LogicalReplicaV, PostgresV};
 pub const PROBE_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS public.sovereign_probe (id text PRIMARY KEY, site text NOT NULL, written_at timestamptz NOT NULL DEFAULT now());";
 
 use crate::global::{
-    FLY_LINK_GATEWAYS, fly_app_name, fly_link_name, fly_pg_app, fly_served_names,
-    postgres_replicator_secret_name, postgres_roles_site,
+    fly_app_name, fly_pg_app, fly_served_names, postgres_replicator_secret_name,
+    postgres_roles_site, replica_links,
 };
 use crate::{Ctx, RenderError, Tree};
 
@@ -278,16 +278,47 @@ fn postgres_replica(
     let app = sh(&app_name);
     let region_name = t.site(&r.site).fly_region().unwrap_or_default().to_string();
     let region = sh(&region_name);
-    let via_region = sh(cx.region(t.site(&r.via)));
+    let links = replica_links(cx, r);
+    let mut secret_regions: Vec<String> = Vec::new();
+    for l in &links {
+        let region = sh(cx.region(l.via));
+        if !secret_regions.contains(&region) {
+            secret_regions.push(region);
+        }
+    }
     let dir = format!("postgres-{}", r.site);
-    let link = fly_link_name(cx, &r.site);
-    let gateways = FLY_LINK_GATEWAYS.join(" ");
+    // Every gateway of every link as `gateway:region:peer`, in the order libpq tries them: the
+    // `via` link's first, the standby link's (through the successor) after.
+    let specs: Vec<String> = links
+        .iter()
+        .flat_map(|l| {
+            l.gateways
+                .iter()
+                .map(|g| sh(&format!("{g}:{}:{}-{g}", cx.region(l.via), l.name)))
+        })
+        .collect();
+    let route = links
+        .iter()
+        .map(|l| {
+            format!(
+                "{} (gateways {})",
+                comment_safe(&l.via.id),
+                l.gateways.join(" ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", then ");
     let _ = write!(
         script,
-        r#"  # {site_comment}: replica in Fly.io, linked through {via_comment} (gateways {gateways} in two zones)
-  # The replication role's credentials, from its secret's copy in {via_comment}'s region. The master user's
-  # never reach Fly.io: the roles and the publication are created by the primary's site root.
-  replicator=$(aws secretsmanager get-secret-value --region {via_region} --secret-id {secret} --query SecretString --output text)
+        r#"  # {site_comment}: replica in Fly.io, linked through {route}, each gateway in its own zone
+  # The replication role's credentials, from its secret's copy in a link site's region (the next
+  # one when that region is down). The master user's never reach Fly.io: the roles and the
+  # publication are created by the primary's site root.
+  replicator=""
+  for secret_region in {secret_regions}; do
+    replicator=$(aws secretsmanager get-secret-value --region "$secret_region" --secret-id {secret} --query SecretString --output text) && break
+  done
+  [[ -n $replicator ]] || {{ echo "deploy.sh: no copy of {secret} could be read in {secret_regions}" >&2; exit 1; }}
   fly volumes list -a {app} --json | jq -e 'length > 0' >/dev/null \
     || fly volumes create pgdata --region {region} --size {size} -a {app} --yes
   secrets=$(fly secrets list -a {app} --json)
@@ -307,23 +338,30 @@ fn postgres_replica(
   # Each link gateway joins the Fly.io network as its own WireGuard peer; its configuration goes
   # to the gateway's secret in Secrets Manager, where the gateway picks it up.
   hosts=""
-  for gw in {gateways}; do
+  for spec in {specs}; do
+    IFS=: read -r gw gw_region peer <<<"$spec"
     secret=$(jq -r --arg site {site} --arg gw "$gw" '.[$site].gateways[$gw].secret_arn // empty' <<<"$links")
     [[ -n $secret ]] || {{ echo "deploy.sh: the global root's fly_links output has no gateway $gw for {site_comment}: apply the global root" >&2; exit 1; }}
-    if ! aws secretsmanager get-secret-value --region {via_region} --secret-id "$secret" >/dev/null 2>&1; then
+    # A region that is down (the reason to run this during a failover) leaves its gateways out.
+    if ! aws secretsmanager describe-secret --region "$gw_region" --secret-id "$secret" >/dev/null; then
+      echo "deploy.sh: gateway $gw: its secret cannot be read in $gw_region; the subscription leaves this gateway out" >&2
+      continue
+    fi
+    if ! aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" >/dev/null 2>&1; then
       confdir=$(mktemp -d)
       # `fly wireguard create` refuses to write a file that exists: a fresh name in a private directory.
-      fly wireguard create "$org" {region} {link}-"$gw" "$confdir/peer.conf"
-      aws secretsmanager put-secret-value --region {via_region} --secret-id "$secret" --secret-string "file://$confdir/peer.conf"
+      fly wireguard create "$org" {region} "$peer" "$confdir/peer.conf"
+      aws secretsmanager put-secret-value --region "$gw_region" --secret-id "$secret" --secret-string "file://$confdir/peer.conf"
       rm -rf "$confdir"
     fi
-    addr=$(aws secretsmanager get-secret-value --region {via_region} --secret-id "$secret" --query SecretString --output text \
+    addr=$(aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" --query SecretString --output text \
       | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
     [[ $addr =~ ^[0-9a-f:]+$ ]] || {{ echo "deploy.sh: no gateway address in the secret of gateway $gw" >&2; exit 1; }}
     hosts=${{hosts:+$hosts,}}$addr
   done
-  # Schema copy and subscription run on the replica machine, which reaches the primary through
-  # either gateway's private address (libpq tries them in turn). Every value they need is in the
+  [[ -n $hosts ]] || {{ echo "deploy.sh: no link gateway of {site_comment} can be reached" >&2; exit 1; }}
+  # Schema copy and subscription run on the replica machine, which reaches the writer through
+  # any gateway's private address (libpq tries them in turn). Every value they need is in the
   # uploaded files or in the machine's secrets; the one argument is the checked list above.
   for f in subscription.sql subscribe.sh; do
     fly ssh sftp shell -a {app} <<<"put $here/{dir}/$f /tmp/$f"
@@ -331,10 +369,10 @@ fn postgres_replica(
   fly ssh console -a {app} -C "sh /tmp/subscribe.sh $hosts"
 "#,
         site_comment = comment_safe(&r.site),
-        via_comment = comment_safe(&r.via),
+        secret_regions = secret_regions.join(" "),
         site = sh(&r.site),
         secret = sh(&postgres_replicator_secret_name(cx)),
-        link = sh(&link),
+        specs = specs.join(" "),
         size = r.volume_size_gb,
         config = here_path(&format!("{dir}/fly.toml")),
     );

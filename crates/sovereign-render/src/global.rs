@@ -1,6 +1,6 @@
 //! The global root: every AWS resource of every site, in one state (the seed's file names).
 
-use sovereign_check::{AuroraRole, AwsSideV, SiteV};
+use sovereign_check::{AuroraRole, AwsSideV, LINK_GATEWAYS, LogicalReplicaV, SiteV};
 use sovereign_spec::{NatMode, RedisMode, Routing, names};
 
 use crate::hcl::{Block, Expr, File, int, map, raw, s, strs};
@@ -411,7 +411,13 @@ fn postgres_role_secrets(cx: &Ctx, f: &mut File) {
             postgres_replicator_secret_name(cx),
             t.sites
                 .iter()
-                .filter(|x| x.id == job.id || pg.logical_replicas.iter().any(|r| r.via == x.id))
+                .filter(|x| {
+                    x.id == job.id
+                        || pg
+                            .logical_replicas
+                            .iter()
+                            .any(|r| r.link_sites().any(|l| *l == x.id))
+                })
                 .collect(),
             "PostgreSQL replication role (rds_replication, SELECT on the published tables) the Fly.io logical replicas subscribe as (JSON: username, password)",
         ));
@@ -589,8 +595,8 @@ fn rds(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         .flat_map(|x| cx.private_cidrs(x))
         .collect();
     for r in &pg.logical_replicas {
-        if let Some(via) = t.find_site(&r.via) {
-            for c in cx.private_cidrs(via) {
+        for link in replica_links(cx, r) {
+            for c in cx.private_cidrs(link.via) {
                 if !allowed.contains(&c) {
                     allowed.push(c);
                 }
@@ -1601,7 +1607,46 @@ fn budgets(cx: &Ctx, tree: &mut Tree) {
 
 /// The gateways of every logical replica's link, one per zone of the `via` site, named as
 /// modules/fly-link names them. Two: a gateway or a zone can fail without stopping replication.
-pub(crate) const FLY_LINK_GATEWAYS: [&str; 2] = ["a", "b"];
+pub(crate) const FLY_LINK_GATEWAYS: [&str; LINK_GATEWAYS] = ["a", "b"];
+
+/// The gateways of the standby link, through the Aurora successor's VPC: the replica's
+/// subscription lists them after `a` and `b`, so it reaches the writer when `via`'s region is
+/// down. Named apart from the first link's: the output lists every gateway of a replica in one map.
+pub(crate) const FLY_STANDBY_GATEWAYS: [&str; LINK_GATEWAYS] = ["c", "d"];
+
+/// One private link of a logical replica: the site whose VPC terminates it, the module that
+/// renders it (its address in the global root), its name (AWS resources and Fly.io peers
+/// `<name>-<gateway>`) and its gateways.
+pub(crate) struct ReplicaLink<'a> {
+    pub via: &'a SiteV,
+    pub module: String,
+    pub name: String,
+    pub gateways: &'static [&'static str],
+}
+
+/// The links of a logical replica: through `via`, then through the successor when there is one.
+pub(crate) fn replica_links<'a>(cx: &Ctx<'a>, r: &LogicalReplicaV) -> Vec<ReplicaLink<'a>> {
+    let t = cx.t;
+    let mut links: Vec<ReplicaLink<'a>> = t
+        .find_site(&r.via)
+        .map(|via| ReplicaLink {
+            via,
+            module: format!("fly_link_{}", r.site),
+            name: fly_link_name(cx, &r.site),
+            gateways: &FLY_LINK_GATEWAYS,
+        })
+        .into_iter()
+        .collect();
+    if let Some(standby) = r.standby_via.as_ref().and_then(|id| t.find_site(id)) {
+        links.push(ReplicaLink {
+            via: standby,
+            module: format!("fly_link_{}_{}", r.site, standby.id),
+            name: format!("{}-{}", fly_link_name(cx, &r.site), standby.id),
+            gateways: &FLY_STANDBY_GATEWAYS,
+        });
+    }
+    links
+}
 
 fn fly_links(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let t = cx.t;
@@ -1612,72 +1657,92 @@ fn fly_links(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         return Ok(());
     }
     let mut f = File::new(&cx.header(
-        "Fly.io: the private links PostgreSQL logical replicas on Fly Machines use to reach the Aurora\nwriter: per replica, two gateways in two zones of the `via` site's VPC, each its own WireGuard\npeer of the Fly.io network; the replica's subscription lists both. The Fly.io apps themselves\nare deployed by fly/deploy.sh: Fly.io has no maintained Terraform provider.",
+        "Fly.io: the private links PostgreSQL logical replicas on Fly Machines use to reach the Aurora\nwriter: per replica, two gateways in two zones of the `via` site's VPC and, when the topology\nnames a successor, two more in the successor's (its link serves when `via`'s region is down);\neach gateway is its own WireGuard peer of the Fly.io network, and the replica's subscription\nlists them all. The Fly.io apps themselves are deployed by fly/deploy.sh: Fly.io has no\nmaintained Terraform provider.",
     ));
     for r in &pg.logical_replicas {
-        let Some(via) = t.find_site(&r.via) else {
-            continue;
-        };
-        let zones = via
-            .aws
-            .as_ref()
-            .map(|a| a.subnets.zones.as_slice())
-            .unwrap_or_default();
-        if zones.len() < FLY_LINK_GATEWAYS.len() {
-            return Err(RenderError(format!(
-                "the link of the logical replica in `{}` needs {} availability zones in `{}` (one gateway in each), which has {}",
-                r.site,
-                FLY_LINK_GATEWAYS.len(),
-                via.id,
-                zones.len()
-            )));
+        for link in replica_links(cx, r) {
+            f.add(fly_link_module(cx, r, &link)?);
         }
-        // One gateway per zone, in the zones' order: `private_subnet_ids` is in that order.
-        let gateways = FLY_LINK_GATEWAYS
-            .iter()
-            .zip(zones)
-            .enumerate()
-            .map(|(i, (name, z))| {
-                (
-                    name.to_string(),
-                    map([
-                        (
-                            "subnet_id",
-                            raw(format!("module.network_{}.private_subnet_ids[{i}]", via.id)),
-                        ),
-                        ("zone_id", s(&z.az)),
-                    ]),
-                )
-            })
-            .collect();
-        f.add(
-            module(&format!("fly_link_{}", r.site), "./modules/fly-link")
-                .attr("name", s(fly_link_name(cx, &r.site)))
-                .attr("region", s(cx.region(via)))
-                .attr("vpc_id", raw(format!("module.network_{}.vpc_id", via.id)))
-                .attr("gateways", Expr::Map(gateways))
-                .attr("upstream_host", raw("aws_rds_global_cluster.this.endpoint"))
-                .attr(
-                    "kms_key_arn",
-                    raw(format!("module.network_{}.kms_key_arn", via.id)),
-                )
-                .attr(
-                    "tags",
-                    map([
-                        ("sovereign:site", s(&r.site)),
-                        ("sovereign:via", s(&via.id)),
-                    ]),
-                ),
-        );
     }
     tree.add("fly.tf", f.render());
     Ok(())
+}
+
+/// The `fly-link` module of one link: one gateway per zone of its site, in the zones' order.
+fn fly_link_module(
+    cx: &Ctx,
+    r: &LogicalReplicaV,
+    link: &ReplicaLink,
+) -> Result<Block, RenderError> {
+    let via = link.via;
+    let zones = via
+        .aws
+        .as_ref()
+        .map(|a| a.subnets.zones.as_slice())
+        .unwrap_or_default();
+    if zones.len() < link.gateways.len() {
+        return Err(RenderError(format!(
+            "the link of the logical replica in `{}` needs {} availability zones in `{}` (one gateway in each), which has {}",
+            r.site,
+            link.gateways.len(),
+            via.id,
+            zones.len()
+        )));
+    }
+    // `private_subnet_ids` is in the zones' order.
+    let gateways = link
+        .gateways
+        .iter()
+        .zip(zones)
+        .enumerate()
+        .map(|(i, (name, z))| {
+            (
+                name.to_string(),
+                map([
+                    (
+                        "subnet_id",
+                        raw(format!("module.network_{}.private_subnet_ids[{i}]", via.id)),
+                    ),
+                    ("zone_id", s(&z.az)),
+                ]),
+            )
+        })
+        .collect();
+    Ok(module(&link.module, "./modules/fly-link")
+        .attr("name", s(&link.name))
+        .attr("region", s(cx.region(via)))
+        .attr("vpc_id", raw(format!("module.network_{}.vpc_id", via.id)))
+        .attr("gateways", Expr::Map(gateways))
+        .attr("upstream_host", raw("aws_rds_global_cluster.this.endpoint"))
+        .attr(
+            "kms_key_arn",
+            raw(format!("module.network_{}.kms_key_arn", via.id)),
+        )
+        .attr(
+            "tags",
+            map([
+                ("sovereign:site", s(&r.site)),
+                ("sovereign:via", s(&via.id)),
+            ]),
+        ))
 }
 
 /// The link of a logical replica, e.g. `global-sovereign-jnb-link`; its gateways' Fly.io peers
 /// are `<link>-a`, `<link>-b`.
 pub(crate) fn fly_link_name(cx: &Ctx, site: &str) -> String {
     format!("{}-{site}-link", cx.project())
+}
+
+/// Every gateway of a replica's links, in one map (their names differ between links).
+fn merged_gateways(cx: &Ctx, r: &LogicalReplicaV) -> String {
+    let parts: Vec<String> = replica_links(cx, r)
+        .iter()
+        .map(|l| format!("module.{}.gateways", l.module))
+        .collect();
+    match parts.as_slice() {
+        [one] => one.clone(),
+        _ => format!("merge({})", parts.join(", ")),
+    }
 }
 
 fn outputs(cx: &Ctx, tree: &mut Tree) {
@@ -1950,7 +2015,7 @@ fn outputs(cx: &Ctx, tree: &mut Tree) {
     {
         f.add(
             Block::new("output", &["fly_links"])
-                .attr("description", s("Per Fly.io logical replica, its link's gateways (`a`, `b`): the secret fly/deploy.sh stores each WireGuard peer in, each gateway's VPC address and zone."))
+                .attr("description", s("Per Fly.io logical replica, the gateways of its links (`a`, `b` through `via`; `c`, `d` through the successor): the secret fly/deploy.sh stores each WireGuard peer in, its region, each gateway's VPC address and zone."))
                 .attr(
                     "value",
                     Expr::Map(
@@ -1961,7 +2026,7 @@ fn outputs(cx: &Ctx, tree: &mut Tree) {
                                     r.site.to_string(),
                                     map([(
                                         "gateways",
-                                        raw(format!("module.fly_link_{}.gateways", r.site)),
+                                        raw(merged_gateways(cx, r)),
                                     )]),
                                 )
                             })

@@ -2289,7 +2289,24 @@ fn fly_link_problems(tree: &Tree) -> Vec<String> {
     }
     let script = tree.text("fly/deploy.sh").unwrap_or_default();
     let pg = deploy_step(script, "postgres");
-    if !pg.contains("for gw in a b; do") || !pg.contains("fly wireguard create") {
+    let specs = pg
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("for spec in "))
+        .unwrap_or_default();
+    for m in blocks(&fly, "module", None) {
+        let gateways = attr(&m.body, "gateways").map(to_json).unwrap_or_default();
+        for gw in gateways.as_object().into_iter().flat_map(|g| g.keys()) {
+            if !specs
+                .split_whitespace()
+                .any(|s| s.starts_with(&format!("{gw}:")))
+            {
+                out.push(format!(
+                    "fly/deploy.sh: does not create a WireGuard peer for gateway {gw}"
+                ));
+            }
+        }
+    }
+    if !pg.contains("fly wireguard create") {
         out.push("fly/deploy.sh: does not create a WireGuard peer for each gateway".into());
     }
     for (path, text) in fly_files(tree) {
@@ -2329,7 +2346,7 @@ fn the_fly_link_check_can_fail() {
     let script = tree
         .text("fly/deploy.sh")
         .unwrap()
-        .replace("for gw in a b; do", "for gw in a; do");
+        .replace(" b:eu-west-1:global-sovereign-jnb-link-b", "");
     let sub = tree
         .text("fly/postgres-jnb/subscribe.sh")
         .unwrap()
@@ -2349,8 +2366,99 @@ fn the_fly_link_check_can_fail() {
         &[
             "fly_link_jnb: 2 gateway(s) in 1 zone(s)",
             "modules/fly-link: not one instance per gateway",
-            "does not create a WireGuard peer for each gateway",
+            "does not create a WireGuard peer for gateway b",
             "fly/postgres-jnb/subscribe.sh: the subscription does not list every gateway",
+        ],
+    );
+}
+
+/// Where the topology names an Aurora successor, every logical replica also has a link through
+/// the successor's VPC, and deploy.sh subscribes through both: the replica reaches the writer
+/// when `via`'s region is down, which is when the successor takes over.
+fn standby_link_problems(name: &str, tree: &Tree) -> Vec<String> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/{name}.toml")),
+    )
+    .unwrap();
+    let v = sovereign_check::check_text(&text, Catalog::builtin(), Date::new(2026, 11, 26))
+        .validated
+        .unwrap();
+    let mut out = Vec::new();
+    let Some(pg) = &v.postgres else {
+        return out;
+    };
+    let Some(successor) = &pg.successor else {
+        return out;
+    };
+    let fly = if tree.text("fly.tf").is_some() {
+        parse(tree, "fly.tf")
+    } else {
+        Body::default()
+    };
+    let script = tree.text("fly/deploy.sh").unwrap_or_default();
+    for r in &pg.logical_replicas {
+        if r.via == *successor {
+            continue;
+        }
+        let through: BTreeSet<String> = blocks(&fly, "module", None)
+            .into_iter()
+            .filter_map(|m| attr(&m.body, "tags").map(to_json))
+            .filter(|tags| tags["sovereign:site"] == json!(r.site.to_string()))
+            .filter_map(|tags| tags["sovereign:via"].as_str().map(str::to_string))
+            .collect();
+        if !through.contains(&successor.to_string()) {
+            out.push(format!(
+                "{}: no link through the successor {successor} (links through {through:?})",
+                r.site
+            ));
+        }
+        let region = v
+            .sites
+            .iter()
+            .find(|x| x.id == *successor)
+            .and_then(|x| x.aws.as_ref())
+            .map(|a| a.region.clone())
+            .unwrap_or_default();
+        if !deploy_step(script, "postgres").contains(&format!(":{region}:")) {
+            out.push(format!(
+                "fly/deploy.sh: {} does not subscribe through {successor}'s gateways",
+                r.site
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn logical_replicas_have_a_link_through_the_successor() {
+    for (name, tree) in examples() {
+        let problems = standby_link_problems(&name, &tree);
+        assert!(problems.is_empty(), "{name}: {}", problems.join("\n"));
+    }
+}
+
+#[test]
+fn the_standby_link_check_can_fail() {
+    let tree = default_tree();
+    let fly = tree.text("fly.tf").unwrap();
+    let cut = fly.find("module \"fly_link_jnb_iad\"").unwrap();
+    let script = tree
+        .text("fly/deploy.sh")
+        .unwrap()
+        .replace(":us-east-1:", ":eu-west-1:");
+    let broken = edited(
+        &tree,
+        &[
+            ("fly.tf", fly[..cut].to_string()),
+            ("fly/deploy.sh", script),
+        ],
+        &[],
+    );
+    assert_catches(
+        &standby_link_problems("global-sovereign", &broken),
+        &[
+            "jnb: no link through the successor iad",
+            "fly/deploy.sh: jnb does not subscribe through iad's gateways",
         ],
     );
 }

@@ -145,6 +145,11 @@ resource "aws_secretsmanager_secret" "postgres_replicator" {
     region     = "eu-west-1"
     kms_key_id = module.network_dub.kms_key_arn
   }
+
+  replica {
+    region     = "us-west-1"
+    kms_key_id = module.network_sfo.kms_key_arn
+  }
 }
 
 resource "aws_secretsmanager_secret_version" "postgres_replicator" {

@@ -84,10 +84,15 @@ cmd_certs() {
 cmd_postgres() {
   need aws
   links=$(tf_output fly_links)
-  # jnb: replica in Fly.io, linked through dub (gateways a b in two zones)
-  # The replication role's credentials, from its secret's copy in dub's region. The master user's
-  # never reach Fly.io: the roles and the publication are created by the primary's site root.
-  replicator=$(aws secretsmanager get-secret-value --region eu-west-1 --secret-id orbit/postgres/replicator --query SecretString --output text)
+  # jnb: replica in Fly.io, linked through dub (gateways a b), then sfo (gateways c d), each gateway in its own zone
+  # The replication role's credentials, from its secret's copy in a link site's region (the next
+  # one when that region is down). The master user's never reach Fly.io: the roles and the
+  # publication are created by the primary's site root.
+  replicator=""
+  for secret_region in eu-west-1 us-west-1; do
+    replicator=$(aws secretsmanager get-secret-value --region "$secret_region" --secret-id orbit/postgres/replicator --query SecretString --output text) && break
+  done
+  [[ -n $replicator ]] || { echo "deploy.sh: no copy of orbit/postgres/replicator could be read in eu-west-1 us-west-1" >&2; exit 1; }
   fly volumes list -a orbit-pg-jnb --json | jq -e 'length > 0' >/dev/null \
     || fly volumes create pgdata --region jnb --size 300 -a orbit-pg-jnb --yes
   secrets=$(fly secrets list -a orbit-pg-jnb --json)
@@ -107,32 +112,44 @@ cmd_postgres() {
   # Each link gateway joins the Fly.io network as its own WireGuard peer; its configuration goes
   # to the gateway's secret in Secrets Manager, where the gateway picks it up.
   hosts=""
-  for gw in a b; do
+  for spec in a:eu-west-1:orbit-jnb-link-a b:eu-west-1:orbit-jnb-link-b c:us-west-1:orbit-jnb-link-sfo-c d:us-west-1:orbit-jnb-link-sfo-d; do
+    IFS=: read -r gw gw_region peer <<<"$spec"
     secret=$(jq -r --arg site jnb --arg gw "$gw" '.[$site].gateways[$gw].secret_arn // empty' <<<"$links")
     [[ -n $secret ]] || { echo "deploy.sh: the global root's fly_links output has no gateway $gw for jnb: apply the global root" >&2; exit 1; }
-    if ! aws secretsmanager get-secret-value --region eu-west-1 --secret-id "$secret" >/dev/null 2>&1; then
+    # A region that is down (the reason to run this during a failover) leaves its gateways out.
+    if ! aws secretsmanager describe-secret --region "$gw_region" --secret-id "$secret" >/dev/null; then
+      echo "deploy.sh: gateway $gw: its secret cannot be read in $gw_region; the subscription leaves this gateway out" >&2
+      continue
+    fi
+    if ! aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" >/dev/null 2>&1; then
       confdir=$(mktemp -d)
       # `fly wireguard create` refuses to write a file that exists: a fresh name in a private directory.
-      fly wireguard create "$org" jnb orbit-jnb-link-"$gw" "$confdir/peer.conf"
-      aws secretsmanager put-secret-value --region eu-west-1 --secret-id "$secret" --secret-string "file://$confdir/peer.conf"
+      fly wireguard create "$org" jnb "$peer" "$confdir/peer.conf"
+      aws secretsmanager put-secret-value --region "$gw_region" --secret-id "$secret" --secret-string "file://$confdir/peer.conf"
       rm -rf "$confdir"
     fi
-    addr=$(aws secretsmanager get-secret-value --region eu-west-1 --secret-id "$secret" --query SecretString --output text \
+    addr=$(aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" --query SecretString --output text \
       | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
     [[ $addr =~ ^[0-9a-f:]+$ ]] || { echo "deploy.sh: no gateway address in the secret of gateway $gw" >&2; exit 1; }
     hosts=${hosts:+$hosts,}$addr
   done
-  # Schema copy and subscription run on the replica machine, which reaches the primary through
-  # either gateway's private address (libpq tries them in turn). Every value they need is in the
+  [[ -n $hosts ]] || { echo "deploy.sh: no link gateway of jnb can be reached" >&2; exit 1; }
+  # Schema copy and subscription run on the replica machine, which reaches the writer through
+  # any gateway's private address (libpq tries them in turn). Every value they need is in the
   # uploaded files or in the machine's secrets; the one argument is the checked list above.
   for f in subscription.sql subscribe.sh; do
     fly ssh sftp shell -a orbit-pg-jnb <<<"put $here/postgres-jnb/$f /tmp/$f"
   done
   fly ssh console -a orbit-pg-jnb -C "sh /tmp/subscribe.sh $hosts"
-  # gru: replica in Fly.io, linked through iad (gateways a b in two zones)
-  # The replication role's credentials, from its secret's copy in iad's region. The master user's
-  # never reach Fly.io: the roles and the publication are created by the primary's site root.
-  replicator=$(aws secretsmanager get-secret-value --region us-east-1 --secret-id orbit/postgres/replicator --query SecretString --output text)
+  # gru: replica in Fly.io, linked through iad (gateways a b), then sfo (gateways c d), each gateway in its own zone
+  # The replication role's credentials, from its secret's copy in a link site's region (the next
+  # one when that region is down). The master user's never reach Fly.io: the roles and the
+  # publication are created by the primary's site root.
+  replicator=""
+  for secret_region in us-east-1 us-west-1; do
+    replicator=$(aws secretsmanager get-secret-value --region "$secret_region" --secret-id orbit/postgres/replicator --query SecretString --output text) && break
+  done
+  [[ -n $replicator ]] || { echo "deploy.sh: no copy of orbit/postgres/replicator could be read in us-east-1 us-west-1" >&2; exit 1; }
   fly volumes list -a orbit-pg-gru --json | jq -e 'length > 0' >/dev/null \
     || fly volumes create pgdata --region gru --size 300 -a orbit-pg-gru --yes
   secrets=$(fly secrets list -a orbit-pg-gru --json)
@@ -152,23 +169,30 @@ cmd_postgres() {
   # Each link gateway joins the Fly.io network as its own WireGuard peer; its configuration goes
   # to the gateway's secret in Secrets Manager, where the gateway picks it up.
   hosts=""
-  for gw in a b; do
+  for spec in a:us-east-1:orbit-gru-link-a b:us-east-1:orbit-gru-link-b c:us-west-1:orbit-gru-link-sfo-c d:us-west-1:orbit-gru-link-sfo-d; do
+    IFS=: read -r gw gw_region peer <<<"$spec"
     secret=$(jq -r --arg site gru --arg gw "$gw" '.[$site].gateways[$gw].secret_arn // empty' <<<"$links")
     [[ -n $secret ]] || { echo "deploy.sh: the global root's fly_links output has no gateway $gw for gru: apply the global root" >&2; exit 1; }
-    if ! aws secretsmanager get-secret-value --region us-east-1 --secret-id "$secret" >/dev/null 2>&1; then
+    # A region that is down (the reason to run this during a failover) leaves its gateways out.
+    if ! aws secretsmanager describe-secret --region "$gw_region" --secret-id "$secret" >/dev/null; then
+      echo "deploy.sh: gateway $gw: its secret cannot be read in $gw_region; the subscription leaves this gateway out" >&2
+      continue
+    fi
+    if ! aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" >/dev/null 2>&1; then
       confdir=$(mktemp -d)
       # `fly wireguard create` refuses to write a file that exists: a fresh name in a private directory.
-      fly wireguard create "$org" gru orbit-gru-link-"$gw" "$confdir/peer.conf"
-      aws secretsmanager put-secret-value --region us-east-1 --secret-id "$secret" --secret-string "file://$confdir/peer.conf"
+      fly wireguard create "$org" gru "$peer" "$confdir/peer.conf"
+      aws secretsmanager put-secret-value --region "$gw_region" --secret-id "$secret" --secret-string "file://$confdir/peer.conf"
       rm -rf "$confdir"
     fi
-    addr=$(aws secretsmanager get-secret-value --region us-east-1 --secret-id "$secret" --query SecretString --output text \
+    addr=$(aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" --query SecretString --output text \
       | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
     [[ $addr =~ ^[0-9a-f:]+$ ]] || { echo "deploy.sh: no gateway address in the secret of gateway $gw" >&2; exit 1; }
     hosts=${hosts:+$hosts,}$addr
   done
-  # Schema copy and subscription run on the replica machine, which reaches the primary through
-  # either gateway's private address (libpq tries them in turn). Every value they need is in the
+  [[ -n $hosts ]] || { echo "deploy.sh: no link gateway of gru can be reached" >&2; exit 1; }
+  # Schema copy and subscription run on the replica machine, which reaches the writer through
+  # any gateway's private address (libpq tries them in turn). Every value they need is in the
   # uploaded files or in the machine's secrets; the one argument is the checked list above.
   for f in subscription.sql subscribe.sh; do
     fly ssh sftp shell -a orbit-pg-gru <<<"put $here/postgres-gru/$f /tmp/$f"
