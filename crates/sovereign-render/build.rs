@@ -1,5 +1,6 @@
-//! Embeds the hand-written Terraform modules and Helm charts (`terraform/modules`,
-//! `terraform/charts`), which are the source of truth, into the renderer.
+//! Embeds the hand-written Terraform modules and Helm charts (`assets/modules`, `assets/charts`
+//! in this crate), which are the source of truth, into the renderer. Render copies them into
+//! every tree it writes, so the repository's `terraform/` holds generated files only.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let terraform = manifest.join("../../terraform");
+    let terraform = manifest.join("assets");
     let mut code = String::from("&[\n");
     for sub in ["modules", "charts"] {
         let dir = terraform.join(sub);

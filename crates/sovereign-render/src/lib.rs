@@ -13,7 +13,8 @@
 //! - `cassandra/`: the K8ssandraCluster and the keyspace, after every site;
 //! - `monitoring/`: Prometheus alert rules and Grafana dashboards, loadable as they are;
 //! - `fly/`: `fly.toml` per Fly.io app and an ordered flyctl plan;
-//! - `modules/` and `charts/`: hand-written, embedded from the repository's `terraform/`.
+//! - `modules/` and `charts/`: hand-written, embedded from this crate's `assets/` and copied as
+//!   they are.
 //!
 //! Output is deterministic: the same topology gives the same bytes. HCL comes from
 //! [`hcl`], whose output `terraform fmt` leaves unchanged.

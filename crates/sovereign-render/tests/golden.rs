@@ -1,6 +1,6 @@
 //! Golden trees: the minimal and the large example render exactly to the files committed under
 //! `tests/golden/<example>/` (the embedded modules and charts excepted: they are the repository's
-//! own `terraform/modules` and `terraform/charts`). The default topology's golden tree is the
+//! own `crates/sovereign-render/assets/`). The default topology's golden tree is the
 //! repository's `terraform/` itself, checked by `sovereign render --check` in the test script
 //! and the CLI tests. A changed file here is a product change: review it as one.
 //!

@@ -163,7 +163,7 @@ async fn postgres_checks() {
     pglab::create_roles(
         &primary,
         "app",
-        &repo().join("terraform/charts/postgres-roles/files/roles.sql"),
+        &repo().join("crates/sovereign-render/assets/charts/postgres-roles/files/roles.sql"),
         "monitor-pw",
         Some("repl-pw"),
     )
