@@ -367,20 +367,6 @@ impl Builder<'_> {
             region: region.to_string(),
         });
     }
-
-    fn regional<'p>(
-        &mut self,
-        price: Option<&'p RegionalPrice>,
-        site: &str,
-        component: &'static str,
-        item: &str,
-        region: &str,
-    ) -> Option<&'p RegionalPrice> {
-        if price.is_none() {
-            self.missing(Some(site), component, item, region);
-        }
-        price
-    }
 }
 
 fn add(a: i64, b: i64, what: impl FnOnce() -> String) -> Result<i64, CostError> {
@@ -479,417 +465,399 @@ pub fn estimate(t: &ValidatedTopology, catalog: &Catalog) -> Result<CostReport, 
     })
 }
 
+/// One AWS site being priced: the topology, the site's id and its region.
+struct AwsCx<'t> {
+    t: &'t ValidatedTopology,
+    site: &'t SiteV,
+    id: &'t str,
+    region: &'t str,
+}
+
+impl Builder<'_> {
+    /// A line from a price the catalog may lack: added when it has it, otherwise reported
+    /// missing as `item` in `region`.
+    fn line_or_missing<P>(
+        &mut self,
+        site: &str,
+        price: Option<P>,
+        (component, item, region): (&'static str, &str, &str),
+        line: impl FnOnce(P) -> Line,
+    ) {
+        match price {
+            Some(p) => self.line(Some(site), line(p)),
+            None => self.missing(Some(site), component, item, region),
+        }
+    }
+}
+
+/// A line of `quantity` `unit`s at a regional price.
+fn regional_line(
+    component: &'static str,
+    description: String,
+    quantity: f64,
+    unit: &'static str,
+    usage: Option<&'static str>,
+) -> impl FnOnce(&RegionalPrice) -> Line {
+    move |p| Line {
+        component,
+        description,
+        quantity,
+        unit,
+        unit_price: p.usd,
+        price: (&p.provenance).into(),
+        usage,
+    }
+}
+
+/// Every line of one site, component by component.
 fn price_site(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
-    let id = site.id.as_str();
-    let hours = b.hours;
-    let catalog = b.catalog;
-    let g = &catalog.prices.global;
     if let Some(aws) = &site.aws {
-        let region = aws.region.as_str();
-        // Networking.
-        let nat = match t.network.nat_gateways {
-            NatMode::PerAz => aws.azs.len(),
-            NatMode::Single => 1,
-        } as f64;
-        if let Some(p) = b.regional(
-            catalog.prices.nat_gateway_hour.get(region),
-            id,
+        let cx = AwsCx {
+            t,
+            site,
+            id: site.id.as_str(),
+            region: aws.region.as_str(),
+        };
+        price_network(&cx, aws.azs.len(), b);
+        price_kubernetes(&cx, b);
+        price_aurora(&cx, b);
+        price_cache(&cx, b);
+        price_load_balancers(&cx, b);
+        price_cassandra(&cx, b);
+    }
+    price_fly_apps(t, site, b);
+    price_logical_replica(t, site, b);
+}
+
+/// NAT gateways (one per zone or one in all) and the data they process.
+fn price_network(cx: &AwsCx, zones: usize, b: &mut Builder) {
+    let (t, id, region) = (cx.t, cx.id, cx.region);
+    let prices = &b.catalog.prices;
+    let nat = match t.network.nat_gateways {
+        NatMode::PerAz => zones,
+        NatMode::Single => 1,
+    } as f64;
+    b.line_or_missing(
+        id,
+        prices.nat_gateway_hour.get(region),
+        ("nat_gateway", "NAT gateway hour", region),
+        regional_line(
             "nat_gateway",
-            "NAT gateway hour",
-            region,
-        ) {
-            b.line(
-                Some(id),
-                Line {
-                    component: "nat_gateway",
-                    description: format!("{nat} NAT gateways"),
-                    quantity: nat * hours,
-                    unit: "hour",
-                    unit_price: p.usd,
-                    price: (&p.provenance).into(),
-                    usage: None,
-                },
-            );
-        }
-        if let Some(p) = b.regional(
-            catalog.prices.nat_gateway_gb.get(region),
-            id,
+            format!("{nat} NAT gateways"),
+            nat * b.hours,
+            "hour",
+            None,
+        ),
+    );
+    b.line_or_missing(
+        id,
+        prices.nat_gateway_gb.get(region),
+        ("nat_data", "NAT data processed", region),
+        regional_line(
             "nat_data",
-            "NAT data processed",
-            region,
-        ) {
-            let gb = t.usage.nat_processed_gb_per_site;
-            b.line(
-                Some(id),
-                Line {
-                    component: "nat_data",
-                    description: "NAT data processed".into(),
-                    quantity: gb,
-                    unit: "GB",
-                    unit_price: p.usd,
-                    price: (&p.provenance).into(),
-                    usage: Some("nat_processed_gb_per_site"),
-                },
-            );
-        }
-        // Kubernetes.
-        if site.has_eks()
-            && let Some(k) = &t.kubernetes
-        {
-            let (rate, what) = if k.extended_support {
-                (&g.eks_extended_hour, "extended support")
-            } else {
-                (&g.eks_standard_hour, "standard support")
-            };
-            b.line(
-                Some(id),
-                Line {
-                    component: "eks_control_plane",
-                    description: format!("EKS {} control plane ({what})", k.version),
-                    quantity: hours,
-                    unit: "hour",
-                    unit_price: rate.usd,
-                    price: (&rate.provenance).into(),
-                    usage: None,
-                },
-            );
-            price_group(b, id, region, "nodes_on_demand", &k.on_demand, None);
-            if let Some(spot) = &k.spot {
-                let discount = catalog.prices.global.spot_discount.value;
-                price_group(b, id, region, "nodes_spot", spot, Some(discount));
-            }
-        }
-        // Aurora.
-        if let (Some(pg), Some(role)) = (&t.postgres, site.aurora()) {
-            let n = f64::from(pg.instances.get(id).copied().unwrap_or(0));
-            match catalog
-                .rds_class(&pg.instance_class)
-                .and_then(|c| c.price(region))
-            {
-                Some(p) => b.line(
-                    Some(id),
-                    Line {
-                        component: "aurora_instances",
-                        description: format!("{n} × {}", pg.instance_class),
-                        quantity: n * hours,
-                        unit: "instance-hour",
-                        unit_price: p.usd,
-                        price: (&p.provenance).into(),
-                        usage: None,
-                    },
-                ),
-                None => b.missing(Some(id), "aurora_instances", &pg.instance_class, region),
-            }
-            if let Some(p) = b.regional(
-                catalog.prices.aurora_storage_gb_month.get(region),
-                id,
-                "aurora_storage",
-                "Aurora storage",
-                region,
-            ) {
-                b.line(
-                    Some(id),
-                    Line {
-                        component: "aurora_storage",
-                        description: "Aurora storage (a full copy in every member region)".into(),
-                        quantity: t.usage.aurora_storage_gb,
-                        unit: "GB-month",
-                        unit_price: p.usd,
-                        price: (&p.provenance).into(),
-                        usage: Some("aurora_storage_gb"),
-                    },
-                );
-            }
-            if let Some(p) = b.regional(
-                catalog.prices.aurora_io_million.get(region),
-                id,
-                "aurora_io",
-                "Aurora I/O",
-                region,
-            ) {
-                match role {
-                    AuroraRole::Primary => b.line(
-                        Some(id),
-                        Line {
-                            component: "aurora_io",
-                            description: "Aurora I/O requests".into(),
-                            quantity: t.usage.aurora_io_millions,
-                            unit: "million requests",
-                            unit_price: p.usd,
-                            price: (&p.provenance).into(),
-                            usage: Some("aurora_io_millions"),
-                        },
-                    ),
-                    AuroraRole::Secondary => b.line(
-                        Some(id),
-                        Line {
-                            component: "aurora_replicated_write_io",
-                            description: "replicated write I/O into this secondary".into(),
-                            quantity: t.usage.aurora_write_io_millions,
-                            unit: "million requests",
-                            unit_price: p.usd,
-                            price: (&p.provenance).into(),
-                            usage: Some("aurora_write_io_millions"),
-                        },
-                    ),
-                }
-            }
-            if role == AuroraRole::Secondary
-                && let Some(primary) = t.find_site(&pg.primary).and_then(|s| s.aws.as_ref())
-            {
-                let from = primary.region.as_str();
-                match catalog.prices.transfer_out_gb.get(from) {
-                    Some(p) => b.line(
-                        Some(id),
-                        Line {
-                            component: "transfer_replication",
-                            description: format!("replication traffic {from} → {region}"),
-                            quantity: t.usage.replication_transfer_gb,
-                            unit: "GB",
-                            unit_price: p.usd,
-                            price: (&p.provenance).into(),
-                            usage: Some("replication_transfer_gb"),
-                        },
-                    ),
-                    None => b.missing(
-                        Some(id),
-                        "transfer_replication",
-                        "inter-region transfer",
-                        from,
-                    ),
-                }
-            }
-        }
-        // Cache.
-        if site.has_cache()
-            && let Some(r) = &t.redis
-        {
-            let n = f64::from(1 + r.replicas_per_site);
-            match catalog
-                .cache_type(&r.node_type)
-                .and_then(|c| c.price(region))
-            {
-                Some(p) => b.line(
-                    Some(id),
-                    Line {
-                        component: "elasticache",
-                        description: format!("{n} × {}", r.node_type),
-                        quantity: n * hours,
-                        unit: "node-hour",
-                        unit_price: p.usd,
-                        price: (&p.provenance).into(),
-                        usage: None,
-                    },
-                ),
-                None => b.missing(Some(id), "elasticache", &r.node_type, region),
-            }
-        }
-        // Load balancers.
-        let public_lb =
-            site.serves() && site.has_eks() && t.dns.is_some() && t.application.is_some();
-        let internal_lb = site.is_monitoring_global();
-        for (present, what) in [
-            (public_lb, "application load balancer"),
-            (
-                internal_lb,
-                "internal load balancer of the global Prometheus",
-            ),
-        ] {
-            if !present {
-                continue;
-            }
-            if let Some(p) = b.regional(
-                catalog.prices.alb_hour.get(region),
-                id,
-                "load_balancer",
-                "load balancer hour",
-                region,
-            ) {
-                b.line(
-                    Some(id),
-                    Line {
-                        component: "load_balancer",
-                        description: what.to_string(),
-                        quantity: hours,
-                        unit: "hour",
-                        unit_price: p.usd,
-                        price: (&p.provenance).into(),
-                        usage: None,
-                    },
-                );
-            }
-            if let Some(p) = b.regional(
-                catalog.prices.alb_lcu_hour.get(region),
-                id,
-                "load_balancer",
-                "load balancer capacity unit",
-                region,
-            ) {
-                b.line(
-                    Some(id),
-                    Line {
-                        component: "load_balancer_capacity",
-                        description: format!("{what}: capacity units"),
-                        quantity: t.usage.load_balancer_lcu * hours,
-                        unit: "LCU-hour",
-                        unit_price: p.usd,
-                        price: (&p.provenance).into(),
-                        usage: Some("load_balancer_lcu"),
-                    },
-                );
-            }
-        }
-        // Cassandra volumes and replication.
-        if let Some(c) = &t.cassandra
-            && let Some(dc) = c.datacenters.iter().find(|d| d.site == id)
-        {
-            if let Some(p) = b.regional(
-                catalog.prices.gp3_gb_month.get(region),
-                id,
-                "ebs_cassandra",
-                "gp3 storage",
-                region,
-            ) {
-                let gb = f64::from(dc.nodes) * f64::from(dc.storage_size_gi);
-                b.line(
-                    Some(id),
-                    Line {
-                        component: "ebs_cassandra",
-                        description: format!(
-                            "{} × {} GiB gp3 (Cassandra)",
-                            dc.nodes, dc.storage_size_gi
-                        ),
-                        quantity: gb,
-                        unit: "GB-month",
-                        unit_price: p.usd,
-                        price: (&p.provenance).into(),
-                        usage: None,
-                    },
-                );
-            }
-            if c.datacenters.len() > 1 {
-                match catalog.prices.transfer_out_gb.get(region) {
-                    Some(p) => b.line(
-                        Some(id),
-                        Line {
-                            component: "transfer_cassandra",
-                            description: "Cassandra replication traffic out of this datacenter"
-                                .into(),
-                            quantity: t.usage.cassandra_replication_gb,
-                            unit: "GB",
-                            unit_price: p.usd,
-                            price: (&p.provenance).into(),
-                            usage: Some("cassandra_replication_gb"),
-                        },
-                    ),
-                    None => b.missing(
-                        Some(id),
-                        "transfer_cassandra",
-                        "inter-region transfer",
-                        region,
-                    ),
-                }
-            }
-        }
+            "NAT data processed".into(),
+            t.usage.nat_processed_gb_per_site,
+            "GB",
+            Some("nat_processed_gb_per_site"),
+        ),
+    );
+}
+
+/// The EKS control plane (standard or extended support) and the node groups.
+fn price_kubernetes(cx: &AwsCx, b: &mut Builder) {
+    let (Some(k), true) = (&cx.t.kubernetes, cx.site.has_eks()) else {
+        return;
+    };
+    let g = &b.catalog.prices.global;
+    let (rate, what) = if k.extended_support {
+        (&g.eks_extended_hour, "extended support")
+    } else {
+        (&g.eks_standard_hour, "standard support")
+    };
+    let line = Line {
+        component: "eks_control_plane",
+        description: format!("EKS {} control plane ({what})", k.version),
+        quantity: b.hours,
+        unit: "hour",
+        unit_price: rate.usd,
+        price: (&rate.provenance).into(),
+        usage: None,
+    };
+    b.line(Some(cx.id), line);
+    price_group(b, cx.id, cx.region, "nodes_on_demand", &k.on_demand, None);
+    if let Some(spot) = &k.spot {
+        let discount = b.catalog.prices.global.spot_discount.value;
+        price_group(b, cx.id, cx.region, "nodes_spot", spot, Some(discount));
     }
-    // Fly.io: application machines, logical replica machine and volume, link gateway.
-    if let (Some(app), Some(fly)) = (&t.application, &site.fly_region())
-        && site.serves()
+}
+
+/// An Aurora member: its instances, storage, I/O (requests on the primary, replicated writes on
+/// a secondary) and, on a secondary, the replication traffic from the primary's region.
+fn price_aurora(cx: &AwsCx, b: &mut Builder) {
+    let (t, id, region) = (cx.t, cx.id, cx.region);
+    let (Some(pg), Some(role)) = (&t.postgres, cx.site.aurora()) else {
+        return;
+    };
+    let catalog = b.catalog;
+    let prices = &catalog.prices;
+    let n = f64::from(pg.instances.get(id).copied().unwrap_or(0));
+    b.line_or_missing(
+        id,
+        catalog
+            .rds_class(&pg.instance_class)
+            .and_then(|c| c.price(region)),
+        ("aurora_instances", &pg.instance_class, region),
+        regional_line(
+            "aurora_instances",
+            format!("{n} × {}", pg.instance_class),
+            n * b.hours,
+            "instance-hour",
+            None,
+        ),
+    );
+    b.line_or_missing(
+        id,
+        prices.aurora_storage_gb_month.get(region),
+        ("aurora_storage", "Aurora storage", region),
+        regional_line(
+            "aurora_storage",
+            "Aurora storage (a full copy in every member region)".into(),
+            t.usage.aurora_storage_gb,
+            "GB-month",
+            Some("aurora_storage_gb"),
+        ),
+    );
+    let io = match role {
+        AuroraRole::Primary => regional_line(
+            "aurora_io",
+            "Aurora I/O requests".into(),
+            t.usage.aurora_io_millions,
+            "million requests",
+            Some("aurora_io_millions"),
+        ),
+        AuroraRole::Secondary => regional_line(
+            "aurora_replicated_write_io",
+            "replicated write I/O into this secondary".into(),
+            t.usage.aurora_write_io_millions,
+            "million requests",
+            Some("aurora_write_io_millions"),
+        ),
+    };
+    b.line_or_missing(
+        id,
+        prices.aurora_io_million.get(region),
+        ("aurora_io", "Aurora I/O", region),
+        io,
+    );
+    if role == AuroraRole::Secondary
+        && let Some(primary) = t.find_site(&pg.primary).and_then(|s| s.aws.as_ref())
     {
-        match catalog.fly_machine(&app.fly_vm_size) {
-            Some(m) => {
-                let n = f64::from(app.fly_machines);
-                b.line(
-                    Some(id),
-                    Line {
-                        component: "fly_machines",
-                        description: format!("{n} × {} in {fly}", m.name),
-                        quantity: n,
-                        unit: "machine-month",
-                        unit_price: m.usd_month,
-                        price: (&m.provenance).into(),
-                        usage: None,
-                    },
-                );
-            }
-            None => b.missing(Some(id), "fly_machines", &app.fly_vm_size, fly),
-        }
-    }
-    if let Some(pg) = &t.postgres
-        && let Some(r) = pg.logical_replicas.iter().find(|r| r.site == id)
-    {
-        let fly = site.fly_region().map(str::to_string).unwrap_or_default();
-        match catalog.fly_machine(&r.vm_size) {
-            Some(m) => b.line(
-                Some(id),
-                Line {
-                    component: "fly_machines",
-                    description: format!("PostgreSQL replica on {}", m.name),
-                    quantity: 1.0,
-                    unit: "machine-month",
-                    unit_price: m.usd_month,
-                    price: (&m.provenance).into(),
-                    usage: None,
-                },
+        let from = primary.region.as_str();
+        b.line_or_missing(
+            id,
+            prices.transfer_out_gb.get(from),
+            ("transfer_replication", "inter-region transfer", from),
+            regional_line(
+                "transfer_replication",
+                format!("replication traffic {from} → {region}"),
+                t.usage.replication_transfer_gb,
+                "GB",
+                Some("replication_transfer_gb"),
             ),
-            None => b.missing(Some(id), "fly_machines", &r.vm_size, &fly),
-        }
-        let v = &catalog.fly_volume;
-        b.line(
-            Some(id),
-            Line {
-                component: "fly_volumes",
-                description: "PostgreSQL replica volume".into(),
-                quantity: f64::from(r.volume_size_gb),
-                unit: "GB-month",
-                unit_price: v.usd_gb_month,
-                price: (&v.provenance).into(),
-                usage: None,
-            },
         );
-        // Every link's gateways (one per zone), through `via` and through the successor.
-        for link in r.link_sites() {
-            let Some(aws) = t.find_site(link).and_then(|s| s.aws.as_ref()) else {
-                continue;
-            };
-            let region = aws.region.as_str();
-            let n = LINK_GATEWAYS as f64;
-            match catalog.ec2_price("t3.medium", region) {
-                Some(p) => b.line(
-                    Some(id),
-                    Line {
-                        component: "fly_link_gateway",
-                        description: format!(
-                            "{n} WireGuard gateways of the link through {link} (t3.medium in {region})"
-                        ),
-                        quantity: hours * n,
-                        unit: "hour",
-                        unit_price: p.usd,
-                        price: (&p.provenance).into(),
-                        usage: None,
-                    },
-                ),
-                None => b.missing(Some(id), "fly_link_gateway", "t3.medium", region),
-            }
+    }
+}
+
+/// The site's ElastiCache nodes: the primary and its replicas.
+fn price_cache(cx: &AwsCx, b: &mut Builder) {
+    let (Some(r), true) = (&cx.t.redis, cx.site.has_cache()) else {
+        return;
+    };
+    let n = f64::from(1 + r.replicas_per_site);
+    b.line_or_missing(
+        cx.id,
+        b.catalog
+            .cache_type(&r.node_type)
+            .and_then(|c| c.price(cx.region)),
+        ("elasticache", &r.node_type, cx.region),
+        regional_line(
+            "elasticache",
+            format!("{n} × {}", r.node_type),
+            n * b.hours,
+            "node-hour",
+            None,
+        ),
+    );
+}
+
+/// The public application load balancer and the global Prometheus's internal one: hours and
+/// capacity units.
+fn price_load_balancers(cx: &AwsCx, b: &mut Builder) {
+    let (t, site, id, region) = (cx.t, cx.site, cx.id, cx.region);
+    let prices = &b.catalog.prices;
+    let public_lb = site.serves() && site.has_eks() && t.dns.is_some() && t.application.is_some();
+    let internal_lb = site.is_monitoring_global();
+    for (present, what) in [
+        (public_lb, "application load balancer"),
+        (
+            internal_lb,
+            "internal load balancer of the global Prometheus",
+        ),
+    ] {
+        if !present {
+            continue;
         }
-        if let Some(via) = t.find_site(&r.via).and_then(|s| s.aws.as_ref()) {
-            let region = via.region.as_str();
-            match catalog.prices.internet_egress_gb.get(region) {
-                Some(p) => b.line(
-                    Some(id),
-                    Line {
-                        component: "transfer_replication",
-                        description: format!("replication traffic {region} → Fly.io"),
-                        quantity: t.usage.replication_transfer_gb,
-                        unit: "GB",
-                        unit_price: p.usd,
-                        price: (&p.provenance).into(),
-                        usage: Some("replication_transfer_gb"),
-                    },
+        b.line_or_missing(
+            id,
+            prices.alb_hour.get(region),
+            ("load_balancer", "load balancer hour", region),
+            regional_line("load_balancer", what.to_string(), b.hours, "hour", None),
+        );
+        b.line_or_missing(
+            id,
+            prices.alb_lcu_hour.get(region),
+            ("load_balancer", "load balancer capacity unit", region),
+            regional_line(
+                "load_balancer_capacity",
+                format!("{what}: capacity units"),
+                t.usage.load_balancer_lcu * b.hours,
+                "LCU-hour",
+                Some("load_balancer_lcu"),
+            ),
+        );
+    }
+}
+
+/// A Cassandra datacenter's volumes and, with other datacenters, its replication traffic.
+fn price_cassandra(cx: &AwsCx, b: &mut Builder) {
+    let (t, id, region) = (cx.t, cx.id, cx.region);
+    let Some(c) = &t.cassandra else { return };
+    let Some(dc) = c.datacenters.iter().find(|d| d.site == id) else {
+        return;
+    };
+    let prices = &b.catalog.prices;
+    b.line_or_missing(
+        id,
+        prices.gp3_gb_month.get(region),
+        ("ebs_cassandra", "gp3 storage", region),
+        regional_line(
+            "ebs_cassandra",
+            format!("{} × {} GiB gp3 (Cassandra)", dc.nodes, dc.storage_size_gi),
+            f64::from(dc.nodes) * f64::from(dc.storage_size_gi),
+            "GB-month",
+            None,
+        ),
+    );
+    if c.datacenters.len() > 1 {
+        b.line_or_missing(
+            id,
+            prices.transfer_out_gb.get(region),
+            ("transfer_cassandra", "inter-region transfer", region),
+            regional_line(
+                "transfer_cassandra",
+                "Cassandra replication traffic out of this datacenter".into(),
+                t.usage.cassandra_replication_gb,
+                "GB",
+                Some("cassandra_replication_gb"),
+            ),
+        );
+    }
+}
+
+/// The application's machines in a Fly.io site that serves.
+fn price_fly_apps(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
+    let (Some(app), Some(fly), true) = (&t.application, site.fly_region(), site.serves()) else {
+        return;
+    };
+    let n = f64::from(app.fly_machines);
+    b.line_or_missing(
+        site.id.as_str(),
+        b.catalog.fly_machine(&app.fly_vm_size),
+        ("fly_machines", &app.fly_vm_size, fly),
+        |m| Line {
+            component: "fly_machines",
+            description: format!("{n} × {} in {fly}", m.name),
+            quantity: n,
+            unit: "machine-month",
+            unit_price: m.usd_month,
+            price: (&m.provenance).into(),
+            usage: None,
+        },
+    );
+}
+
+/// A logical replica on Fly.io: its machine and volume, every link's gateways (one per zone,
+/// through `via` and through the successor) and the replication traffic out of AWS.
+fn price_logical_replica(t: &ValidatedTopology, site: &SiteV, b: &mut Builder) {
+    let id = site.id.as_str();
+    let Some(pg) = &t.postgres else { return };
+    let Some(r) = pg.logical_replicas.iter().find(|r| r.site == id) else {
+        return;
+    };
+    let catalog = b.catalog;
+    let fly = site.fly_region().unwrap_or_default();
+    b.line_or_missing(
+        id,
+        catalog.fly_machine(&r.vm_size),
+        ("fly_machines", &r.vm_size, fly),
+        |m| Line {
+            component: "fly_machines",
+            description: format!("PostgreSQL replica on {}", m.name),
+            quantity: 1.0,
+            unit: "machine-month",
+            unit_price: m.usd_month,
+            price: (&m.provenance).into(),
+            usage: None,
+        },
+    );
+    let v = &catalog.fly_volume;
+    b.line(
+        Some(id),
+        Line {
+            component: "fly_volumes",
+            description: "PostgreSQL replica volume".into(),
+            quantity: f64::from(r.volume_size_gb),
+            unit: "GB-month",
+            unit_price: v.usd_gb_month,
+            price: (&v.provenance).into(),
+            usage: None,
+        },
+    );
+    for link in r.link_sites() {
+        let Some(aws) = t.find_site(link).and_then(|s| s.aws.as_ref()) else {
+            continue;
+        };
+        let region = aws.region.as_str();
+        let n = LINK_GATEWAYS as f64;
+        b.line_or_missing(
+            id,
+            catalog.ec2_price("t3.medium", region),
+            ("fly_link_gateway", "t3.medium", region),
+            regional_line(
+                "fly_link_gateway",
+                format!(
+                    "{n} WireGuard gateways of the link through {link} (t3.medium in {region})"
                 ),
-                None => b.missing(Some(id), "transfer_replication", "internet egress", region),
-            }
-        }
+                b.hours * n,
+                "hour",
+                None,
+            ),
+        );
+    }
+    if let Some(via) = t.find_site(&r.via).and_then(|s| s.aws.as_ref()) {
+        let region = via.region.as_str();
+        b.line_or_missing(
+            id,
+            catalog.prices.internet_egress_gb.get(region),
+            ("transfer_replication", "internet egress", region),
+            regional_line(
+                "transfer_replication",
+                format!("replication traffic {region} → Fly.io"),
+                t.usage.replication_transfer_gb,
+                "GB",
+                Some("replication_transfer_gb"),
+            ),
+        );
     }
 }
 
