@@ -1,0 +1,311 @@
+//! `outputs.tf`: the outputs contract that `sovereign verify --outputs` reads.
+
+use super::*;
+
+pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
+    let t = cx.t;
+    let mut f = File::new(&cx.header(
+        "Outputs: the shape `sovereign verify --outputs` reads (`terraform output -json`); the tree's\nREADME documents it.",
+    ));
+    let mut sites: Vec<(String, Expr)> = Vec::new();
+    let cassandra_name = cx.cassandra_cluster_name();
+    for site in &t.sites {
+        let id = &site.id;
+        let mut m: Vec<(String, Expr)> = vec![
+            (
+                "region".into(),
+                site.aws.as_ref().map_or(Expr::Null, |a| s(&a.region)),
+            ),
+            ("fly_region".into(), site.fly_region().map_or(Expr::Null, s)),
+            (
+                "vpc_id".into(),
+                if site.aws.is_some() {
+                    raw(format!("module.network_{id}.vpc_id"))
+                } else {
+                    Expr::Null
+                },
+            ),
+            (
+                "kms_key_arn".into(),
+                if site.aws.is_some() {
+                    raw(format!("module.network_{id}.kms_key_arn"))
+                } else {
+                    Expr::Null
+                },
+            ),
+            (
+                "alerts_topic_arn".into(),
+                if alert_sites(cx).iter().any(|x| x.id == *id) {
+                    raw(format!("aws_sns_topic.alerts_{id}.arn"))
+                } else {
+                    Expr::Null
+                },
+            ),
+        ];
+        m.push((
+            "eks".into(),
+            if site.has_eks() {
+                map([
+                    ("cluster_name", raw(format!("module.eks_{id}.cluster_name"))),
+                    ("endpoint", raw(format!("module.eks_{id}.cluster_endpoint"))),
+                ])
+            } else {
+                Expr::Null
+            },
+        ));
+        let pg = match (&t.postgres, site.aurora()) {
+            (Some(pg), Some(role)) => map([
+                (
+                    "role",
+                    s(if role == AuroraRole::Primary {
+                        "primary"
+                    } else {
+                        "secondary"
+                    }),
+                ),
+                (
+                    "cluster_id",
+                    raw(format!("module.database_{id}.cluster_identifier")),
+                ),
+                (
+                    "writer_endpoint",
+                    raw(format!("module.database_{id}.writer_endpoint")),
+                ),
+                (
+                    "reader_endpoint",
+                    raw(format!("module.database_{id}.reader_endpoint")),
+                ),
+                ("port", raw(format!("module.database_{id}.port"))),
+                ("database", s(&pg.database_name)),
+            ]),
+            (Some(pg), None) if site.has_logical_replica() => map([
+                ("role", s("logical_replica")),
+                ("host", s(format!("{}.internal", fly_pg_app(cx, id)))),
+                ("port", int(5432)),
+                ("database", s(&pg.database_name)),
+            ]),
+            _ => Expr::Null,
+        };
+        m.push(("postgres".into(), pg));
+        m.push((
+            "redis".into(),
+            if site.has_cache() {
+                map([
+                    (
+                        "primary_endpoint",
+                        raw(format!("module.cache_{id}.primary_endpoint")),
+                    ),
+                    (
+                        "reader_endpoint",
+                        raw(format!("module.cache_{id}.reader_endpoint")),
+                    ),
+                    ("port", raw(format!("module.cache_{id}.port"))),
+                    ("tls", Expr::Bool(true)),
+                ])
+            } else {
+                Expr::Null
+            },
+        ));
+        m.push((
+            "cassandra".into(),
+            if site.has_cassandra_dc() {
+                map([
+                    ("datacenter", s(id)),
+                    (
+                        "contact_points",
+                        strs([format!(
+                            "{cassandra_name}-{id}-service.k8ssandra.svc.cluster.local"
+                        )]),
+                    ),
+                    ("port", int(9042)),
+                ])
+            } else {
+                Expr::Null
+            },
+        ));
+        let lb = if edge_sites(cx).iter().any(|(e, _)| e.id == *id) {
+            map([
+                ("dns_name", raw(format!("module.edge_{id}.dns_name"))),
+                (
+                    "target_group_arn",
+                    raw(format!("module.edge_{id}.target_group_arn")),
+                ),
+                (
+                    "url",
+                    s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
+                ),
+                (
+                    "health_path",
+                    s(t.application
+                        .as_ref()
+                        .map(|a| a.health_path.clone())
+                        .unwrap_or_default()),
+                ),
+            ])
+        } else if fly_serving_sites(cx).iter().any(|e| e.id == *id) {
+            map([
+                (
+                    "dns_name",
+                    s(format!(
+                        "{}.fly.dev",
+                        fly_app_name(
+                            cx,
+                            &t.application
+                                .as_ref()
+                                .map(|a| a.name.clone())
+                                .unwrap_or_default()
+                        )
+                    )),
+                ),
+                ("target_group_arn", Expr::Null),
+                (
+                    "url",
+                    s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
+                ),
+                (
+                    "health_path",
+                    s(t.application
+                        .as_ref()
+                        .map(|a| a.health_path.clone())
+                        .unwrap_or_default()),
+                ),
+            ])
+        } else {
+            Expr::Null
+        };
+        m.push(("load_balancer".into(), lb));
+        sites.push((id.to_string(), Expr::Map(m)));
+    }
+    f.add(
+        Block::new("output", &["sites"])
+            .attr("description", s("Per site: region, VPC, EKS cluster, PostgreSQL role and endpoints, cache, Cassandra contact points, load balancer."))
+            .attr("value", Expr::Map(sites)),
+    );
+    if let Some(pg) = &t.postgres {
+        let replicas: Vec<&str> = pg.replicas().map(|r| r.as_str()).collect();
+        f.add(
+            Block::new("output", &["postgres"])
+                .attr("description", s("The Aurora global database: identifiers, the primary site, the replicas verify expects, the lag threshold, where the credentials are."))
+                .attr(
+                    "value",
+                    map([
+                        ("global_cluster_id", raw("aws_rds_global_cluster.this.id")),
+                        ("global_writer_endpoint", raw("aws_rds_global_cluster.this.endpoint")),
+                        ("primary_site", s(&pg.primary)),
+                        ("engine_version", s(&pg.engine_version)),
+                        ("database", s(&pg.database_name)),
+                        ("expected_replicas", strs(replicas)),
+                        ("max_lag_seconds", Expr::Num(pg.max_lag_seconds)),
+                        ("backup_retention_days", int(pg.backup_retention_days)),
+                        ("credentials_secret", s(postgres_secret_name(cx))),
+                    ]),
+                ),
+        );
+    }
+    if let Some(r) = &t.redis {
+        f.add(
+            Block::new("output", &["redis"])
+                .attr("description", s("Cache mode, the role verify expects per site, the eviction policy, where the AUTH token is."))
+                .attr(
+                    "value",
+                    map([
+                        ("mode", s(match r.mode {
+                            RedisMode::Regional => "regional",
+                            RedisMode::Global => "global",
+                        })),
+                        ("primary_site", r.primary.as_ref().map_or(Expr::Null, s)),
+                        ("maxmemory_policy", s(&r.maxmemory_policy)),
+                        ("credentials_secret", s(redis_secret_name(cx))),
+                    ]),
+                ),
+        );
+    }
+    if let Some(c) = &t.cassandra {
+        f.add(
+            Block::new("output", &["cassandra"])
+                .attr("description", s("The Cassandra cluster: name, keyspace, nodes and replication factor per datacenter."))
+                .attr(
+                    "value",
+                    map([
+                        ("cluster_name", s(&cassandra_name)),
+                        ("keyspace", s(&c.keyspace)),
+                        (
+                            "datacenters",
+                            Expr::Map(
+                                c.datacenters
+                                    .iter()
+                                    .map(|d| {
+                                        (
+                                            d.site.to_string(),
+                                            map([("nodes", int(d.nodes)), ("replication_factor", int(d.replication_factor))]),
+                                        )
+                                    })
+                                    .collect(),
+                            ),
+                        ),
+                    ]),
+                ),
+        );
+    }
+    f.add(
+        Block::new("output", &["monitoring"])
+            .attr("description", s("The global Prometheus every site remote-writes to, and the sites it should hear from."))
+            .attr(
+                "value",
+                map([
+                    ("global_site", t.monitoring.global_site.as_ref().map_or(Expr::Null, s)),
+                    ("prometheus_url", cx.prometheus_url().map_or(Expr::Null, s)),
+                    (
+                        "prometheus_target_group_arn",
+                        if t.monitoring.global_site.is_some() && t.aws_sites().next().is_some() {
+                            raw("aws_lb_target_group.prometheus.arn")
+                        } else {
+                            Expr::Null
+                        },
+                    ),
+                    ("sites", strs(t.eks_sites().map(|x| x.id.to_string()))),
+                ]),
+            ),
+    );
+    if let Some(pg) = &t.postgres
+        && !pg.logical_replicas.is_empty()
+    {
+        f.add(
+            Block::new("output", &["fly_links"])
+                .attr("description", s("Per Fly.io logical replica, the gateways of its links (`a`, `b` through `via`; `c`, `d` through the successor): the secret fly/deploy.sh stores each WireGuard peer in, its region, each gateway's VPC address and zone."))
+                .attr(
+                    "value",
+                    Expr::Map(
+                        pg.logical_replicas
+                            .iter()
+                            .map(|r| {
+                                (
+                                    r.site.to_string(),
+                                    map([(
+                                        "gateways",
+                                        raw(merged_gateways(cx, r)),
+                                    )]),
+                                )
+                            })
+                            .collect(),
+                    ),
+                ),
+        );
+    }
+    if let Some(d) = &t.dns {
+        f.add(
+            Block::new("output", &["dns"])
+                .attr("description", s("The public zone, its name servers (delegate to them), the API name and the sites it should resolve to."))
+                .attr(
+                    "value",
+                    map([
+                        ("zone_id", raw("local.public_zone_id")),
+                        ("name_servers", raw("data.terraform_remote_state.dns.outputs.name_servers")),
+                        ("api_name", s(d.api_fqdn())),
+                        ("sites", strs(t.api_sites().iter().map(|x| x.id.to_string()))),
+                    ]),
+                ),
+        );
+    }
+    tree.add("outputs.tf", f.render());
+}
