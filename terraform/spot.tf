@@ -23,6 +23,11 @@ module "spot_ams" {
   }
 }
 
+moved {
+  from = module.spot_ams.aws_eks_node_group.this
+  to   = module.spot_ams.aws_eks_node_group.this["spot"]
+}
+
 module "spot_iad" {
   source             = "./modules/node-group"
   name               = "spot"
@@ -42,6 +47,11 @@ module "spot_iad" {
   tags = {
     "sovereign:site" = "iad"
   }
+}
+
+moved {
+  from = module.spot_iad.aws_eks_node_group.this
+  to   = module.spot_iad.aws_eks_node_group.this["spot"]
 }
 
 module "spot_syd" {
@@ -65,6 +75,11 @@ module "spot_syd" {
   }
 }
 
+moved {
+  from = module.spot_syd.aws_eks_node_group.this
+  to   = module.spot_syd.aws_eks_node_group.this["spot"]
+}
+
 module "spot_sin" {
   source             = "./modules/node-group"
   name               = "spot"
@@ -86,6 +101,11 @@ module "spot_sin" {
   }
 }
 
+moved {
+  from = module.spot_sin.aws_eks_node_group.this
+  to   = module.spot_sin.aws_eks_node_group.this["spot"]
+}
+
 module "spot_sfo" {
   source             = "./modules/node-group"
   name               = "spot"
@@ -105,4 +125,9 @@ module "spot_sfo" {
   tags = {
     "sovereign:site" = "sfo"
   }
+}
+
+moved {
+  from = module.spot_sfo.aws_eks_node_group.this
+  to   = module.spot_sfo.aws_eks_node_group.this["spot"]
 }

@@ -79,6 +79,8 @@ cmd_certs() {
 
 cmd_postgres() {
   need aws
+  # The global root's outputs: while the state bucket's region is down, point the global root at
+  # the state's replica first (README, "Break glass").
   links=$(tf_output fly_links)
   # jnb: replica in Fly.io, linked through ams (gateways a b), then iad (gateways c d), each gateway in its own zone
   # The replication role's credentials, from its secret's copy in a link site's region (the next

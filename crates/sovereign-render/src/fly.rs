@@ -202,7 +202,9 @@ tf_output() {{ "${{TERRAFORM:-terraform}}" -chdir="$tf_root" output -json "$1"; 
                 "logical replicas subscribe as a replication role that a Job creates on an EKS cluster of an Aurora site (the primary's, or a secondary's in the peering mesh); this topology has none".into(),
             ));
         }
-        script.push_str("  links=$(tf_output fly_links)\n");
+        // The global root's state: while its region is down, `terraform init -reconfigure`
+        // against the state's replica first (the tree's README, "Break glass").
+        script.push_str("  # The global root's outputs: while the state bucket's region is down, point the global root at\n  # the state's replica first (README, \"Break glass\").\n  links=$(tf_output fly_links)\n");
         for r in &replicas {
             postgres_replica(cx, pg, r, &mut script, tree)?;
         }
@@ -477,10 +479,10 @@ cq() {{ printf "'%s'" "$(printf '%s' "$1" | sed "s/[\\\\']/\\\\&/g")"; }}
 # (target_session_attrs=any): each gateway forwards to the Aurora writer.
 publisher="host=$hosts port=5432 dbname=$(cq "$db") user=$(cq "$REPLICATOR_USER") sslmode=require target_session_attrs=any connect_timeout=10"
 export PGPASSWORD="$REPLICATOR_PASSWORD"
-n=0
+# Ten minutes by the clock: one round tries every gateway (up to connect_timeout each).
+deadline=$(($(date +%s) + 600))
 until pg_isready -q -d "$publisher"; do
-  n=$((n + 1))
-  if [ "$n" -ge 60 ]; then
+  if [ "$(date +%s)" -ge "$deadline" ]; then
     log "no link gateway answers ($hosts) after 10 minutes: see the gateways' console output (\`ready\` line)"
     exit 1
   fi

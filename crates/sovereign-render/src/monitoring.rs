@@ -472,6 +472,9 @@ pub(crate) fn kps_values(cx: &Ctx, site: &SiteV) -> Result<String, RenderError> 
             "relabelings": [{ "action": "replace", "targetLabel": "site", "replacement": site.id }],
         }],
         "storageSpec": { "volumeClaimTemplate": claim("100Gi") },
+        // Its volume is zonal: on-demand nodes (one group per zone) can always come back in
+        // its zone; Spot nodes can be taken away, and the autoscaler prefers them.
+        "nodeSelector": { CAPACITY_LABEL: "on_demand" },
     });
     let mut values = json!({
         "fullnameOverride": "kube-prometheus-stack",
@@ -506,7 +509,10 @@ pub(crate) fn kps_values(cx: &Ctx, site: &SiteV) -> Result<String, RenderError> 
         values["alertmanager"] = json!({
             "enabled": true,
             "serviceAccount": { "create": true, "name": ALERTMANAGER_SERVICE_ACCOUNT },
-            "alertmanagerSpec": { "storage": { "volumeClaimTemplate": claim("10Gi") } },
+            "alertmanagerSpec": {
+                "storage": { "volumeClaimTemplate": claim("10Gi") },
+                "nodeSelector": { CAPACITY_LABEL: "on_demand" },
+            },
         });
     } else {
         if let Some(url) = cx.prometheus_url() {

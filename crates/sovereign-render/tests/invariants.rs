@@ -23,7 +23,8 @@
 //! - every Aurora member's lag is watched by CloudWatch, between regions and inside its region
 //!   (postgres_exporter cannot measure lag on Aurora);
 //! - the Fly.io link gateway's boot script is valid bash, and a reboot brings the link back
-//!   without it (systemd restarts the tunnel, and HAProxy after it).
+//!   without it (systemd restarts the tunnel, and HAProxy after it);
+//! - Prometheus and Alertmanager, whose volumes are zonal, run on on-demand nodes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -2992,4 +2993,76 @@ fn the_gateway_reboot_check_can_fail() {
     assert_catches(&problems, &["bash -n rejects the boot script"]);
     let problems = gateway_reboot_problems(&format!("{script}\necho ${{peer}}\n"));
     assert_catches(&problems, &["template variable ${peer}"]);
+}
+
+// ---- pods with zonal volumes stay on on-demand nodes ----------------------------------------------
+
+/// Every spec in a values document that keeps a volume (`storageSpec` or `storage` with a claim
+/// template): (where, its node selector's capacity, if any).
+fn stateful_specs(v: &Value, at: &str, out: &mut Vec<(String, Option<String>)>) {
+    match v {
+        Value::Object(m) => {
+            let keeps_volume = ["storageSpec", "storage"].iter().any(|k| {
+                m.get(*k)
+                    .and_then(|s| s.get("volumeClaimTemplate"))
+                    .is_some()
+            });
+            if keeps_volume {
+                let capacity = get(v, &["nodeSelector", "sovereign.dev/capacity"])
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                out.push((at.to_string(), capacity));
+            }
+            for (k, v) in m {
+                stateful_specs(v, &format!("{at}.{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                stateful_specs(v, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A zonal volume needs its pod back in the same zone: the on-demand groups (one per zone) can
+/// always grow there, Spot capacity can vanish, and the autoscaler's expander prefers Spot.
+fn zonal_volume_problems(tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, _) in tree.files() {
+        if !(path.starts_with("sites/") && path.ends_with("/values/kube-prometheus-stack.yaml")) {
+            continue;
+        }
+        let mut specs = Vec::new();
+        stateful_specs(&yaml(tree, path).unwrap_or(Value::Null), "", &mut specs);
+        for (at, capacity) in specs {
+            if capacity.as_deref() != Some("on_demand") {
+                out.push(format!(
+                    "{path}: {at} keeps a volume but may run on Spot nodes"
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn pods_with_zonal_volumes_run_on_on_demand_nodes() {
+    assert_holds("zonal volumes", zonal_volume_problems);
+}
+
+#[test]
+fn the_zonal_volume_check_can_fail() {
+    let tree = default_tree();
+    let path = "sites/ams/values/kube-prometheus-stack.yaml";
+    let values = tree.text(path).unwrap();
+    let broken = values.replacen(
+        "sovereign.dev/capacity: on_demand",
+        "sovereign.dev/capacity: spot",
+        1,
+    );
+    assert_ne!(broken, values);
+    let problems = zonal_volume_problems(&edited(&tree, &[(path, broken)], &[]));
+    assert_catches(&problems, &["keeps a volume but may run on Spot nodes"]);
 }

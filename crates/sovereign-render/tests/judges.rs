@@ -500,6 +500,52 @@ const BUILTIN_ROOTS: &[&str] = &[
     "data",
 ];
 
+/// A `moved` block names addresses, not values: `to` must be a resource this module or one of
+/// its module calls declares (`from` is what the state may still hold, so anything goes).
+fn moved_problems(
+    path: &str,
+    b: &hcl::structure::Block,
+    d: &Decls,
+    all: &HashMap<&str, Decls>,
+) -> Vec<String> {
+    let Some(to) = b.body.attributes().find(|a| a.key.as_str() == "to") else {
+        return vec![format!("{path}: moved without `to`")];
+    };
+    let text = hcl::format::to_string(&to.expr).unwrap_or_default();
+    // Instance keys (`["spot"]`, `[0]`) do not change which resource it is.
+    let address: String = text
+        .split('[')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part
+            } else {
+                part.split_once(']').map_or("", |(_, rest)| rest)
+            }
+        })
+        .collect();
+    let parts: Vec<&str> = address.trim().split('.').collect();
+    let (decls, resource) = match parts.as_slice() {
+        ["module", name, ty, res] => {
+            match d.modules.get(*name).and_then(|src| all.get(src.as_str())) {
+                Some(child) => (child, format!("{ty}.{res}")),
+                None => {
+                    return vec![format!(
+                        "{path}: moved to an unknown module `module.{name}`"
+                    )];
+                }
+            }
+        }
+        [ty, res] => (d, format!("{ty}.{res}")),
+        _ => return vec![format!("{path}: moved to `{text}`, not a resource address")],
+    };
+    if decls.resources.contains(&resource) {
+        Vec::new()
+    } else {
+        vec![format!("{path}: moved to `{text}`, which is not declared")]
+    }
+}
+
 fn reference_problems(tree: &sovereign_render::Tree) -> Vec<String> {
     let mods = modules(tree);
     let all: HashMap<&str, Decls> = mods.iter().map(|(k, m)| (k.as_str(), decls(m))).collect();
@@ -508,6 +554,10 @@ fn reference_problems(tree: &sovereign_render::Tree) -> Vec<String> {
         let d = &all[dir.as_str()];
         for (path, body) in &m.bodies {
             for b in body.blocks() {
+                if b.identifier.as_str() == "moved" {
+                    out.extend(moved_problems(path, b, d, &all));
+                    continue;
+                }
                 let mut found = Vec::new();
                 body_refs(&b.body, b.identifier.as_str(), &mut found);
                 let what = format!(
@@ -641,6 +691,11 @@ module "m" {
 output "o" {
   value = module.m.nothing
 }
+
+moved {
+  from = module.m.aws_vpc.x
+  to   = module.m.aws_vpc.x["a"]
+}
 "#,
     );
     tree.add(
@@ -669,6 +724,7 @@ output "o" {
         "the module has no variable `extra`",
         "missing required variable `needed`",
         "module `m` has no output `nothing`",
+        "moved to `module.m.aws_vpc.x[\"a\"]`, which is not declared",
     ] {
         assert!(
             refs.contains(want),

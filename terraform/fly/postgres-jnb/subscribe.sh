@@ -21,10 +21,10 @@ cq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/[\\\\']/\\\\&/g")"; }
 # (target_session_attrs=any): each gateway forwards to the Aurora writer.
 publisher="host=$hosts port=5432 dbname=$(cq "$db") user=$(cq "$REPLICATOR_USER") sslmode=require target_session_attrs=any connect_timeout=10"
 export PGPASSWORD="$REPLICATOR_PASSWORD"
-n=0
+# Ten minutes by the clock: one round tries every gateway (up to connect_timeout each).
+deadline=$(($(date +%s) + 600))
 until pg_isready -q -d "$publisher"; do
-  n=$((n + 1))
-  if [ "$n" -ge 60 ]; then
+  if [ "$(date +%s)" -ge "$deadline" ]; then
     log "no link gateway answers ($hosts) after 10 minutes: see the gateways' console output (\`ready\` line)"
     exit 1
   fi

@@ -23,6 +23,11 @@ module "spot_dub" {
   }
 }
 
+moved {
+  from = module.spot_dub.aws_eks_node_group.this
+  to   = module.spot_dub.aws_eks_node_group.this["spot"]
+}
+
 module "spot_iad" {
   source             = "./modules/node-group"
   name               = "spot"
@@ -42,6 +47,11 @@ module "spot_iad" {
   tags = {
     "sovereign:site" = "iad"
   }
+}
+
+moved {
+  from = module.spot_iad.aws_eks_node_group.this
+  to   = module.spot_iad.aws_eks_node_group.this["spot"]
 }
 
 module "spot_sfo" {
@@ -65,6 +75,11 @@ module "spot_sfo" {
   }
 }
 
+moved {
+  from = module.spot_sfo.aws_eks_node_group.this
+  to   = module.spot_sfo.aws_eks_node_group.this["spot"]
+}
+
 module "spot_syd" {
   source             = "./modules/node-group"
   name               = "spot"
@@ -84,6 +99,11 @@ module "spot_syd" {
   tags = {
     "sovereign:site" = "syd"
   }
+}
+
+moved {
+  from = module.spot_syd.aws_eks_node_group.this
+  to   = module.spot_syd.aws_eks_node_group.this["spot"]
 }
 
 module "spot_sin" {
@@ -107,6 +127,11 @@ module "spot_sin" {
   }
 }
 
+moved {
+  from = module.spot_sin.aws_eks_node_group.this
+  to   = module.spot_sin.aws_eks_node_group.this["spot"]
+}
+
 module "spot_cpt" {
   source             = "./modules/node-group"
   name               = "spot"
@@ -128,6 +153,11 @@ module "spot_cpt" {
   }
 }
 
+moved {
+  from = module.spot_cpt.aws_eks_node_group.this
+  to   = module.spot_cpt.aws_eks_node_group.this["spot"]
+}
+
 module "spot_ohio" {
   source             = "./modules/node-group"
   name               = "spot"
@@ -147,4 +177,9 @@ module "spot_ohio" {
   tags = {
     "sovereign:site" = "ohio"
   }
+}
+
+moved {
+  from = module.spot_ohio.aws_eks_node_group.this
+  to   = module.spot_ohio.aws_eks_node_group.this["spot"]
 }

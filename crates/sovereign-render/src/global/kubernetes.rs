@@ -82,6 +82,22 @@ pub(super) fn kubernetes(cx: &Ctx, tree: &mut Tree) {
         f.add(group("nodes", "on-demand", "ON_DEMAND", &k.on_demand));
         if let Some(g) = &k.spot {
             spot.add(group("spot", "spot", "SPOT", g));
+            // The module's node groups became a map (one per zone for on-demand nodes): the
+            // Spot group keeps its place in a state written before, instead of being replaced.
+            spot.add(
+                Block::new("moved", &[])
+                    .attr(
+                        "from",
+                        raw(format!("module.spot_{}.aws_eks_node_group.this", site.id)),
+                    )
+                    .attr(
+                        "to",
+                        raw(format!(
+                            "module.spot_{}.aws_eks_node_group.this[\"spot\"]",
+                            site.id
+                        )),
+                    ),
+            );
         }
     }
     tree.add("kubernetes.tf", f.render());
