@@ -79,7 +79,7 @@ pub fn rule_files(dir: &Path, scale: f64) -> Result<Vec<PathBuf>, LabError> {
             name.to_string_lossy()
         );
         let scaled = scale_rules(&text, scale)
-            .map_err(|e| LabError::Other(format!("{}: {e}", f.display())))?;
+            .map_err(|e| LabError::Failed(format!("{}: {e}", f.display())))?;
         std::fs::write(&copy, format!("{header}{scaled}"))
             .map_err(|e| LabError::io(format!("cannot write {}", copy.display()), e))?;
         copies.push(copy);

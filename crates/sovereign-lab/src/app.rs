@@ -505,10 +505,10 @@ pub async fn serve(cfg: AppConfig, op_timeout: Duration) -> Result<(), LabError>
         Some(a) => {
             let url = format!("redis://{}:{}/", a.ip(), a.port());
             let info = redis::IntoConnectionInfo::into_connection_info(url.as_str())
-                .map_err(|e| LabError::Other(format!("Redis address {a}: {e}")))?;
+                .map_err(|e| LabError::client(format!("Redis address {a}"), e))?;
             let settings = info.redis_settings().clone().set_password(&secrets.redis);
             let client = redis::Client::open(info.set_redis_settings(settings))
-                .map_err(|e| LabError::Other(format!("Redis at {a}: {e}")))?;
+                .map_err(|e| LabError::client(format!("Redis at {a}"), e))?;
             Some(RedisConn {
                 client,
                 conn: Mutex::new(None),
@@ -572,10 +572,10 @@ pub fn run_from_file(path: &Path) -> Result<(), LabError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| LabError::io(format!("cannot read {}", path.display()), e))?;
     let cfg: AppConfig = serde_json::from_str(&text).map_err(|e| {
-        LabError::Other(format!(
-            "{} is not an application configuration: {e}",
-            path.display()
-        ))
+        LabError::json(
+            format!("{} is not an application configuration", path.display()),
+            e,
+        )
     })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -282,10 +282,10 @@ pub fn run_from_file(path: &Path) -> Result<(), LabError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| LabError::io(format!("cannot read {}", path.display()), e))?;
     let cfg: DnsConfig = serde_json::from_str(&text).map_err(|e| {
-        LabError::Other(format!(
-            "{} is not a lab DNS configuration: {e}",
-            path.display()
-        ))
+        LabError::json(
+            format!("{} is not a lab DNS configuration", path.display()),
+            e,
+        )
     })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -24,7 +24,7 @@ pub struct DownReport {
 /// removes the directory unless `keep`.
 pub fn down(dir: &Path, keep: bool, progress: &dyn Fn(&str)) -> Result<DownReport, LabError> {
     let Some(state) = LabState::load(dir)? else {
-        return Err(LabError::Other(format!(
+        return Err(LabError::NotInLab(format!(
             "no lab in {} (no {STATE_FILE})",
             dir.display()
         )));
@@ -105,7 +105,7 @@ pub fn down(dir: &Path, keep: bool, progress: &dyn Fn(&str)) -> Result<DownRepor
         std::thread::sleep(Duration::from_millis(100));
     };
     if !busy.is_empty() {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Failed(format!(
             "stopped every process of the lab, but these ports are still in use: {} (another program?)",
             busy.join(", ")
         )));
@@ -174,7 +174,7 @@ impl Status {
 /// What runs, from the state file and the processes themselves.
 pub fn status(dir: &Path) -> Result<Status, LabError> {
     let Some(s) = LabState::load(dir)? else {
-        return Err(LabError::Other(format!(
+        return Err(LabError::NotInLab(format!(
             "no lab in {}: `sovereign lab up` starts one",
             dir.display()
         )));

@@ -18,7 +18,7 @@ use crate::engines::cassandra;
 use crate::engines::postgres::{Pg, chown};
 use crate::load::{connect, replicated_table};
 use crate::state::{LabState, PgMember};
-use crate::{DbError, LabError, process};
+use crate::{LabError, process};
 
 fn rt() -> Result<tokio::runtime::Runtime, LabError> {
     tokio::runtime::Builder::new_multi_thread()
@@ -52,8 +52,8 @@ fn users_started(
     Ok(bg)
 }
 
-fn err(what: &str, e: &tokio_postgres::Error) -> LabError {
-    LabError::Other(format!("{what}: {}", DbError(e)))
+fn err(what: &str, e: tokio_postgres::Error) -> LabError {
+    LabError::postgres(what, e)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ pub(crate) async fn users_outcome(
     let u = state
         .users
         .as_ref()
-        .ok_or_else(|| LabError::Other("the lab runs no application tier".into()))?;
+        .ok_or_else(|| LabError::NotInLab("the lab runs no application tier".into()))?;
     let detection = u.interval_seconds * f64::from(u.threshold);
     let ttl = f64::from(u.ttl_seconds);
     // Users keep going until a withdrawal and a whole TTL could have happened, and a little more.
@@ -342,7 +342,7 @@ pub fn failover_target(
     let pg = state
         .postgres
         .as_ref()
-        .ok_or_else(|| LabError::Other("the lab runs no PostgreSQL".into()))?;
+        .ok_or_else(|| LabError::NotInLab("the lab runs no PostgreSQL".into()))?;
     let standbys: Vec<&String> = pg
         .members
         .values()
@@ -351,7 +351,7 @@ pub fn failover_target(
         .collect();
     if let Some(to) = to {
         if !standbys.iter().any(|s| *s == to) {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Invalid(format!(
                 "`{to}` is not a streaming standby of the lab; promotion candidates: {}",
                 standbys
                     .iter()
@@ -379,7 +379,7 @@ pub fn failover_target(
         _ => standbys
             .first()
             .map(|s| (s.to_string(), "the first standby (plan had no pick)".into()))
-            .ok_or_else(|| LabError::Other("no standby to promote".into())),
+            .ok_or_else(|| LabError::NotInLab("no standby to promote".into())),
     }
 }
 
@@ -419,18 +419,18 @@ async fn failover_async(
     let pg = state
         .postgres
         .clone()
-        .ok_or_else(|| LabError::Other("the lab runs no PostgreSQL".into()))?;
+        .ok_or_else(|| LabError::NotInLab("the lab runs no PostgreSQL".into()))?;
     let old = pg.primary.clone();
     let old_m = pg
         .members
         .get(&old)
         .cloned()
-        .ok_or_else(|| LabError::Other("no primary".into()))?;
+        .ok_or_else(|| LabError::NotInLab("no primary".into()))?;
     let new_m = pg
         .members
         .get(target)
         .cloned()
-        .ok_or_else(|| LabError::Other(format!("no PostgreSQL at {target}")))?;
+        .ok_or_else(|| LabError::NotInLab(format!("no PostgreSQL at {target}")))?;
     let db = pg.database.clone();
     replicated_table(
         state,
@@ -546,7 +546,7 @@ async fn failover_async(
     old_m
         .pg
         .kill9()
-        .ok_or_else(|| LabError::Other(format!("the primary at {old} is not running")))?;
+        .ok_or_else(|| LabError::NotInLab(format!("the primary at {old} is not running")))?;
     let acked_before = acks.lock().map(|a| a.len()).unwrap_or(0);
     if let Some(p) = state.postgres.as_mut()
         && let Some(m) = p.members.get_mut(&old)
@@ -584,13 +584,13 @@ async fn failover_async(
         let r: bool = c
             .query_one("SELECT pg_is_in_recovery()", &[])
             .await
-            .map_err(|e| err("promotion", &e))?
+            .map_err(|e| err("promotion", e))?
             .get(0);
         if !r {
             break;
         }
         if killed.elapsed() > Duration::from_secs(120) {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Failed(format!(
                 "{target} is still in recovery two minutes after promotion"
             )));
         }
@@ -610,7 +610,7 @@ async fn failover_async(
             break a;
         }
         if killed.elapsed() > Duration::from_secs(120) {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Failed(format!(
                 "no write succeeded on {target} within two minutes"
             )));
         }
@@ -663,7 +663,7 @@ async fn failover_async(
             &[&ids],
         )
         .await
-        .map_err(|e| err("reading the drill table", &e))?
+        .map_err(|e| err("reading the drill table", e))?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -851,7 +851,7 @@ async fn caught_up(
     let lsn: String = p
         .query_one("SELECT pg_current_wal_lsn()::text", &[])
         .await
-        .map_err(|e| err("reading the primary's position", &e))?
+        .map_err(|e| err("reading the primary's position", e))?
         .get(0);
     let start = Instant::now();
     loop {
@@ -867,7 +867,7 @@ async fn caught_up(
             return Ok(());
         }
         if start.elapsed() > timeout {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Failed(format!(
                 "{} has not replayed {lsn} from {} after {} s",
                 standby.site,
                 primary.site,
@@ -889,7 +889,7 @@ async fn repoint_standby(
         .routes
         .get(&format!("pg {}→{}", m.site, new.site))
         .copied()
-        .ok_or_else(|| LabError::Other(format!("no proxy route {}→{}", m.site, new.site)))?;
+        .ok_or_else(|| LabError::NotInLab(format!("no proxy route {}→{}", m.site, new.site)))?;
     m.pg.stop();
     m.pg.follow((&route.ip().to_string(), route.port()))?;
     let db = state
@@ -933,7 +933,7 @@ fn reseed(state: &LabState, m: &PgMember, new: &PgMember) -> Result<(), LabError
         .routes
         .get(&format!("pg {}→{}", m.site, new.site))
         .copied()
-        .ok_or_else(|| LabError::Other(format!("no proxy route {}→{}", m.site, new.site)))?;
+        .ok_or_else(|| LabError::NotInLab(format!("no proxy route {}→{}", m.site, new.site)))?;
     if m.pg.pid().is_some() {
         m.pg.stop();
     }
@@ -967,7 +967,7 @@ async fn resubscribe(
     let pg = state
         .postgres
         .as_ref()
-        .ok_or_else(|| LabError::Other("no PostgreSQL".into()))?;
+        .ok_or_else(|| LabError::NotInLab("no PostgreSQL".into()))?;
     let c = connect(m, &pg.database).await?;
     let sub = format!("sovereign_{}", m.site);
     let tables: Vec<String> = c
@@ -976,30 +976,30 @@ async fn resubscribe(
             &[&sub],
         )
         .await
-        .map_err(|e| err("pg_subscription_rel", &e))?
+        .map_err(|e| err("pg_subscription_rel", e))?
         .iter()
         .map(|r| r.get(0))
         .collect();
     let exists = c
         .query_opt("SELECT 1 FROM pg_subscription WHERE subname = $1", &[&sub])
         .await
-        .map_err(|e| err("pg_subscription", &e))?
+        .map_err(|e| err("pg_subscription", e))?
         .is_some();
     if exists {
         c.batch_execute(&format!("ALTER SUBSCRIPTION {sub} DISABLE; ALTER SUBSCRIPTION {sub} SET (slot_name = NONE); DROP SUBSCRIPTION {sub}"))
             .await
-            .map_err(|e| err("dropping the subscription", &e))?;
+            .map_err(|e| err("dropping the subscription", e))?;
     }
     if !tables.is_empty() {
         c.batch_execute(&format!("TRUNCATE {}", tables.join(", ")))
             .await
-            .map_err(|e| err("emptying the subscribed tables", &e))?;
+            .map_err(|e| err("emptying the subscribed tables", e))?;
     }
     let route = state
         .routes
         .get(&format!("pg {}→{target}", m.site))
         .copied()
-        .ok_or_else(|| LabError::Other(format!("no proxy route {}→{target}", m.site)))?;
+        .ok_or_else(|| LabError::NotInLab(format!("no proxy route {}→{target}", m.site)))?;
     let sql = dir
         .join("rendered/fly")
         .join(format!("postgres-{}", m.site))
@@ -1051,11 +1051,11 @@ async fn converge(
     let pg = state
         .postgres
         .as_ref()
-        .ok_or_else(|| LabError::Other("no PostgreSQL".into()))?;
+        .ok_or_else(|| LabError::NotInLab("no PostgreSQL".into()))?;
     let primary = pg
         .members
         .get(&pg.primary)
-        .ok_or_else(|| LabError::Other("no primary".into()))?;
+        .ok_or_else(|| LabError::NotInLab("no primary".into()))?;
     let q = format!(
         "SELECT count(*), COALESCE(md5(string_agg(id::text, ',' ORDER BY id)), '') FROM {table}"
     );
@@ -1063,7 +1063,7 @@ async fn converge(
     let row = pc
         .query_one(&q, &[])
         .await
-        .map_err(|e| err("checksum on the primary", &e))?;
+        .map_err(|e| err("checksum on the primary", e))?;
     let (rows, sum): (i64, String) = (row.get(0), row.get(1));
     let mut out = vec![DataCheck {
         site: pg.primary.clone(),
@@ -1081,7 +1081,7 @@ async fn converge(
             let row = c
                 .query_one(&q, &[])
                 .await
-                .map_err(|e| err(&format!("checksum at {}", m.site), &e))?;
+                .map_err(|e| err(&format!("checksum at {}", m.site), e))?;
             let (r, s): (i64, String) = (row.get(0), row.get(1));
             if s == sum || start.elapsed() > timeout {
                 break (r, s == sum);
@@ -1135,15 +1135,15 @@ async fn restore_async(
     let pg = state
         .postgres
         .as_ref()
-        .ok_or_else(|| LabError::Other("the lab runs no PostgreSQL".into()))?;
+        .ok_or_else(|| LabError::NotInLab("the lab runs no PostgreSQL".into()))?;
     let st = pg
         .stanza
         .clone()
-        .ok_or_else(|| LabError::Other("the lab's primary has no pgBackRest stanza".into()))?;
+        .ok_or_else(|| LabError::NotInLab("the lab's primary has no pgBackRest stanza".into()))?;
     let primary = pg
         .members
         .get(&pg.primary)
-        .ok_or_else(|| LabError::Other("no primary".into()))?
+        .ok_or_else(|| LabError::NotInLab("no primary".into()))?
         .clone();
     let db = pg.database.clone();
     // Created on the logical replicas too: rows of a table they lack would stop their apply.
@@ -1165,7 +1165,7 @@ async fn restore_async(
             &[],
         )
         .await
-        .map_err(|e| err("max id", &e))?
+        .map_err(|e| err("max id", e))?
         .get(0);
     progress(&format!(
         "writing {rows} rows, marking the target time, writing {} more…",
@@ -1178,25 +1178,25 @@ async fn restore_async(
     };
     c.batch_execute(&insert(base + 1, base + rows))
         .await
-        .map_err(|e| err("writing rows", &e))?;
+        .map_err(|e| err("writing rows", e))?;
     let before_max = base + rows;
     // The target: a moment after those rows committed and before the next ones.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let target: String = c
         .query_one("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'", &[])
         .await
-        .map_err(|e| err("target time", &e))?
+        .map_err(|e| err("target time", e))?
         .get(0);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let after = rows / 10 + 1;
     c.batch_execute(&insert(before_max + 1, before_max + after))
         .await
-        .map_err(|e| err("writing rows", &e))?;
+        .map_err(|e| err("writing rows", e))?;
     let sum_q = "SELECT count(*), md5(string_agg(id::text || ':' || payload, ',' ORDER BY id)) FROM public.sovereign_restore WHERE id <= $1";
     let row = c
         .query_one(sum_q, &[&before_max])
         .await
-        .map_err(|e| err("checksum", &e))?;
+        .map_err(|e| err("checksum", e))?;
     let (count_primary, sum_primary): (i64, String) = (row.get(0), row.get(1));
     // Push the WAL with the target and the later rows into the archive.
     st.check()?;
@@ -1244,17 +1244,17 @@ async fn restore_async(
                         let r: bool = c
                             .query_one("SELECT pg_is_in_recovery()", &[])
                             .await
-                            .map_err(|e| err("scratch", &e))?
+                            .map_err(|e| err("scratch", e))?
                             .get(0);
                         if !r {
                             break c;
                         }
                     }
                     Err(_) if start.elapsed() < Duration::from_secs(120) => {}
-                    Err(e) => return Err(err("the restored instance", &e)),
+                    Err(e) => return Err(err("the restored instance", e)),
                 }
                 if start.elapsed() > Duration::from_secs(120) {
-                    return Err(LabError::Other(
+                    return Err(LabError::Failed(
                         "the restored instance did not finish recovery in two minutes".into(),
                     ));
                 }
@@ -1265,7 +1265,7 @@ async fn restore_async(
         let row = sc
             .query_one(sum_q, &[&before_max])
             .await
-            .map_err(|e| err("checksum on the restore", &e))?;
+            .map_err(|e| err("checksum on the restore", e))?;
         let (count_r, sum_r): (i64, String) = (row.get(0), row.get(1));
         let after_r: i64 = sc
             .query_one(
@@ -1273,7 +1273,7 @@ async fn restore_async(
                 &[&before_max],
             )
             .await
-            .map_err(|e| err("rows after", &e))?
+            .map_err(|e| err("rows after", e))?
             .get(0);
         Ok::<_, LabError>((restore_seconds, count_r, sum_r, after_r))
     }
@@ -1324,16 +1324,16 @@ pub fn region_loss(
     let u = state
         .users
         .as_ref()
-        .ok_or_else(|| LabError::Other("the lab runs no application tier".into()))?;
+        .ok_or_else(|| LabError::NotInLab("the lab runs no application tier".into()))?;
     if !u.apps.contains_key(site) {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "`{site}` is not a serving site of the lab; sites: {}",
             u.apps.keys().cloned().collect::<Vec<_>>().join(", ")
         )));
     }
     let primary = primary_site(state);
     if primary == site {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "`{site}` holds the PostgreSQL primary: `sovereign lab drill failover --users` takes it away with a promotion"
         )));
     }
@@ -1490,10 +1490,10 @@ pub fn dc_loss(
 ) -> Result<DcLossReport, LabError> {
     let DcLossOptions { keep_down, users } = opts;
     let c = state.cassandra.clone().ok_or_else(|| {
-        LabError::Other("the lab runs no Cassandra (started with --without-cassandra?)".into())
+        LabError::NotInLab("the lab runs no Cassandra (started with --without-cassandra?)".into())
     })?;
     if !c.datacenters.contains_key(site) {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "`{site}` is not a Cassandra datacenter of the lab; datacenters: {}",
             c.datacenters.keys().cloned().collect::<Vec<_>>().join(", ")
         )));
@@ -1502,7 +1502,9 @@ pub fn dc_loss(
         std::fs::read_to_string(dir.join(crate::outputs::CASSANDRA_CREDENTIALS))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
-            .ok_or_else(|| LabError::Other("cannot read the lab's Cassandra credentials".into()))?;
+            .ok_or_else(|| {
+                LabError::NotInLab("cannot read the lab's Cassandra credentials".into())
+            })?;
     let (user, pw) = (
         creds["username"].as_str().unwrap_or("").to_string(),
         creds["password"].as_str().unwrap_or("").to_string(),
@@ -1518,7 +1520,7 @@ pub fn dc_loss(
         .nodes
         .iter()
         .find(|n| n.spec.dc != site)
-        .ok_or_else(|| LabError::Other("no datacenter would be left".into()))?
+        .ok_or_else(|| LabError::NotInLab("no datacenter would be left".into()))?
         .clone();
     cassandra::block_on(async {
         let s = cassandra::session(&first.spec, &user, &pw, Duration::from_secs(30)).await?;
@@ -1529,7 +1531,7 @@ pub fn dc_loss(
             (),
         )
         .await
-        .map_err(|e| LabError::Other(format!("cannot create the drill table: {e}")))?;
+        .map_err(|e| LabError::client("cannot create the drill table", e))?;
         Ok::<_, LabError>(())
     })??;
     let lost_nodes: Vec<cassandra::Node> = c
@@ -1559,7 +1561,7 @@ pub fn dc_loss(
             .nodes
             .iter()
             .find(|n| &n.spec.dc == dc)
-            .ok_or_else(|| LabError::Other(format!("no node in {dc}")))?
+            .ok_or_else(|| LabError::NotInLab(format!("no node in {dc}")))?
             .clone();
         progress(&format!("trying every consistency level from {dc}…"));
         let levels = cassandra::block_on(probe_levels(&node, dc, &ks, &user, &pw))??;
@@ -1720,7 +1722,7 @@ async fn probe_levels(
         .default_execution_profile_handle(profile.into_handle())
         .build()
         .await
-        .map_err(|e| LabError::Other(format!("cannot connect to Cassandra in {dc}: {e}")))?;
+        .map_err(|e| LabError::client(format!("cannot connect to Cassandra in {dc}"), e))?;
     let mut out = Vec::new();
     for (i, level) in LEVELS.iter().enumerate() {
         let mut w = scylla::statement::Statement::new(format!(
@@ -1764,7 +1766,7 @@ fn restart_node(state: &mut LabState, dir: &Path, n: &cassandra::Node) -> Result
     let c = state
         .cassandra
         .as_ref()
-        .ok_or_else(|| LabError::Other("no Cassandra".into()))?;
+        .ok_or_else(|| LabError::NotInLab("no Cassandra".into()))?;
     let seeds: Vec<(std::net::IpAddr, u16)> = c
         .datacenters
         .keys()
@@ -1823,7 +1825,7 @@ pub struct PartitionReport {
 
 /// Writes the partition file the proxy reads; an empty list heals every link.
 fn set_partition(dir: &Path, cut: &[(&str, &str)]) -> Result<(), LabError> {
-    let text = serde_json::to_string(cut).map_err(|e| LabError::Other(e.to_string()))?;
+    let text = serde_json::to_string(cut).map_err(|e| LabError::json("the partition file", e))?;
     crate::trust::write_private(&dir.join(PARTITION_FILE), text.as_bytes())
 }
 
@@ -1856,19 +1858,19 @@ pub fn partition(
         .unwrap_or_default();
     for s in [a, b] {
         if !known.iter().any(|k| k == s) {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Invalid(format!(
                 "`{s}` is not a site of the lab; sites: {}",
                 known.join(", ")
             )));
         }
     }
     if a == b {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "a partition needs two different sites, not `{a}` twice"
         )));
     }
     if !(seconds.is_finite() && (1.0..=600.0).contains(&seconds)) {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "--seconds {seconds}: give a number from 1 to 600"
         )));
     }

@@ -55,8 +55,43 @@ pub enum LabError {
         detail: String,
         log: String,
     },
+    /// A PostgreSQL call failed; `what` says which.
+    #[error("{what}: {}", DbError(source))]
+    Postgres {
+        what: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A lab file or record could not be written or read as JSON.
+    #[error("{what}: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Another client the lab drives failed: Cassandra, Redis, HTTP, the renderer.
+    #[error("{what}: {source}")]
+    Client {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An address the lab built from its own parts does not parse: a bug in the lab.
+    #[error("the lab's address `{text}` does not parse: {source}")]
+    Address {
+        text: String,
+        #[source]
+        source: std::net::AddrParseError,
+    },
+    /// An option, argument or directory that does not fit: the message says what to change.
     #[error("{0}")]
-    Other(String),
+    Invalid(String),
+    /// What the command needs is not in this lab (not started with it, or already gone).
+    #[error("{0}")]
+    NotInLab(String),
+    /// Something the lab did or waited for did not happen: a drill's step, a server's answer.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl LabError {
@@ -66,12 +101,45 @@ impl LabError {
             source,
         }
     }
+
+    pub fn postgres(what: impl Into<String>, source: tokio_postgres::Error) -> Self {
+        LabError::Postgres {
+            what: what.into(),
+            source,
+        }
+    }
+
+    pub fn json(what: impl Into<String>, source: serde_json::Error) -> Self {
+        LabError::Json {
+            what: what.into(),
+            source,
+        }
+    }
+
+    pub fn client(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        LabError::Client {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
 }
 
 impl From<tokio_postgres::Error> for LabError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        LabError::Other(format!("PostgreSQL: {}", DbError(&e)))
+    fn from(source: tokio_postgres::Error) -> Self {
+        LabError::postgres("PostgreSQL", source)
     }
+}
+
+/// Parses an address the lab put together itself (`ip:port`, an IP).
+pub(crate) fn parse_addr<T>(text: String) -> Result<T, LabError>
+where
+    T: std::str::FromStr<Err = std::net::AddrParseError>,
+{
+    text.parse()
+        .map_err(|source| LabError::Address { text, source })
 }
 
 /// A PostgreSQL error with the server's message when there is one.

@@ -52,11 +52,7 @@ pub(crate) async fn connect(m: &PgMember, db: &str) -> Result<Client, LabError> 
     let (c, conn) = tokio_postgres::connect(&m.pg.conninfo(db), NoTls)
         .await
         .map_err(|e| {
-            LabError::Other(format!(
-                "cannot connect to PostgreSQL at {}: {}",
-                m.site,
-                DbError(&e)
-            ))
+            LabError::postgres(format!("cannot connect to PostgreSQL at {}", m.site), e)
         })?;
     tokio::spawn(conn);
     Ok(c)
@@ -82,21 +78,14 @@ pub(crate) async fn replicated_table(
 ) -> Result<(), LabError> {
     let (pg, primary) = state.pg_primary()?;
     let c = connect(primary, &pg.database).await?;
-    c.batch_execute(ddl).await.map_err(|e| {
-        LabError::Other(format!(
-            "cannot create {table} on the primary: {}",
-            DbError(&e)
-        ))
-    })?;
+    c.batch_execute(ddl)
+        .await
+        .map_err(|e| LabError::postgres(format!("cannot create {table} on the primary"), e))?;
     for m in pg.members.values().filter(|m| m.role == "logical_replica") {
         let r = connect(m, &pg.database).await?;
-        r.batch_execute(ddl).await.map_err(|e| {
-            LabError::Other(format!(
-                "cannot create {table} at {}: {}",
-                m.site,
-                DbError(&e)
-            ))
-        })?;
+        r.batch_execute(ddl)
+            .await
+            .map_err(|e| LabError::postgres(format!("cannot create {table} at {}", m.site), e))?;
         let sub = format!("sovereign_{}", m.site);
         let subscribed = r
             .query_opt(
@@ -105,13 +94,7 @@ pub(crate) async fn replicated_table(
                 &[&sub, &table],
             )
             .await
-            .map_err(|e| {
-                LabError::Other(format!(
-                    "pg_subscription_rel at {}: {}",
-                    m.site,
-                    DbError(&e)
-                ))
-            })?
+            .map_err(|e| LabError::postgres(format!("pg_subscription_rel at {}", m.site), e))?
             .is_some();
         if !subscribed {
             progress(&format!("subscribing {} to {table}", m.site));
@@ -120,11 +103,7 @@ pub(crate) async fn replicated_table(
             ))
             .await
             .map_err(|e| {
-                LabError::Other(format!(
-                    "cannot refresh the subscription at {}: {}",
-                    m.site,
-                    DbError(&e)
-                ))
+                LabError::postgres(format!("cannot refresh the subscription at {}", m.site), e)
             })?;
         }
         // Wait until the table is synchronised ('r'eady) so rows stream to it.
@@ -144,7 +123,7 @@ pub(crate) async fn replicated_table(
                 break;
             }
             if start.elapsed() > Duration::from_secs(60) {
-                return Err(LabError::Other(format!(
+                return Err(LabError::Failed(format!(
                     "{table} never became ready on the subscription at {} (state {st:?})",
                     m.site
                 )));
@@ -161,7 +140,7 @@ pub fn load(
     progress: &dyn Fn(&str),
 ) -> Result<LoadReport, LabError> {
     if opts.rate == 0 || opts.rate > 5000 {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "--rate {} is not between 1 and 5000 writes a second",
             opts.rate
         )));
@@ -189,7 +168,7 @@ async fn run(
             &[],
         )
         .await
-        .map_err(|e| LabError::Other(format!("{}", DbError(&e))))?
+        .map_err(|e| LabError::postgres("reading the load table's last id", e))?
         .get(0);
     let total = ((opts.duration.as_secs_f64() * f64::from(opts.rate)).round() as usize).max(1);
     let last_id = base + total as i64;
@@ -258,16 +237,17 @@ async fn run(
     let stmt = writer
         .prepare("INSERT INTO public.sovereign_load (id) VALUES ($1)")
         .await
-        .map_err(|e| LabError::Other(format!("{}", DbError(&e))))?;
+        .map_err(|e| LabError::postgres("preparing the load's insert", e))?;
     let mut commits = Vec::with_capacity(total);
     for i in 0..total {
         let due = start + interval.mul_f64(i as f64);
         tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
         let id = base + i as i64 + 1;
         let t = Instant::now();
-        writer.execute(&stmt, &[&id]).await.map_err(|e| {
-            LabError::Other(format!("a write on the primary failed: {}", DbError(&e)))
-        })?;
+        writer
+            .execute(&stmt, &[&id])
+            .await
+            .map_err(|e| LabError::postgres("a write on the primary failed", e))?;
         let done = Instant::now();
         commits.push((done - t).as_secs_f64() * 1000.0);
         if let Ok(mut a) = acks.lock() {
@@ -280,7 +260,7 @@ async fn run(
     for r in readers {
         let (site, role, mut lags, last_error) = r
             .await
-            .map_err(|e| LabError::Other(format!("a reader crashed: {e}")))?;
+            .map_err(|e| LabError::client("a reader crashed", e))?;
         lags.sort_by(f64::total_cmp);
         let missing = total - lags.len();
         let why_missing = if missing == 0 {

@@ -73,7 +73,7 @@ pub fn save<T: Serialize>(dir: &Path, kind: Kind, report: &T) -> Result<PathBuf,
         finished_unix,
         report,
     })
-    .map_err(|e| LabError::Other(format!("cannot serialise the {kind:?} result: {e}")))?;
+    .map_err(|e| LabError::json(format!("cannot serialise the {kind:?} result"), e))?;
     let path = results.join(kind.file_name());
     let tmp = results.join(format!(".{}.tmp{}", kind.file_name(), std::process::id()));
     std::fs::write(&tmp, text)
@@ -94,7 +94,7 @@ fn read<T: DeserializeOwned>(dir: &Path, kind: Kind) -> Result<Option<Recorded<T
     };
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| LabError::Other(format!("{}: {e}", path.display())))
+        .map_err(|e| LabError::json(path.display().to_string(), e))
 }
 
 /// The latest results in a lab directory; a directory without any gives an empty [`Latest`].

@@ -64,7 +64,7 @@ impl LabLock {
                     None if !holder.trim().is_empty() => holder.trim().to_string(),
                     None => "it did not say which".to_string(),
                 };
-                Err(LabError::Other(format!(
+                Err(LabError::Invalid(format!(
                     "another sovereign command is working on the lab in {} ({who}); wait for it to finish",
                     dir.display(),
                 )))
@@ -237,17 +237,20 @@ impl LabState {
             .ok()
             .and_then(|v| v.get("format").and_then(serde_json::Value::as_u64));
         if format.is_some_and(|f| f != u64::from(FORMAT)) {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Invalid(format!(
                 "{} was written by another version of sovereign (format {}); stop its processes and remove the directory",
                 p.display(),
                 format.unwrap_or_default()
             )));
         }
         let mut s: LabState = serde_json::from_str(&text).map_err(|e| {
-            LabError::Other(format!(
-                "{} is not a lab state file ({e}); remove the directory by hand",
-                p.display()
-            ))
+            LabError::json(
+                format!(
+                    "{} is not a lab state file (remove the directory by hand)",
+                    p.display()
+                ),
+                e,
+            )
         })?;
         s.fill_secrets(dir)?;
         Ok(Some(s))
@@ -289,7 +292,7 @@ impl LabState {
     /// Writes the state, owner-only, through a temporary file and a rename.
     pub fn save(&self, dir: &Path) -> Result<(), LabError> {
         let text = serde_json::to_string_pretty(self)
-            .map_err(|e| LabError::Other(format!("cannot serialise the lab state: {e}")))?;
+            .map_err(|e| LabError::json("cannot serialise the lab state", e))?;
         trust::write_private(&Self::path(dir), text.as_bytes())
     }
 
@@ -319,11 +322,11 @@ impl LabState {
         let pg = self
             .postgres
             .as_ref()
-            .ok_or_else(|| LabError::Other("the lab runs no PostgreSQL".into()))?;
+            .ok_or_else(|| LabError::NotInLab("the lab runs no PostgreSQL".into()))?;
         let primary = pg
             .members
             .get(&pg.primary)
-            .ok_or_else(|| LabError::Other("the lab has no primary".into()))?;
+            .ok_or_else(|| LabError::NotInLab("the lab has no primary".into()))?;
         Ok((pg, primary))
     }
 

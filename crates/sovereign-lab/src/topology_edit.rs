@@ -10,11 +10,11 @@ use crate::LabError;
 pub fn promote(text: &str, new: &str, old: &str) -> Result<String, LabError> {
     let mut doc: DocumentMut = text
         .parse()
-        .map_err(|e| LabError::Other(format!("the lab's topology.toml does not parse: {e}")))?;
+        .map_err(|e| LabError::client("the lab's topology.toml does not parse", e))?;
     let pg = doc
         .get_mut("postgres")
         .and_then(Item::as_table_like_mut)
-        .ok_or_else(|| LabError::Other("the topology has no [postgres] table".into()))?;
+        .ok_or_else(|| LabError::NotInLab("the topology has no [postgres] table".into()))?;
     set_str(pg, "primary", new);
     let mut secondaries: Vec<String> = pg
         .get("secondaries")

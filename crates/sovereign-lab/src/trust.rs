@@ -46,13 +46,13 @@ pub fn check_dir(dir: &Path) -> Result<(), LabError> {
         .map_err(|e| LabError::io(format!("cannot resolve {}", dir.display()), e))?;
     let (uid, mode) = owner_and_mode(&real)?;
     if uid != me {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "{} belongs to user {uid}, not to you (user {me}): a lab directory must be your own, since `lab down` signals the processes it lists. Choose another --dir",
             real.display()
         )));
     }
     if mode & 0o022 != 0 {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "{} can be written by other users (mode {:o}): they could change what `lab down` stops. Run `chmod go-w {}` or choose another --dir",
             real.display(),
             mode & 0o7777,
@@ -64,7 +64,7 @@ pub fn check_dir(dir: &Path) -> Result<(), LabError> {
         let (uid, mode) = owner_and_mode(p)?;
         let sticky = mode & 0o1000 != 0;
         if (uid != 0 && uid != me) || (mode & 0o022 != 0 && !sticky) {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Invalid(format!(
                 "{} is inside {}, which {} (mode {:o}): another user could replace the lab directory. Choose a --dir under a directory only you or root can change",
                 real.display(),
                 p.display(),
@@ -92,7 +92,7 @@ pub fn check_private_file(p: &Path) -> Result<(), LabError> {
     let (uid, mode) = owner_and_mode(p)?;
     let me = euid();
     if uid != me || mode & 0o077 != 0 {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "{} is {} with mode {:o}: it must be yours and private (0600) before the lab trusts what it says. Remove the lab directory by hand",
             p.display(),
             if uid == me {

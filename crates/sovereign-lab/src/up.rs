@@ -61,14 +61,14 @@ impl Ports {
             None => process::free_port(ip),
             Some(n) => {
                 if *n > 65535 {
-                    return Err(LabError::Other(
+                    return Err(LabError::Invalid(
                         "--port-base leaves too few ports below 65536".into(),
                     ));
                 }
                 let p = *n as u16;
                 *n += 1;
                 if !process::port_free(ip, p) {
-                    return Err(LabError::Other(format!(
+                    return Err(LabError::Invalid(format!(
                         "port {ip}:{p} (for {what}) is taken by another program: stop it, or choose another --port-base (or leave it out to let the system pick free ports)"
                     )));
                 }
@@ -152,20 +152,20 @@ pub fn preflight(t: &ValidatedTopology, opts: &UpOptions) -> Result<(), LabError
         })?;
     }
     if !(opts.latency_scale.is_finite() && opts.latency_scale >= 0.0) {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "--latency-scale {} is not a non-negative number",
             opts.latency_scale
         )));
     }
     if !(opts.alert_time_scale.is_finite() && opts.alert_time_scale > 0.0) {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "--alert-time-scale {} is not a positive number",
             opts.alert_time_scale
         )));
     }
     if !(opts.dns_time_scale.is_finite() && opts.dns_time_scale > 0.0 && opts.dns_time_scale <= 1.0)
     {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "--dns-time-scale {} is not above 0 and at most 1",
             opts.dns_time_scale
         )));
@@ -179,7 +179,7 @@ pub fn preflight(t: &ValidatedTopology, opts: &UpOptions) -> Result<(), LabError
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         if let Some(blocked) = crate::trust::unreachable_for(pglab::OWNER, above) {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Invalid(format!(
                 "PostgreSQL runs as the `{}` user, which cannot enter {}: choose a --dir it can reach (under /tmp or /var/tmp), or let it pass with `chmod o+x {}`",
                 pglab::OWNER,
                 blocked.display(),
@@ -259,7 +259,7 @@ pub fn up(
     if let Some(existing) = LabState::load(&dir)? {
         let alive = existing.alive();
         if !alive.is_empty() {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Invalid(format!(
                 "a lab of `{}` is already running in {} ({} processes): `sovereign lab status` shows it, `sovereign lab down` stops it",
                 existing.project,
                 dir.display(),
@@ -277,7 +277,7 @@ pub fn up(
             .map(|mut d| d.next().is_some())
             .unwrap_or(false)
     {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "{} exists and is not a lab (no {STATE_FILE}): choose another --dir, or remove it",
             dir.display()
         )));
@@ -379,7 +379,7 @@ fn build(
     // primary's site root and the subscription SQL of the logical replicas, which the lab runs
     // for real.
     let tree = sovereign_render::render(t, catalog, &opts.topology_source)
-        .map_err(|e| LabError::Other(format!("render: {}", e.0)))?;
+        .map_err(|e| LabError::client("render", e))?;
     let rendered = dir.join("rendered");
     for (path, bytes) in tree.files() {
         if path.starts_with("monitoring/rules/")
@@ -458,9 +458,7 @@ fn build(
         let port = u
             .ports
             .take(&ip, &format!("the {kind} route {from}→{to}"))?;
-        let listen: SocketAddr = format!("{ip}:{port}")
-            .parse()
-            .map_err(|e| LabError::Other(format!("{e}")))?;
+        let listen: SocketAddr = crate::parse_addr(format!("{ip}:{port}"))?;
         let name = format!("{kind} {from}→{to}");
         routes.push(Route {
             name: name.clone(),
@@ -485,9 +483,8 @@ fn build(
     for (from, _) in &pg_sites {
         for to in &physical {
             if from != *to {
-                let target: SocketAddr = format!("{}:{}", site_ip(u, to), pg_ports[*to])
-                    .parse()
-                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                let target: SocketAddr =
+                    crate::parse_addr(format!("{}:{}", site_ip(u, to), pg_ports[*to]))?;
                 let ms = delay(from, to);
                 route(u, "pg", from, to, target, ms)?;
             }
@@ -507,9 +504,8 @@ fn build(
             && let Some(p) = &r.primary
         {
             for site in r.sites.iter().filter(|s| *s != p) {
-                let target: SocketAddr = format!("{}:{}", site_ip(u, p), redis_ports[p.as_str()])
-                    .parse()
-                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                let target: SocketAddr =
+                    crate::parse_addr(format!("{}:{}", site_ip(u, p), redis_ports[p.as_str()]))?;
                 let ms = delay(site, p);
                 route(u, "redis", site, p, target, ms)?;
             }
@@ -545,9 +541,8 @@ fn build(
     }
     if let Some(g) = &global {
         for site in prom_sites.iter().filter(|s| *s != g) {
-            let target: SocketAddr = format!("{}:{}", site_ip(u, g), prom_ports[g])
-                .parse()
-                .map_err(|e| LabError::Other(format!("{e}")))?;
+            let target: SocketAddr =
+                crate::parse_addr(format!("{}:{}", site_ip(u, g), prom_ports[g]))?;
             let ms = delay(site, g);
             route(u, "prom", site, g, target, ms)?;
         }
@@ -570,19 +565,17 @@ fn build(
             }
             cass_dcs.insert(dc.site.to_string(), (n, rf, dc.replication_factor));
             for i in 0..n {
-                let listen: IpAddr = format!("127.11.{}.{}", site_index(&dc.site), i + 1)
-                    .parse()
-                    .map_err(|e| LabError::Other(format!("{e}")))?;
-                let broadcast: IpAddr = format!("127.12.{}.{}", site_index(&dc.site), i + 1)
-                    .parse()
-                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                let listen: IpAddr =
+                    crate::parse_addr(format!("127.11.{}.{}", site_index(&dc.site), i + 1))?;
+                let broadcast: IpAddr =
+                    crate::parse_addr(format!("127.12.{}.{}", site_index(&dc.site), i + 1))?;
                 for (ip, port, what) in [
                     (listen, storage, "storage"),
                     (listen, native, "CQL"),
                     (broadcast, storage, "proxy"),
                 ] {
                     if !process::port_free(&ip.to_string(), port) {
-                        return Err(LabError::Other(format!(
+                        return Err(LabError::Invalid(format!(
                             "port {ip}:{port} (Cassandra {what}) is taken by another program"
                         )));
                     }
@@ -635,26 +628,17 @@ fn build(
             if let Some(p) = pg_ports.get(s.id.as_str()) {
                 needs.push((
                     "postgres".to_string(),
-                    format!("{ip}:{p}")
-                        .parse()
-                        .map_err(|e| LabError::Other(format!("{e}")))?,
+                    crate::parse_addr(format!("{ip}:{p}"))?,
                 ));
             }
             if let Some(p) = redis_ports.get(s.id.as_str()) {
-                needs.push((
-                    "redis".to_string(),
-                    format!("{ip}:{p}")
-                        .parse()
-                        .map_err(|e| LabError::Other(format!("{e}")))?,
-                ));
+                needs.push(("redis".to_string(), crate::parse_addr(format!("{ip}:{p}"))?));
             }
             if needs.is_empty() {
                 continue;
             }
             let port = u.ports.take(&ip, &format!("the edge of {}", s.id))?;
-            let listen: SocketAddr = format!("{ip}:{port}")
-                .parse()
-                .map_err(|e| LabError::Other(format!("{e}")))?;
+            let listen: SocketAddr = crate::parse_addr(format!("{ip}:{port}"))?;
             u.state
                 .edges
                 .insert(s.id.to_string(), format!("http://{listen}"));
@@ -732,7 +716,7 @@ fn build(
             let port = u.ports.take(&first.to_string(), "the application fronts")?;
             for ip in fronts.values() {
                 if !process::port_free(&ip.to_string(), port) {
-                    return Err(LabError::Other(format!(
+                    return Err(LabError::Invalid(format!(
                         "port {ip}:{port} (an application front) is taken by another program"
                     )));
                 }
@@ -742,9 +726,7 @@ fn build(
             for site in &serving {
                 let ip = site_ip(u, site);
                 let aport = u.ports.take(&ip, &format!("the application at {site}"))?;
-                let listen: SocketAddr = format!("{ip}:{aport}")
-                    .parse()
-                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                let listen: SocketAddr = crate::parse_addr(format!("{ip}:{aport}"))?;
                 app_addrs.insert(site.clone(), listen);
                 let mut by_source = BTreeMap::new();
                 for r in &regions {
@@ -775,9 +757,7 @@ fn build(
                 let mut hosts: Vec<(f64, SocketAddr)> = Vec::new();
                 for y in &physical {
                     if *y == site {
-                        let a: SocketAddr = format!("{ip}:{}", pg_ports[site])
-                            .parse()
-                            .map_err(|e| LabError::Other(format!("{e}")))?;
+                        let a: SocketAddr = crate::parse_addr(format!("{ip}:{}", pg_ports[site]))?;
                         hosts.push((-1.0, a));
                     } else if let Some(r) = u.state.routes.get(&format!("pg {site}→{y}")) {
                         hosts.push((one_way(t, catalog, site, y, 1.0).unwrap_or(1e9), *r));
@@ -828,9 +808,7 @@ fn build(
             let interval = f64::from(d.health_check_interval_seconds) * ts;
             let dns_ip = "127.9.0.2";
             let dns_port = u.ports.take(dns_ip, "the routing DNS")?;
-            let dns_addr: SocketAddr = format!("{dns_ip}:{dns_port}")
-                .parse()
-                .map_err(|e| LabError::Other(format!("{e}")))?;
+            let dns_addr: SocketAddr = crate::parse_addr(format!("{dns_ip}:{dns_port}"))?;
             let events = dir.join("dns").join("events.jsonl");
             let dns_cfg = crate::dns::DnsConfig {
                 listen: dns_addr,
@@ -919,7 +897,7 @@ fn build(
         ),
         |u| {
             let text = serde_json::to_string_pretty(&u.state.proxy_config)
-                .map_err(|e| LabError::Other(format!("{e}")))?;
+                .map_err(|e| LabError::json("the proxy's configuration", e))?;
             std::fs::write(&cfg_path, text)
                 .map_err(|e| LabError::io("cannot write proxy.json", e))?;
             let mut c = std::process::Command::new(&opts.program);
@@ -984,9 +962,7 @@ fn build(
                 let p = dnsmasq::start(&dir.join("dns"), ip, port, &zone, &records)?;
                 u.track_at(p, "-", ip)?;
                 u.state.dns = Some(LabDns {
-                    addr: format!("{ip}:{port}")
-                        .parse()
-                        .map_err(|e| LabError::Other(format!("{e}")))?,
+                    addr: crate::parse_addr(format!("{ip}:{port}"))?,
                     zone,
                     api_name: api.clone(),
                 });
@@ -1058,7 +1034,7 @@ fn start_tier(u: &mut Up, opts: &UpOptions, tier: Tier) -> Result<(), LabError> 
                         (),
                     )
                     .await
-                    .map_err(|e| LabError::Other(format!("cannot create the application's Cassandra table: {e}")))?;
+                    .map_err(|e| LabError::client("cannot create the application's Cassandra table", e))?;
                     Ok::<_, LabError>(())
                 })??;
             }
@@ -1068,7 +1044,7 @@ fn start_tier(u: &mut Up, opts: &UpOptions, tier: Tier) -> Result<(), LabError> 
             for a in &tier.apps {
                 let path = apps_dir.join(format!("{}.json", a.site));
                 let text = serde_json::to_string_pretty(a)
-                    .map_err(|e| LabError::Other(format!("{e}")))?;
+                    .map_err(|e| LabError::json(format!("the application at {}", a.site), e))?;
                 write_private(&path, &text)?;
                 let mut c = std::process::Command::new(&opts.program);
                 c.arg("lab").arg("app").arg("--config").arg(&path);
@@ -1106,7 +1082,7 @@ fn start_tier(u: &mut Up, opts: &UpOptions, tier: Tier) -> Result<(), LabError> 
                 .map_err(|e| LabError::io(format!("cannot create {}", dns_dir.display()), e))?;
             let path = dns_dir.join("routing.json");
             let text = serde_json::to_string_pretty(&tier.dns)
-                .map_err(|e| LabError::Other(format!("{e}")))?;
+                .map_err(|e| LabError::json("the routing DNS's configuration", e))?;
             write_private(&path, &text)?;
             let mut c = std::process::Command::new(&opts.program);
             c.arg("lab").arg("dns").arg("--config").arg(&path);
@@ -1152,7 +1128,7 @@ fn start_tier(u: &mut Up, opts: &UpOptions, tier: Tier) -> Result<(), LabError> 
 /// Writes `outputs.json` (terraform's shape) for the current state.
 pub fn write_outputs(dir: &Path, s: &LabState) -> Result<(), LabError> {
     let v = outputs::outputs(s);
-    let text = serde_json::to_string_pretty(&v).map_err(|e| LabError::Other(format!("{e}")))?;
+    let text = serde_json::to_string_pretty(&v).map_err(|e| LabError::json("outputs.json", e))?;
     std::fs::write(dir.join("outputs.json"), text)
         .map_err(|e| LabError::io("cannot write outputs.json", e))
 }
@@ -1230,7 +1206,7 @@ fn start_postgres(
             .get(&format!("pg {site}→{primary_site}"))
             .copied();
         let Some(route) = route else {
-            return Err(LabError::Other(format!(
+            return Err(LabError::NotInLab(format!(
                 "no proxy route from {site} to {primary_site}"
             )));
         };
@@ -1385,7 +1361,9 @@ fn start_redis(
                             .routes
                             .get(&format!("redis {site}→{p}"))
                             .copied()
-                            .ok_or_else(|| LabError::Other(format!("no route redis {site}→{p}")))?;
+                            .ok_or_else(|| {
+                                LabError::NotInLab(format!("no route redis {site}→{p}"))
+                            })?;
                         redis.replicate_from(&route.ip().to_string(), route.port())?;
                         "slave"
                     }
@@ -1566,7 +1544,7 @@ fn start_prometheus(
                     .routes
                     .get(&format!("prom {site}→{global}"))
                     .copied()
-                    .ok_or_else(|| LabError::Other(format!("no route prom {site}→{global}")))?;
+                    .ok_or_else(|| LabError::NotInLab(format!("no route prom {site}→{global}")))?;
                 vec![format!("http://{r}/api/v1/write")]
             };
             let cfg = PromConfig {
@@ -1703,7 +1681,7 @@ fn settle(u: &mut Up, timeout: Duration) -> Result<(), LabError> {
             return Ok(());
         }
         if start.elapsed() > timeout {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Failed(format!(
                 "after {} s still waiting for: {}",
                 timeout.as_secs(),
                 waiting.join(", ")

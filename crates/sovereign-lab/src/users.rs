@@ -208,7 +208,7 @@ pub async fn run(
             .timeout(plan.timeout)
             .pool_max_idle_per_host(256)
             .build()
-            .map_err(|e| LabError::Other(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| LabError::client("cannot build the HTTP client", e))?;
         regions.push(Arc::new(Region {
             idx,
             source: r.source,
@@ -507,32 +507,32 @@ impl UsersOptions {
 /// Checks the options against the lab and builds the plan.
 pub fn plan(state: &LabState, o: &UsersOptions) -> Result<UsersPlan, LabError> {
     if !(o.rate.is_finite() && o.rate > 0.0 && o.rate <= MAX_RATE) {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "--rate {} is not a number of requests a second per region above 0 and at most {MAX_RATE}",
             o.rate
         )));
     }
     let secs = o.duration.as_secs_f64();
     if !(secs > 0.0 && secs <= MAX_DURATION) {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "--duration {secs} is not above 0 and at most {MAX_DURATION} seconds"
         )));
     }
     if o.write_percent > 100 {
-        return Err(LabError::Other(format!(
+        return Err(LabError::Invalid(format!(
             "--write-percent {} is not between 0 and 100",
             o.write_percent
         )));
     }
     let u = state.users.as_ref().ok_or_else(|| {
-        LabError::Other(
+        LabError::NotInLab(
             "this lab runs no application tier (its topology has no [application] or no [dns]): `lab load` without --users measures replication instead".into(),
         )
     })?;
     let known: Vec<&str> = u.regions.iter().map(|r| r.region.as_str()).collect();
     for r in &o.regions {
         if !known.contains(&r.as_str()) {
-            return Err(LabError::Other(format!(
+            return Err(LabError::Invalid(format!(
                 "`{r}` is not a user region of this lab; regions: {}",
                 known.join(", ")
             )));
@@ -568,7 +568,7 @@ pub async fn seed(state: &LabState) -> Result<(), LabError> {
         &[&SEED_ITEMS],
     )
     .await
-    .map_err(|e| LabError::Other(format!("cannot seed the items: {}", crate::DbError(&e))))?;
+    .map_err(|e| LabError::postgres("cannot seed the items", e))?;
     // Every copy that runs: one a drill took down serves nobody.
     for m in pg
         .members
@@ -592,7 +592,7 @@ pub async fn seed(state: &LabState) -> Result<(), LabError> {
                 break;
             }
             if start.elapsed() > Duration::from_secs(60) {
-                return Err(LabError::Other(format!(
+                return Err(LabError::Failed(format!(
                     "the seeded items did not reach {} in a minute ({n} of {SEED_ITEMS})",
                     m.site
                 )));
@@ -616,7 +616,7 @@ pub async fn lost(state: &LabState, ids: &[i64]) -> Result<usize, LabError> {
             &[&ids],
         )
         .await
-        .map_err(|e| LabError::Other(format!("cannot check the writes: {}", crate::DbError(&e))))?
+        .map_err(|e| LabError::postgres("cannot check the writes", e))?
         .get(0);
     Ok(ids.len().saturating_sub(n as usize))
 }
@@ -778,7 +778,7 @@ impl Background {
         self.stop.store(true, Ordering::Relaxed);
         self.handle
             .join()
-            .map_err(|_| LabError::Other("the users' thread panicked".into()))?
+            .map_err(|_| LabError::Failed("the users' thread panicked".into()))?
     }
 }
 

@@ -352,10 +352,10 @@ pub async fn session(
         match r {
             Ok(s) => return Ok(s),
             Err(e) if start.elapsed() > timeout => {
-                return Err(LabError::Other(format!(
-                    "cannot open a CQL session to {} as {user}: {e}",
-                    node.name
-                )));
+                return Err(LabError::client(
+                    format!("cannot open a CQL session to {} as {user}", node.name),
+                    e,
+                ));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
@@ -382,7 +382,7 @@ pub fn bootstrap_schema(
 ) -> Result<(), LabError> {
     let first = nodes
         .first()
-        .ok_or_else(|| LabError::Other("no Cassandra node".into()))?;
+        .ok_or_else(|| LabError::NotInLab("no Cassandra node".into()))?;
     block_on(async {
         let s = session(
             &first.spec,
@@ -418,7 +418,7 @@ pub fn bootstrap_schema(
                 break;
             }
             if start.elapsed() > Duration::from_secs(180) {
-                return Err(LabError::Other(format!(
+                return Err(LabError::Failed(format!(
                     "gossip shows {normal} of {} Cassandra nodes NORMAL after 180 s",
                     nodes.len()
                 )));
@@ -441,7 +441,7 @@ pub fn bootstrap_schema(
                             tokio::time::sleep(Duration::from_millis(500)).await;
                         }
                         Err(e) => {
-                            return Err(LabError::Other(format!("Cassandra refused `{q}`: {e}")));
+                            return Err(LabError::client(format!("Cassandra refused `{q}`"), e));
                         }
                     }
                 }

@@ -120,8 +120,7 @@ impl Stanza {
         let mut c = self.cmd()?;
         c.arg("--output=json").arg("info");
         let out = process::run_stdout("pgbackrest info", c)?;
-        serde_json::from_str(&out)
-            .map_err(|e| LabError::Other(format!("pgbackrest info printed no JSON: {e}")))
+        serde_json::from_str(&out).map_err(|e| LabError::json("pgbackrest info printed no JSON", e))
     }
 
     /// Restores into the (stopped) cluster's data directory, to `target` (a timestamp

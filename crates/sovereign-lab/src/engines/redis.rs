@@ -100,7 +100,7 @@ impl Redis {
             line.clear();
             r.read_line(&mut line).map_err(err)?;
             if line.starts_with('-') {
-                return Err(LabError::Other(format!(
+                return Err(LabError::Failed(format!(
                     "Redis {}: {}",
                     self.name,
                     line.trim()
