@@ -365,6 +365,655 @@ pub fn up(
     }
 }
 
+/// Where the lab's ports come from: the system (or `--port-base`) while it starts, a counter in
+/// tests of [`plan`].
+pub(crate) trait PortSource {
+    /// A port for `what` on `ip`, free when taken.
+    fn take(&mut self, ip: &str, what: &str) -> Result<u16, LabError>;
+    /// Whether nothing listens on `ip:port` (a port shared by several addresses).
+    fn free(&self, ip: &str, port: u16) -> bool;
+}
+
+impl PortSource for Ports {
+    fn take(&mut self, ip: &str, what: &str) -> Result<u16, LabError> {
+        Ports::take(self, ip, what)
+    }
+
+    fn free(&self, ip: &str, port: u16) -> bool {
+        process::port_free(ip, port)
+    }
+}
+
+/// Everything `up` decides before it starts a process: each server's port, the proxy's routes
+/// and their delays, the edges, the application tier. It reads the topology, the catalog and the
+/// sites' addresses only, and takes ports from `ports`: [`build`] starts what it says.
+struct Plan {
+    /// PostgreSQL members, (site, role), the primary first.
+    pg_sites: Vec<(String, String)>,
+    pg_ports: BTreeMap<String, u16>,
+    redis_ports: BTreeMap<String, u16>,
+    prom_sites: Vec<String>,
+    prom_ports: BTreeMap<String, u16>,
+    /// The site of the global Prometheus.
+    global: Option<String>,
+    cass_specs: Vec<NodeSpec>,
+    /// Per datacenter: nodes in the lab, replication factor in the lab, in the topology.
+    cass_dcs: BTreeMap<String, (u32, u32, u32)>,
+    routes: Vec<Route>,
+    /// Every route's listening address by name (the lab state's `routes`).
+    route_addrs: BTreeMap<String, SocketAddr>,
+    edges: Vec<Edge>,
+    /// Every edge's URL by site (the lab state's `edges`).
+    edge_urls: BTreeMap<String, String>,
+    tier: Option<Tier>,
+    /// What differs from the topology, for `lab status`.
+    notes: Vec<String>,
+}
+
+/// PostgreSQL's part of a plan: members (site, role), their ports, the physical members.
+type PgPlan = (Vec<(String, String)>, BTreeMap<String, u16>, Vec<String>);
+/// Prometheus's part: the sites that run one, their ports, the global one's site.
+type PromPlan = (Vec<String>, BTreeMap<String, u16>, Option<String>);
+/// Cassandra's part: the nodes, and per datacenter (lab nodes, lab factor, topology factor).
+type CassandraPlan = (Vec<NodeSpec>, BTreeMap<String, (u32, u32, u32)>);
+
+/// What every component's plan reads (topology, catalog, options, the sites' addresses) and adds
+/// to (ports, proxy routes, notes).
+struct Planner<'a> {
+    t: &'a ValidatedTopology,
+    catalog: &'a Catalog,
+    opts: &'a UpOptions,
+    sites: &'a [LabSite],
+    ports: &'a mut dyn PortSource,
+    routes: Vec<Route>,
+    route_addrs: BTreeMap<String, SocketAddr>,
+    notes: Vec<String>,
+    /// Site pairs without a round-trip figure in the catalog (no delay there).
+    unknown_pairs: Vec<String>,
+}
+
+impl Planner<'_> {
+    fn site_ip(&self, id: &str) -> String {
+        self.sites
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.ip.clone())
+            .unwrap_or_else(|| "127.0.0.1".into())
+    }
+
+    /// A site's place in the topology, from 1: the third byte of its loopback addresses.
+    fn site_index(&self, id: &str) -> usize {
+        self.t.sites.iter().position(|s| s.id == id).unwrap_or(0) + 1
+    }
+
+    /// The one-way delay from `a` to `b` in milliseconds, scaled; 0 (and a note) without a figure.
+    fn delay(&mut self, a: &str, b: &str) -> f64 {
+        match one_way(self.t, self.catalog, a, b, self.opts.latency_scale) {
+            Some(d) => d,
+            None => {
+                self.unknown_pairs.push(format!("{a}–{b}"));
+                0.0
+            }
+        }
+    }
+
+    /// A delayed route `kind from→to` on the proxy, on an address of its own.
+    fn route(
+        &mut self,
+        kind: &str,
+        from: &str,
+        to: &str,
+        target: SocketAddr,
+        ms: f64,
+    ) -> Result<SocketAddr, LabError> {
+        let ip = format!("127.13.{}.{}", self.site_index(from), self.site_index(to));
+        let port = self
+            .ports
+            .take(&ip, &format!("the {kind} route {from}→{to}"))?;
+        let listen: SocketAddr = crate::parse_addr(format!("{ip}:{port}"))?;
+        let name = format!("{kind} {from}→{to}");
+        self.routes.push(Route {
+            name: name.clone(),
+            listen,
+            target,
+            delay_ms: ms,
+            by_source: BTreeMap::new(),
+            sniff: Sniff::None,
+            link: Some((from.to_string(), to.to_string())),
+            source_sites: BTreeMap::new(),
+        });
+        self.route_addrs.insert(name, listen);
+        Ok(listen)
+    }
+
+    /// PostgreSQL: a port per member, and routes from every member to every physical member
+    /// (not the logical replicas), so a failover can repoint anyone to anyone.
+    fn postgres(&mut self) -> Result<PgPlan, LabError> {
+        let t = self.t;
+        let pg_sites: Vec<(String, String)> = match &t.postgres {
+            Some(pg) => std::iter::once((pg.primary.to_string(), "primary".to_string()))
+                .chain(
+                    pg.secondaries
+                        .iter()
+                        .map(|s| (s.to_string(), "secondary".to_string())),
+                )
+                .chain(
+                    pg.logical_replicas
+                        .iter()
+                        .map(|r| (r.site.to_string(), "logical_replica".to_string())),
+                )
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut pg_ports = BTreeMap::new();
+        for (site, _) in &pg_sites {
+            let ip = self.site_ip(site);
+            pg_ports.insert(
+                site.clone(),
+                self.ports.take(&ip, &format!("PostgreSQL at {site}"))?,
+            );
+        }
+        // PostgreSQL: from every member to every physical member, so a failover can repoint
+        // anyone to anyone.
+        let physical: Vec<String> = pg_sites
+            .iter()
+            .filter(|(_, r)| r != "logical_replica")
+            .map(|(s, _)| s.clone())
+            .collect();
+        for (from, _) in &pg_sites {
+            for to in &physical {
+                if from != to {
+                    let target: SocketAddr =
+                        crate::parse_addr(format!("{}:{}", self.site_ip(to), pg_ports[to]))?;
+                    let ms = self.delay(from, to);
+                    self.route("pg", from, to, target, ms)?;
+                }
+            }
+        }
+        Ok((pg_sites, pg_ports, physical))
+    }
+
+    /// Redis: a port per site; in global mode, routes from the secondaries to the primary.
+    fn redis(&mut self) -> Result<BTreeMap<String, u16>, LabError> {
+        let t = self.t;
+        let mut redis_ports = BTreeMap::new();
+        if let Some(r) = &t.redis {
+            for site in &r.sites {
+                let ip = self.site_ip(site);
+                redis_ports.insert(
+                    site.to_string(),
+                    self.ports.take(&ip, &format!("Redis at {site}"))?,
+                );
+            }
+            if r.mode == sovereign_spec::RedisMode::Global
+                && let Some(p) = &r.primary
+            {
+                for site in r.sites.iter().filter(|s| *s != p) {
+                    let target: SocketAddr = crate::parse_addr(format!(
+                        "{}:{}",
+                        self.site_ip(p),
+                        redis_ports[p.as_str()]
+                    ))?;
+                    let ms = self.delay(site, p);
+                    self.route("redis", site, p, target, ms)?;
+                }
+            }
+        }
+        Ok(redis_ports)
+    }
+
+    /// Prometheus: one per site with something to scrape, and the global one, which receives
+    /// every other's remote write through a route.
+    fn prometheus(
+        &mut self,
+        pg_sites: &[(String, String)],
+        redis_ports: &BTreeMap<String, u16>,
+    ) -> Result<PromPlan, LabError> {
+        let t = self.t;
+        let mut prom_sites: Vec<String> = t
+            .sites
+            .iter()
+            .filter(|s| {
+                pg_sites.iter().any(|(p, _)| *p == s.id) || redis_ports.contains_key(s.id.as_str())
+            })
+            .map(|s| s.id.to_string())
+            .collect();
+        let global = t
+            .monitoring
+            .global_site
+            .as_ref()
+            .map(|g| g.to_string())
+            .or_else(|| prom_sites.first().cloned());
+        if let Some(g) = &global
+            && !prom_sites.contains(g)
+        {
+            prom_sites.push(g.clone());
+        }
+        let mut prom_ports = BTreeMap::new();
+        for site in &prom_sites {
+            let ip = self.site_ip(site);
+            prom_ports.insert(
+                site.clone(),
+                self.ports.take(&ip, &format!("Prometheus at {site}"))?,
+            );
+        }
+        if let Some(g) = &global {
+            for site in prom_sites.iter().filter(|s| *s != g) {
+                let target: SocketAddr =
+                    crate::parse_addr(format!("{}:{}", self.site_ip(g), prom_ports[g]))?;
+                let ms = self.delay(site, g);
+                self.route("prom", site, g, target, ms)?;
+            }
+        }
+        Ok((prom_sites, prom_ports, global))
+    }
+
+    /// Cassandra: every node behind a proxy address, the delay set by the calling node's
+    /// datacenter; fewer nodes than the topology's when asked, and a note saying so.
+    fn cassandra(&mut self) -> Result<CassandraPlan, LabError> {
+        let t = self.t;
+        let mut cass_specs: Vec<NodeSpec> = Vec::new();
+        let mut cass_dcs: BTreeMap<String, (u32, u32, u32)> = BTreeMap::new();
+        if let (Some(c), true) = (&t.cassandra, self.opts.with_cassandra) {
+            let first_ip = format!("127.11.{}.1", self.site_index(&c.datacenters[0].site));
+            let storage = self.ports.take(&first_ip, "Cassandra storage")?;
+            let native = self.ports.take(&first_ip, "Cassandra CQL")?;
+            for dc in &c.datacenters {
+                let n = self.opts.cassandra_nodes.clamp(1, dc.nodes.max(1));
+                let rf = dc.replication_factor.min(n);
+                if rf < dc.replication_factor {
+                    self.notes.push(format!(
+                        "Cassandra `{}`: replication factor {} in the topology, {rf} in the lab ({n} node(s); --cassandra-nodes {} runs the real factor)",
+                        dc.site, dc.replication_factor, dc.replication_factor
+                    ));
+                }
+                cass_dcs.insert(dc.site.to_string(), (n, rf, dc.replication_factor));
+                for i in 0..n {
+                    let listen: IpAddr = crate::parse_addr(format!(
+                        "127.11.{}.{}",
+                        self.site_index(&dc.site),
+                        i + 1
+                    ))?;
+                    let broadcast: IpAddr = crate::parse_addr(format!(
+                        "127.12.{}.{}",
+                        self.site_index(&dc.site),
+                        i + 1
+                    ))?;
+                    for (ip, port, what) in [
+                        (listen, storage, "storage"),
+                        (listen, native, "CQL"),
+                        (broadcast, storage, "proxy"),
+                    ] {
+                        if !self.ports.free(&ip.to_string(), port) {
+                            return Err(LabError::Invalid(format!(
+                                "port {ip}:{port} (Cassandra {what}) is taken by another program"
+                            )));
+                        }
+                    }
+                    cass_specs.push(NodeSpec {
+                        name: format!("{}-{}", dc.site, i + 1),
+                        dc: dc.site.to_string(),
+                        rack: format!("rack{}", i + 1),
+                        listen,
+                        broadcast,
+                        storage_port: storage,
+                        native_port: native,
+                        jmx_port: self.ports.take("127.0.0.1", "Cassandra JMX")?,
+                    });
+                }
+            }
+            for node in &cass_specs {
+                let mut by_source = BTreeMap::new();
+                for other in &cass_specs {
+                    if other.dc != node.dc {
+                        by_source.insert(other.broadcast, self.delay(&other.dc, &node.dc));
+                    }
+                }
+                let in_dc = self.delay(&node.dc, &node.dc);
+                self.routes.push(Route {
+                    name: format!("cassandra →{}", node.name),
+                    listen: SocketAddr::new(node.broadcast, node.storage_port),
+                    target: SocketAddr::new(node.listen, node.storage_port),
+                    delay_ms: in_dc,
+                    by_source,
+                    sniff: Sniff::CassandraInternode,
+                    link: Some((node.dc.clone(), node.dc.clone())),
+                    source_sites: cass_specs
+                        .iter()
+                        .map(|o| (o.broadcast, o.dc.clone()))
+                        .collect(),
+                });
+            }
+        } else if t.cassandra.is_some() {
+            self.notes
+                .push("Cassandra left out (--without-cassandra)".into());
+        }
+        Ok((cass_specs, cass_dcs))
+    }
+
+    /// Edges: each serving site's stand-in load balancer, healthy while its data tier answers.
+    fn edges(
+        &mut self,
+        pg_ports: &BTreeMap<String, u16>,
+        redis_ports: &BTreeMap<String, u16>,
+    ) -> Result<(Vec<Edge>, BTreeMap<String, String>), LabError> {
+        let t = self.t;
+        let mut edge_urls = BTreeMap::new();
+        let mut edges = Vec::new();
+        if let Some(app) = &t.application {
+            for s in t.sites.iter().filter(|s| s.serves()) {
+                let ip = self.site_ip(&s.id);
+                let mut needs = Vec::new();
+                if let Some(p) = pg_ports.get(s.id.as_str()) {
+                    needs.push((
+                        "postgres".to_string(),
+                        crate::parse_addr(format!("{ip}:{p}"))?,
+                    ));
+                }
+                if let Some(p) = redis_ports.get(s.id.as_str()) {
+                    needs.push(("redis".to_string(), crate::parse_addr(format!("{ip}:{p}"))?));
+                }
+                if needs.is_empty() {
+                    continue;
+                }
+                let port = self.ports.take(&ip, &format!("the edge of {}", s.id))?;
+                let listen: SocketAddr = crate::parse_addr(format!("{ip}:{port}"))?;
+                edge_urls.insert(s.id.to_string(), format!("http://{listen}"));
+                edges.push(Edge {
+                    site: s.id.to_string(),
+                    listen,
+                    health_path: app.health_path.clone(),
+                    needs,
+                });
+            }
+        }
+        Ok((edges, edge_urls))
+    }
+
+    /// The application tier: the reference application in every serving site with a copy of
+    /// the database, its front on the proxy (delayed by the calling region), the routing DNS and
+    /// the users' regions.
+    fn tier(
+        &mut self,
+        dir: &Path,
+        (pg_ports, redis_ports): (&BTreeMap<String, u16>, &BTreeMap<String, u16>),
+        physical: &[String],
+        cass_specs: &[NodeSpec],
+    ) -> Result<Option<Tier>, LabError> {
+        let (t, catalog, opts) = (self.t, self.catalog, self.opts);
+        let scale = opts.latency_scale;
+        let mut tier: Option<Tier> = None;
+        if let (Some(app), Some(d)) = (&t.application, &t.dns) {
+            let serving: Vec<String> = t
+                .sites
+                .iter()
+                .filter(|s| s.serves() && pg_ports.contains_key(s.id.as_str()))
+                .map(|s| s.id.to_string())
+                .collect();
+            if !serving.is_empty() {
+                // Users in every site's region, then in the topology's other user regions
+                // (`[usage] user_regions`, AWS region codes), each from a loopback address of its own.
+                let regions: Vec<LabUserRegion> =
+                    t.sites
+                        .iter()
+                        .map(|s| LabUserRegion {
+                            region: s.id.to_string(),
+                            source: IpAddr::V4(std::net::Ipv4Addr::new(
+                                127,
+                                20,
+                                self.site_index(&s.id) as u8,
+                                1,
+                            )),
+                        })
+                        .chain(t.usage.user_regions.iter().enumerate().map(|(i, r)| {
+                            LabUserRegion {
+                                region: r.clone(),
+                                source: IpAddr::V4(std::net::Ipv4Addr::new(
+                                    127,
+                                    21,
+                                    i as u8 + 1,
+                                    1,
+                                )),
+                            }
+                        }))
+                        .collect();
+                // The round trip from a user region (a site's, or an AWS region) to a site.
+                let region_rtt = |region: &str, site: &str| -> Option<f64> {
+                    let to = t.find_site(site)?;
+                    match t.find_site(region) {
+                        Some(from) => survivability::rtt(catalog, from, to).map(|x| x.0),
+                        None => catalog
+                            .rtt(
+                                &sovereign_catalog::Location::Aws(region.to_string()),
+                                &to.location,
+                            )
+                            .map(|x| x.0),
+                    }
+                };
+                let fronts: BTreeMap<String, std::net::Ipv4Addr> = serving
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.clone(),
+                            std::net::Ipv4Addr::new(127, 14, self.site_index(s) as u8, 1),
+                        )
+                    })
+                    .collect();
+                let first = fronts
+                    .values()
+                    .next()
+                    .copied()
+                    .unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+                let port = self
+                    .ports
+                    .take(&first.to_string(), "the application fronts")?;
+                for ip in fronts.values() {
+                    if !self.ports.free(&ip.to_string(), port) {
+                        return Err(LabError::Invalid(format!(
+                            "port {ip}:{port} (an application front) is taken by another program"
+                        )));
+                    }
+                }
+                let mut apps = Vec::new();
+                let mut app_addrs = BTreeMap::new();
+                for site in &serving {
+                    let ip = self.site_ip(site);
+                    let aport = self
+                        .ports
+                        .take(&ip, &format!("the application at {site}"))?;
+                    let listen: SocketAddr = crate::parse_addr(format!("{ip}:{aport}"))?;
+                    app_addrs.insert(site.clone(), listen);
+                    let mut by_source = BTreeMap::new();
+                    for r in &regions {
+                        let ms = if &r.region == site {
+                            one_way(t, catalog, site, site, scale).unwrap_or(0.0)
+                        } else if t.find_site(&r.region).is_some() {
+                            self.delay(&r.region, site)
+                        } else {
+                            // A user region that is no site: the catalog's round trip from there.
+                            region_rtt(&r.region, site).map_or(0.0, |rtt| rtt / 2.0 * scale)
+                        };
+                        by_source.insert(r.source, ms);
+                    }
+                    let front = SocketAddr::new(IpAddr::V4(fronts[site]), port);
+                    self.routes.push(Route {
+                        name: format!("app →{site}"),
+                        listen: front,
+                        target: listen,
+                        delay_ms: 0.0,
+                        by_source,
+                        sniff: Sniff::None,
+                        // Users reach their site whatever happens between sites.
+                        link: None,
+                        source_sites: BTreeMap::new(),
+                    });
+                    self.route_addrs.insert(format!("app →{site}"), front);
+                    // Writes: every physical member as this site reaches it, nearest first.
+                    let mut hosts: Vec<(f64, SocketAddr)> = Vec::new();
+                    for y in physical {
+                        if y == site {
+                            let a: SocketAddr =
+                                crate::parse_addr(format!("{ip}:{}", pg_ports[site]))?;
+                            hosts.push((-1.0, a));
+                        } else if let Some(r) = self.route_addrs.get(&format!("pg {site}→{y}")) {
+                            hosts.push((one_way(t, catalog, site, y, 1.0).unwrap_or(1e9), *r));
+                        }
+                    }
+                    hosts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let addr = |p: Option<&u16>| -> Option<SocketAddr> {
+                        p.and_then(|p| format!("{ip}:{p}").parse().ok())
+                    };
+                    let pg_read = addr(pg_ports.get(site));
+                    let redis = addr(redis_ports.get(site));
+                    let cassandra = cass_specs.iter().find(|n| &n.dc == site).and_then(|n| {
+                        t.cassandra.as_ref().map(|c| crate::app::CassandraTarget {
+                            node: SocketAddr::new(n.listen, n.native_port),
+                            dc: n.dc.clone(),
+                            keyspace: c.keyspace.clone(),
+                        })
+                    });
+                    let mut needs = Vec::new();
+                    needs.extend(pg_read.map(|a| ("postgres".to_string(), a)));
+                    needs.extend(redis.map(|a| ("redis".to_string(), a)));
+                    needs.extend(
+                        cassandra
+                            .as_ref()
+                            .map(|c| ("cassandra".to_string(), c.node)),
+                    );
+                    apps.push(crate::app::AppConfig {
+                        site: site.clone(),
+                        listen,
+                        health_path: app.health_path.clone(),
+                        database: t
+                            .postgres
+                            .as_ref()
+                            .map(|p| p.database_name.clone())
+                            .unwrap_or_default(),
+                        pg_user: "postgres".into(),
+                        pg_read,
+                        pg_write: hosts.into_iter().map(|(_, a)| a).collect(),
+                        redis,
+                        cassandra,
+                        needs,
+                        cache_ttl_seconds: 10,
+                        lab_dir: dir.to_path_buf(),
+                    });
+                }
+                let ts = opts.dns_time_scale;
+                let ttl = ((f64::from(d.ttl_seconds) * ts).round() as u32).max(1);
+                let interval = f64::from(d.health_check_interval_seconds) * ts;
+                let dns_ip = "127.9.0.2";
+                let dns_port = self.ports.take(dns_ip, "the routing DNS")?;
+                let dns_addr: SocketAddr = crate::parse_addr(format!("{dns_ip}:{dns_port}"))?;
+                let events = dir.join("dns").join("events.jsonl");
+                let dns_cfg = crate::dns::DnsConfig {
+                    listen: dns_addr,
+                    name: d.api_fqdn(),
+                    zone: d.zone.trim_end_matches('.').to_string(),
+                    ttl_seconds: ttl,
+                    interval_ms: ((interval * 1000.0).round() as u64).max(50),
+                    threshold: d.health_check_failure_threshold.max(1),
+                    sites: apps
+                        .iter()
+                        .map(|a| crate::dns::DnsSite {
+                            site: a.site.clone(),
+                            answer: fronts[&a.site],
+                            health: a.listen,
+                            health_path: a.health_path.clone(),
+                        })
+                        .collect(),
+                    regions: regions
+                        .iter()
+                        .map(|r| crate::dns::DnsRegion {
+                            region: r.region.clone(),
+                            source: r.source,
+                            rtt_ms: serving
+                                .iter()
+                                .filter_map(|s| {
+                                    region_rtt(&r.region, s)
+                                        .or((&r.region == s).then_some(0.0))
+                                        .map(|ms| (s.clone(), ms))
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                    events: Some(events.clone()),
+                };
+                let users = LabUsers {
+                    dns: dns_addr,
+                    name: d.api_fqdn(),
+                    port,
+                    fronts,
+                    apps: app_addrs,
+                    regions,
+                    ttl_seconds: ttl,
+                    interval_seconds: interval,
+                    threshold: d.health_check_failure_threshold.max(1),
+                    time_scale: ts,
+                    events,
+                };
+                tier = Some(Tier {
+                    apps,
+                    dns: dns_cfg,
+                    users,
+                });
+            }
+        }
+        Ok(tier)
+    }
+}
+
+fn plan(
+    t: &ValidatedTopology,
+    catalog: &Catalog,
+    opts: &UpOptions,
+    dir: &Path,
+    sites: &[LabSite],
+    ports: &mut dyn PortSource,
+) -> Result<Plan, LabError> {
+    let mut p = Planner {
+        t,
+        catalog,
+        opts,
+        sites,
+        ports,
+        routes: Vec::new(),
+        route_addrs: BTreeMap::new(),
+        notes: Vec::new(),
+        unknown_pairs: Vec::new(),
+    };
+    let (pg_sites, pg_ports, physical) = p.postgres()?;
+    let redis_ports = p.redis()?;
+    let (prom_sites, prom_ports, global) = p.prometheus(&pg_sites, &redis_ports)?;
+    let (cass_specs, cass_dcs) = p.cassandra()?;
+    let (edges, edge_urls) = p.edges(&pg_ports, &redis_ports)?;
+    let tier = p.tier(dir, (&pg_ports, &redis_ports), &physical, &cass_specs)?;
+    if !p.unknown_pairs.is_empty() {
+        p.unknown_pairs.sort();
+        p.unknown_pairs.dedup();
+        p.notes.push(format!(
+            "no round-trip figure in the catalog for {}: no delay injected there",
+            p.unknown_pairs.join(", ")
+        ));
+    }
+    Ok(Plan {
+        pg_sites,
+        pg_ports,
+        redis_ports,
+        prom_sites,
+        prom_ports,
+        global,
+        cass_specs,
+        cass_dcs,
+        routes: p.routes,
+        route_addrs: p.route_addrs,
+        edges,
+        edge_urls,
+        tier,
+        notes: p.notes,
+    })
+}
+
 fn build(
     u: &mut Up,
     t: &ValidatedTopology,
@@ -405,472 +1054,26 @@ fn build(
     );
     u.state.engines = engines;
     u.state.notes.extend(notes);
-    let site_ip = |u: &Up, id: &str| {
-        u.state
-            .site(id)
-            .map(|s| s.ip.clone())
-            .unwrap_or_else(|| "127.0.0.1".into())
-    };
-    let site_index = |id: &str| t.sites.iter().position(|s| s.id == id).unwrap_or(0) + 1;
+    let Plan {
+        pg_sites,
+        pg_ports,
+        redis_ports,
+        prom_sites,
+        prom_ports,
+        global,
+        cass_specs,
+        cass_dcs,
+        routes,
+        route_addrs,
+        edges,
+        edge_urls,
+        tier,
+        notes,
+    } = plan(t, catalog, opts, &dir, &u.state.sites, &mut u.ports)?;
     let scale = opts.latency_scale;
-    let mut unknown_pairs = Vec::new();
-    let mut delay = |a: &str, b: &str| match one_way(t, catalog, a, b, scale) {
-        Some(d) => d,
-        None => {
-            unknown_pairs.push(format!("{a}–{b}"));
-            0.0
-        }
-    };
-
-    // --- Plan every server's address, then the routes between sites. ---
-    let pg_sites: Vec<(String, String)> = match &t.postgres {
-        Some(pg) => std::iter::once((pg.primary.to_string(), "primary".to_string()))
-            .chain(
-                pg.secondaries
-                    .iter()
-                    .map(|s| (s.to_string(), "secondary".to_string())),
-            )
-            .chain(
-                pg.logical_replicas
-                    .iter()
-                    .map(|r| (r.site.to_string(), "logical_replica".to_string())),
-            )
-            .collect(),
-        None => Vec::new(),
-    };
-    let mut pg_ports = BTreeMap::new();
-    for (site, _) in &pg_sites {
-        let ip = site_ip(u, site);
-        pg_ports.insert(
-            site.clone(),
-            u.ports.take(&ip, &format!("PostgreSQL at {site}"))?,
-        );
-    }
-    let mut routes: Vec<Route> = Vec::new();
-    let mut route = |u: &mut Up,
-                     kind: &str,
-                     from: &str,
-                     to: &str,
-                     target: SocketAddr,
-                     ms: f64|
-     -> Result<SocketAddr, LabError> {
-        let ip = format!("127.13.{}.{}", site_index(from), site_index(to));
-        let port = u
-            .ports
-            .take(&ip, &format!("the {kind} route {from}→{to}"))?;
-        let listen: SocketAddr = crate::parse_addr(format!("{ip}:{port}"))?;
-        let name = format!("{kind} {from}→{to}");
-        routes.push(Route {
-            name: name.clone(),
-            listen,
-            target,
-            delay_ms: ms,
-            by_source: BTreeMap::new(),
-            sniff: Sniff::None,
-            link: Some((from.to_string(), to.to_string())),
-            source_sites: BTreeMap::new(),
-        });
-        u.state.routes.insert(name, listen);
-        Ok(listen)
-    };
-    // PostgreSQL: from every member to every physical member, so a failover can repoint
-    // anyone to anyone.
-    let physical: Vec<&String> = pg_sites
-        .iter()
-        .filter(|(_, r)| r != "logical_replica")
-        .map(|(s, _)| s)
-        .collect();
-    for (from, _) in &pg_sites {
-        for to in &physical {
-            if from != *to {
-                let target: SocketAddr =
-                    crate::parse_addr(format!("{}:{}", site_ip(u, to), pg_ports[*to]))?;
-                let ms = delay(from, to);
-                route(u, "pg", from, to, target, ms)?;
-            }
-        }
-    }
-    // Redis: global datastore secondaries replicate from the primary.
-    let mut redis_ports = BTreeMap::new();
-    if let Some(r) = &t.redis {
-        for site in &r.sites {
-            let ip = site_ip(u, site);
-            redis_ports.insert(
-                site.to_string(),
-                u.ports.take(&ip, &format!("Redis at {site}"))?,
-            );
-        }
-        if r.mode == sovereign_spec::RedisMode::Global
-            && let Some(p) = &r.primary
-        {
-            for site in r.sites.iter().filter(|s| *s != p) {
-                let target: SocketAddr =
-                    crate::parse_addr(format!("{}:{}", site_ip(u, p), redis_ports[p.as_str()]))?;
-                let ms = delay(site, p);
-                route(u, "redis", site, p, target, ms)?;
-            }
-        }
-    }
-    // Prometheus: one per site with something to scrape; the global one receives.
-    let mut prom_sites: Vec<String> = t
-        .sites
-        .iter()
-        .filter(|s| {
-            pg_sites.iter().any(|(p, _)| *p == s.id) || redis_ports.contains_key(s.id.as_str())
-        })
-        .map(|s| s.id.to_string())
-        .collect();
-    let global = t
-        .monitoring
-        .global_site
-        .as_ref()
-        .map(|g| g.to_string())
-        .or_else(|| prom_sites.first().cloned());
-    if let Some(g) = &global
-        && !prom_sites.contains(g)
-    {
-        prom_sites.push(g.clone());
-    }
-    let mut prom_ports = BTreeMap::new();
-    for site in &prom_sites {
-        let ip = site_ip(u, site);
-        prom_ports.insert(
-            site.clone(),
-            u.ports.take(&ip, &format!("Prometheus at {site}"))?,
-        );
-    }
-    if let Some(g) = &global {
-        for site in prom_sites.iter().filter(|s| *s != g) {
-            let target: SocketAddr =
-                crate::parse_addr(format!("{}:{}", site_ip(u, g), prom_ports[g]))?;
-            let ms = delay(site, g);
-            route(u, "prom", site, g, target, ms)?;
-        }
-    }
-    // Cassandra: every node behind a proxy address; the delay depends on the calling node.
-    let mut cass_specs: Vec<NodeSpec> = Vec::new();
-    let mut cass_dcs: BTreeMap<String, (u32, u32, u32)> = BTreeMap::new();
-    if let (Some(c), true) = (&t.cassandra, opts.with_cassandra) {
-        let first_ip = format!("127.11.{}.1", site_index(&c.datacenters[0].site));
-        let storage = u.ports.take(&first_ip, "Cassandra storage")?;
-        let native = u.ports.take(&first_ip, "Cassandra CQL")?;
-        for dc in &c.datacenters {
-            let n = opts.cassandra_nodes.clamp(1, dc.nodes.max(1));
-            let rf = dc.replication_factor.min(n);
-            if rf < dc.replication_factor {
-                u.state.notes.push(format!(
-                    "Cassandra `{}`: replication factor {} in the topology, {rf} in the lab ({n} node(s); --cassandra-nodes {} runs the real factor)",
-                    dc.site, dc.replication_factor, dc.replication_factor
-                ));
-            }
-            cass_dcs.insert(dc.site.to_string(), (n, rf, dc.replication_factor));
-            for i in 0..n {
-                let listen: IpAddr =
-                    crate::parse_addr(format!("127.11.{}.{}", site_index(&dc.site), i + 1))?;
-                let broadcast: IpAddr =
-                    crate::parse_addr(format!("127.12.{}.{}", site_index(&dc.site), i + 1))?;
-                for (ip, port, what) in [
-                    (listen, storage, "storage"),
-                    (listen, native, "CQL"),
-                    (broadcast, storage, "proxy"),
-                ] {
-                    if !process::port_free(&ip.to_string(), port) {
-                        return Err(LabError::Invalid(format!(
-                            "port {ip}:{port} (Cassandra {what}) is taken by another program"
-                        )));
-                    }
-                }
-                cass_specs.push(NodeSpec {
-                    name: format!("{}-{}", dc.site, i + 1),
-                    dc: dc.site.to_string(),
-                    rack: format!("rack{}", i + 1),
-                    listen,
-                    broadcast,
-                    storage_port: storage,
-                    native_port: native,
-                    jmx_port: u.ports.take("127.0.0.1", "Cassandra JMX")?,
-                });
-            }
-        }
-        for node in &cass_specs {
-            let mut by_source = BTreeMap::new();
-            for other in &cass_specs {
-                if other.dc != node.dc {
-                    by_source.insert(other.broadcast, delay(&other.dc, &node.dc));
-                }
-            }
-            let in_dc = delay(&node.dc, &node.dc);
-            routes.push(Route {
-                name: format!("cassandra →{}", node.name),
-                listen: SocketAddr::new(node.broadcast, node.storage_port),
-                target: SocketAddr::new(node.listen, node.storage_port),
-                delay_ms: in_dc,
-                by_source,
-                sniff: Sniff::CassandraInternode,
-                link: Some((node.dc.clone(), node.dc.clone())),
-                source_sites: cass_specs
-                    .iter()
-                    .map(|o| (o.broadcast, o.dc.clone()))
-                    .collect(),
-            });
-        }
-    } else if t.cassandra.is_some() {
-        u.state
-            .notes
-            .push("Cassandra left out (--without-cassandra)".into());
-    }
-    // Edges: each serving site's stand-in load balancer, healthy while its data tier answers.
-    let mut edges = Vec::new();
-    if let Some(app) = &t.application {
-        for s in t.sites.iter().filter(|s| s.serves()) {
-            let ip = site_ip(u, &s.id);
-            let mut needs = Vec::new();
-            if let Some(p) = pg_ports.get(s.id.as_str()) {
-                needs.push((
-                    "postgres".to_string(),
-                    crate::parse_addr(format!("{ip}:{p}"))?,
-                ));
-            }
-            if let Some(p) = redis_ports.get(s.id.as_str()) {
-                needs.push(("redis".to_string(), crate::parse_addr(format!("{ip}:{p}"))?));
-            }
-            if needs.is_empty() {
-                continue;
-            }
-            let port = u.ports.take(&ip, &format!("the edge of {}", s.id))?;
-            let listen: SocketAddr = crate::parse_addr(format!("{ip}:{port}"))?;
-            u.state
-                .edges
-                .insert(s.id.to_string(), format!("http://{listen}"));
-            edges.push(Edge {
-                site: s.id.to_string(),
-                listen,
-                health_path: app.health_path.clone(),
-                needs,
-            });
-        }
-    }
-    // The application tier: the reference application in every serving site with a copy of the
-    // database, its front on the proxy (delayed by the calling region), the routing DNS.
-    let mut tier: Option<Tier> = None;
-    if let (Some(app), Some(d)) = (&t.application, &t.dns) {
-        let serving: Vec<String> = t
-            .sites
-            .iter()
-            .filter(|s| s.serves() && pg_ports.contains_key(s.id.as_str()))
-            .map(|s| s.id.to_string())
-            .collect();
-        if !serving.is_empty() {
-            // Users in every site's region, then in the topology's other user regions
-            // (`[usage] user_regions`, AWS region codes), each from a loopback address of its own.
-            let regions: Vec<LabUserRegion> = t
-                .sites
-                .iter()
-                .map(|s| LabUserRegion {
-                    region: s.id.to_string(),
-                    source: IpAddr::V4(std::net::Ipv4Addr::new(
-                        127,
-                        20,
-                        site_index(&s.id) as u8,
-                        1,
-                    )),
-                })
-                .chain(
-                    t.usage
-                        .user_regions
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| LabUserRegion {
-                            region: r.clone(),
-                            source: IpAddr::V4(std::net::Ipv4Addr::new(127, 21, i as u8 + 1, 1)),
-                        }),
-                )
-                .collect();
-            // The round trip from a user region (a site's, or an AWS region) to a site.
-            let region_rtt = |region: &str, site: &str| -> Option<f64> {
-                let to = t.find_site(site)?;
-                match t.find_site(region) {
-                    Some(from) => survivability::rtt(catalog, from, to).map(|x| x.0),
-                    None => catalog
-                        .rtt(
-                            &sovereign_catalog::Location::Aws(region.to_string()),
-                            &to.location,
-                        )
-                        .map(|x| x.0),
-                }
-            };
-            let fronts: BTreeMap<String, std::net::Ipv4Addr> = serving
-                .iter()
-                .map(|s| {
-                    (
-                        s.clone(),
-                        std::net::Ipv4Addr::new(127, 14, site_index(s) as u8, 1),
-                    )
-                })
-                .collect();
-            let first = fronts
-                .values()
-                .next()
-                .copied()
-                .unwrap_or(std::net::Ipv4Addr::LOCALHOST);
-            let port = u.ports.take(&first.to_string(), "the application fronts")?;
-            for ip in fronts.values() {
-                if !process::port_free(&ip.to_string(), port) {
-                    return Err(LabError::Invalid(format!(
-                        "port {ip}:{port} (an application front) is taken by another program"
-                    )));
-                }
-            }
-            let mut apps = Vec::new();
-            let mut app_addrs = BTreeMap::new();
-            for site in &serving {
-                let ip = site_ip(u, site);
-                let aport = u.ports.take(&ip, &format!("the application at {site}"))?;
-                let listen: SocketAddr = crate::parse_addr(format!("{ip}:{aport}"))?;
-                app_addrs.insert(site.clone(), listen);
-                let mut by_source = BTreeMap::new();
-                for r in &regions {
-                    let ms = if &r.region == site {
-                        one_way(t, catalog, site, site, scale).unwrap_or(0.0)
-                    } else if t.find_site(&r.region).is_some() {
-                        delay(&r.region, site)
-                    } else {
-                        // A user region that is no site: the catalog's round trip from there.
-                        region_rtt(&r.region, site).map_or(0.0, |rtt| rtt / 2.0 * scale)
-                    };
-                    by_source.insert(r.source, ms);
-                }
-                let front = SocketAddr::new(IpAddr::V4(fronts[site]), port);
-                routes.push(Route {
-                    name: format!("app →{site}"),
-                    listen: front,
-                    target: listen,
-                    delay_ms: 0.0,
-                    by_source,
-                    sniff: Sniff::None,
-                    // Users reach their site whatever happens between sites.
-                    link: None,
-                    source_sites: BTreeMap::new(),
-                });
-                u.state.routes.insert(format!("app →{site}"), front);
-                // Writes: every physical member as this site reaches it, nearest first.
-                let mut hosts: Vec<(f64, SocketAddr)> = Vec::new();
-                for y in &physical {
-                    if *y == site {
-                        let a: SocketAddr = crate::parse_addr(format!("{ip}:{}", pg_ports[site]))?;
-                        hosts.push((-1.0, a));
-                    } else if let Some(r) = u.state.routes.get(&format!("pg {site}→{y}")) {
-                        hosts.push((one_way(t, catalog, site, y, 1.0).unwrap_or(1e9), *r));
-                    }
-                }
-                hosts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let addr = |p: Option<&u16>| -> Option<SocketAddr> {
-                    p.and_then(|p| format!("{ip}:{p}").parse().ok())
-                };
-                let pg_read = addr(pg_ports.get(site));
-                let redis = addr(redis_ports.get(site));
-                let cassandra = cass_specs.iter().find(|n| &n.dc == site).and_then(|n| {
-                    t.cassandra.as_ref().map(|c| crate::app::CassandraTarget {
-                        node: SocketAddr::new(n.listen, n.native_port),
-                        dc: n.dc.clone(),
-                        keyspace: c.keyspace.clone(),
-                    })
-                });
-                let mut needs = Vec::new();
-                needs.extend(pg_read.map(|a| ("postgres".to_string(), a)));
-                needs.extend(redis.map(|a| ("redis".to_string(), a)));
-                needs.extend(
-                    cassandra
-                        .as_ref()
-                        .map(|c| ("cassandra".to_string(), c.node)),
-                );
-                apps.push(crate::app::AppConfig {
-                    site: site.clone(),
-                    listen,
-                    health_path: app.health_path.clone(),
-                    database: t
-                        .postgres
-                        .as_ref()
-                        .map(|p| p.database_name.clone())
-                        .unwrap_or_default(),
-                    pg_user: "postgres".into(),
-                    pg_read,
-                    pg_write: hosts.into_iter().map(|(_, a)| a).collect(),
-                    redis,
-                    cassandra,
-                    needs,
-                    cache_ttl_seconds: 10,
-                    lab_dir: dir.clone(),
-                });
-            }
-            let ts = opts.dns_time_scale;
-            let ttl = ((f64::from(d.ttl_seconds) * ts).round() as u32).max(1);
-            let interval = f64::from(d.health_check_interval_seconds) * ts;
-            let dns_ip = "127.9.0.2";
-            let dns_port = u.ports.take(dns_ip, "the routing DNS")?;
-            let dns_addr: SocketAddr = crate::parse_addr(format!("{dns_ip}:{dns_port}"))?;
-            let events = dir.join("dns").join("events.jsonl");
-            let dns_cfg = crate::dns::DnsConfig {
-                listen: dns_addr,
-                name: d.api_fqdn(),
-                zone: d.zone.trim_end_matches('.').to_string(),
-                ttl_seconds: ttl,
-                interval_ms: ((interval * 1000.0).round() as u64).max(50),
-                threshold: d.health_check_failure_threshold.max(1),
-                sites: apps
-                    .iter()
-                    .map(|a| crate::dns::DnsSite {
-                        site: a.site.clone(),
-                        answer: fronts[&a.site],
-                        health: a.listen,
-                        health_path: a.health_path.clone(),
-                    })
-                    .collect(),
-                regions: regions
-                    .iter()
-                    .map(|r| crate::dns::DnsRegion {
-                        region: r.region.clone(),
-                        source: r.source,
-                        rtt_ms: serving
-                            .iter()
-                            .filter_map(|s| {
-                                region_rtt(&r.region, s)
-                                    .or((&r.region == s).then_some(0.0))
-                                    .map(|ms| (s.clone(), ms))
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-                events: Some(events.clone()),
-            };
-            let users = LabUsers {
-                dns: dns_addr,
-                name: d.api_fqdn(),
-                port,
-                fronts,
-                apps: app_addrs,
-                regions,
-                ttl_seconds: ttl,
-                interval_seconds: interval,
-                threshold: d.health_check_failure_threshold.max(1),
-                time_scale: ts,
-                events,
-            };
-            tier = Some(Tier {
-                apps,
-                dns: dns_cfg,
-                users,
-            });
-        }
-    }
-    if !unknown_pairs.is_empty() {
-        unknown_pairs.sort();
-        unknown_pairs.dedup();
-        u.state.notes.push(format!(
-            "no round-trip figure in the catalog for {}: no delay injected there",
-            unknown_pairs.join(", ")
-        ));
-    }
+    u.state.notes.extend(notes);
+    u.state.routes.extend(route_addrs);
+    u.state.edges.extend(edge_urls);
     u.state.proxy_config = ProxyConfig {
         routes,
         edges,
@@ -1705,4 +1908,201 @@ pub fn http_get(host: &str, port: u16, path: &str) -> Option<String> {
         return None;
     }
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use sovereign_catalog::Date;
+
+    use super::*;
+
+    /// Ports from a counter: the plan is checked without asking the machine anything.
+    struct Counter(u16);
+
+    impl PortSource for Counter {
+        fn take(&mut self, _ip: &str, _what: &str) -> Result<u16, LabError> {
+            self.0 += 1;
+            Ok(self.0)
+        }
+
+        fn free(&self, _ip: &str, _port: u16) -> bool {
+            true
+        }
+    }
+
+    fn topology(name: &str) -> ValidatedTopology {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/{name}.toml"));
+        let text = std::fs::read_to_string(path).unwrap();
+        sovereign_check::check_text(&text, Catalog::builtin(), Date::new(2026, 11, 26))
+            .validated
+            .unwrap()
+    }
+
+    fn options(scale: f64, with_cassandra: bool) -> UpOptions {
+        UpOptions {
+            dir: PathBuf::from("/nonexistent/lab"),
+            latency_scale: scale,
+            cassandra_nodes: 1,
+            with_cassandra,
+            port_base: None,
+            program: PathBuf::from("sovereign"),
+            topology_source: "examples/global-sovereign.toml".into(),
+            topology_text: String::new(),
+            cassandra_heap_mb: 512,
+            alert_time_scale: 1.0,
+            dns_time_scale: 1.0,
+        }
+    }
+
+    fn sites(t: &ValidatedTopology) -> Vec<LabSite> {
+        t.sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| LabSite {
+                id: s.id.to_string(),
+                ip: format!("127.10.{}.1", i + 1),
+                region: s.aws.as_ref().map(|a| a.region.clone()),
+                fly_region: s.fly_region().map(str::to_string),
+            })
+            .collect()
+    }
+
+    fn planned(scale: f64, with_cassandra: bool) -> (ValidatedTopology, Plan) {
+        let t = topology("global-sovereign");
+        let opts = options(scale, with_cassandra);
+        let p = plan(
+            &t,
+            Catalog::builtin(),
+            &opts,
+            Path::new("/nonexistent/lab"),
+            &sites(&t),
+            &mut Counter(20000),
+        )
+        .unwrap();
+        (t, p)
+    }
+
+    #[test]
+    fn every_member_reaches_every_physical_member_through_the_proxy() {
+        let (t, p) = planned(1.0, false);
+        let pg = t.postgres.as_ref().unwrap();
+        let physical: Vec<String> = pg.members().map(|s| s.to_string()).collect();
+        assert_eq!(p.pg_sites.len(), physical.len() + pg.logical_replicas.len());
+        for (from, _) in &p.pg_sites {
+            for to in physical.iter().filter(|to| *to != from) {
+                let name = format!("pg {from}→{to}");
+                let r = p.routes.iter().find(|r| r.name == name);
+                let r = r.unwrap_or_else(|| panic!("no route {name}"));
+                assert_eq!(r.target.port(), p.pg_ports[to]);
+                assert_eq!(p.route_addrs[&name], r.listen);
+            }
+        }
+        // A logical replica is a source, never a target: nobody fails over to it.
+        for r in &pg.logical_replicas {
+            let into = format!("→{}", r.site);
+            assert!(
+                !p.routes
+                    .iter()
+                    .any(|x| x.name.starts_with("pg ") && x.name.ends_with(&into))
+            );
+        }
+    }
+
+    #[test]
+    fn no_two_listeners_share_an_address() {
+        let (_, p) = planned(1.0, true);
+        let mut seen = BTreeSet::new();
+        for r in &p.routes {
+            assert!(
+                seen.insert(r.listen),
+                "{} listens where another does",
+                r.name
+            );
+        }
+        for e in &p.edges {
+            assert!(
+                seen.insert(e.listen),
+                "the edge of {} listens where another does",
+                e.site
+            );
+        }
+    }
+
+    #[test]
+    fn delays_follow_the_catalog_and_the_scale() {
+        let (_, full) = planned(1.0, false);
+        let (_, half) = planned(0.5, false);
+        let mut cross = 0;
+        for r in &full.routes {
+            let h = half.routes.iter().find(|x| x.name == r.name).unwrap();
+            assert!((h.delay_ms - r.delay_ms / 2.0).abs() < 1e-9, "{}", r.name);
+            if r.name.starts_with("pg ") {
+                assert!(r.delay_ms > 0.0, "{} has no delay", r.name);
+                cross += 1;
+            }
+        }
+        assert!(cross > 0);
+        // Between Amsterdam and Sydney the catalog's round trip is far above 100 ms.
+        let ams_syd = full.routes.iter().find(|r| r.name == "pg ams→syd").unwrap();
+        assert!(ams_syd.delay_ms > 50.0, "{}", ams_syd.delay_ms);
+    }
+
+    #[test]
+    fn the_tier_writes_nearest_member_first() {
+        let (t, p) = planned(1.0, false);
+        let tier = p
+            .tier
+            .expect("the default topology has an application tier");
+        assert!(!tier.apps.is_empty());
+        for app in &tier.apps {
+            let own = p.pg_ports.get(&app.site);
+            let physical = t
+                .postgres
+                .as_ref()
+                .unwrap()
+                .members()
+                .any(|m| m.as_str() == app.site);
+            if physical {
+                assert_eq!(app.pg_write[0].port(), *own.unwrap(), "{}", app.site);
+            }
+            assert!(app.pg_write.len() > 1, "{} has one way to write", app.site);
+        }
+        assert_eq!(
+            tier.users.regions.len(),
+            t.sites.len() + t.usage.user_regions.len()
+        );
+    }
+
+    #[test]
+    fn cassandra_can_be_left_out_and_says_so() {
+        let (_, without) = planned(1.0, false);
+        assert!(without.cass_specs.is_empty());
+        assert!(
+            without
+                .notes
+                .iter()
+                .any(|n| n.contains("--without-cassandra"))
+        );
+        let (t, with) = planned(1.0, true);
+        let dcs = t.cassandra.as_ref().unwrap().datacenters.len();
+        assert_eq!(
+            with.cass_specs.len(),
+            dcs,
+            "one node per datacenter with --cassandra-nodes 1"
+        );
+        assert!(
+            with.routes
+                .iter()
+                .any(|r| r.name.starts_with("cassandra →"))
+        );
+    }
+
+    #[test]
+    fn planning_touches_nothing_on_disk() {
+        let _ = planned(1.0, true);
+        assert!(!Path::new("/nonexistent/lab").exists());
+    }
 }
