@@ -1,13 +1,27 @@
-//! `monitoring.tf`: the global Prometheus's load balancer and private zone, the alert topics and the CloudWatch alarms.
+//! `monitoring.tf`: the global Prometheus's load balancer and private zone, the alert topics and
+//! the CloudWatch alarms.
 
 use super::*;
 
 pub(super) fn monitoring(cx: &Ctx, tree: &mut Tree) {
-    let t = cx.t;
     let mut f = File::new(&cx.header(
         "Monitoring, AWS side: the internal load balancer every site's Prometheus remote-writes to, the\nprivate zone with its name, and CloudWatch alarms on Aurora replication lag and on the global\nPrometheus itself, with email notifications.",
     ));
     let mut any = false;
+    any |= prometheus_endpoint(cx, &mut f);
+    any |= alert_topics(cx, &mut f);
+    any |= prometheus_watcher(cx, &mut f);
+    any |= lag_alarms(cx, &mut f);
+    if any {
+        tree.add("monitoring.tf", f.render());
+    }
+}
+
+/// The global Prometheus's internal load balancer, target group, listener and private zone, reached
+/// by every site's remote write. Returns whether it added anything.
+fn prometheus_endpoint(cx: &Ctx, f: &mut File) -> bool {
+    let t = cx.t;
+    let mut added = false;
     if let Some((gs, a, _)) = t.monitoring_cluster() {
         let sources: Vec<String> = cx
             .mesh_eks_sites()
@@ -153,8 +167,16 @@ pub(super) fn monitoring(cx: &Ctx, tree: &mut Tree) {
                         .attr("evaluate_target_health", Expr::Bool(false)),
                 ),
         );
-        any = true;
+        added = true;
     }
+    added
+}
+
+/// An alert topic in every AWS site with a cluster or a database, its subscriptions and policy.
+/// Returns whether it added anything.
+fn alert_topics(cx: &Ctx, f: &mut File) -> bool {
+    let t = cx.t;
+    let mut added = false;
     // An alert topic in every AWS site with a cluster or a database: CloudWatch alarms and the
     // site's Alertmanager publish to it; the budget recipients are subscribed.
     let recipients = t
@@ -190,8 +212,16 @@ pub(super) fn monitoring(cx: &Ctx, tree: &mut Tree) {
                 .attr("endpoint", s(email)),
             );
         }
-        any = true;
+        added = true;
     }
+    added
+}
+
+/// The CloudWatch alarm that watches the global Prometheus from outside. Returns whether it added
+/// anything.
+fn prometheus_watcher(cx: &Ctx, f: &mut File) -> bool {
+    let t = cx.t;
+    let mut added = false;
     // The watcher of the watchers: the global Prometheus evaluates every rule and its
     // Alertmanager sends every notification, so its own death would be silent. CloudWatch
     // watches the load balancer in front of it: no healthy target (Prometheus not ready) for
@@ -227,7 +257,16 @@ pub(super) fn monitoring(cx: &Ctx, tree: &mut Tree) {
                 .attr("ok_actions", raw(format!("[aws_sns_topic.alerts_{}.arn]", gs.id)))
                 .attr("tags", site_tags(&gs.id)),
         );
+        added = true;
     }
+    added
+}
+
+/// The CloudWatch alarms on every Aurora member's replication lag. Returns whether it added
+/// anything.
+fn lag_alarms(cx: &Ctx, f: &mut File) -> bool {
+    let t = cx.t;
+    let mut added = false;
     if let Some(pg) = &t.postgres {
         // Two lag alarms per member, today's writer included. Between regions: AWS publishes
         // AuroraGlobalDBReplicationLag only for secondaries, so after a switchover the new
@@ -260,12 +299,10 @@ pub(super) fn monitoring(cx: &Ctx, tree: &mut Tree) {
                 format!("The most-behind Aurora reader in {member} is more than {lag} s behind its writer: reads there are stale"),
                 lag,
             ));
-            any = true;
+            added = true;
         }
     }
-    if any {
-        tree.add("monitoring.tf", f.render());
-    }
+    added
 }
 
 /// A CloudWatch alarm on one of an Aurora member's lag metrics (milliseconds), to the site's

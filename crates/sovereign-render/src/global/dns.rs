@@ -1,4 +1,5 @@
-//! `dns.tf`: the API records (latency or geolocation routing), health checks and the Fly.io records.
+//! `dns.tf`: the API records (latency or geolocation routing), health checks and the Fly.io
+//! records.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! `loadbalancer.tf`: the public edge of every serving AWS site (load balancer, certificate, WAF), and the Fly.io names that serve.
+//! `loadbalancer.tf`: the public edge of every serving AWS site (load balancer, certificate, WAF),
+//! and the Fly.io names that serve.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! `kubernetes.tf` and `spot.tf`: the EKS clusters and their node groups, and who may reach their API.
+//! `kubernetes.tf` and `spot.tf`: the EKS clusters and their node groups, and who may reach their
+//! API.
 
 use super::*;
 

@@ -8,41 +8,54 @@ pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
         "Outputs: the shape `sovereign verify --outputs` reads (`terraform output -json`); the tree's\nREADME documents it.",
     ));
     let mut sites: Vec<(String, Expr)> = Vec::new();
-    let cassandra_name = cx.cassandra_cluster_name();
     for site in &t.sites {
-        let id = &site.id;
-        let mut m: Vec<(String, Expr)> = vec![
-            (
-                "region".into(),
-                site.aws.as_ref().map_or(Expr::Null, |a| s(&a.region)),
-            ),
-            ("fly_region".into(), site.fly_region().map_or(Expr::Null, s)),
-            (
-                "vpc_id".into(),
-                if site.aws.is_some() {
-                    raw(format!("module.network_{id}.vpc_id"))
-                } else {
-                    Expr::Null
-                },
-            ),
-            (
-                "kms_key_arn".into(),
-                if site.aws.is_some() {
-                    raw(format!("module.network_{id}.kms_key_arn"))
-                } else {
-                    Expr::Null
-                },
-            ),
-            (
-                "alerts_topic_arn".into(),
-                if alert_sites(cx).iter().any(|x| x.id == *id) {
-                    raw(format!("aws_sns_topic.alerts_{id}.arn"))
-                } else {
-                    Expr::Null
-                },
-            ),
-        ];
-        m.push((
+        sites.push((site.id.to_string(), site_output(cx, site)));
+    }
+    f.add(
+        Block::new("output", &["sites"])
+            .attr("description", s("Per site: region, VPC, EKS cluster, PostgreSQL role and endpoints, cache, Cassandra contact points, load balancer."))
+            .attr("value", Expr::Map(sites)),
+    );
+    postgres_output(cx, &mut f);
+    redis_output(cx, &mut f);
+    cassandra_output(cx, &mut f);
+    monitoring_output(cx, &mut f);
+    fly_links_output(cx, &mut f);
+    dns_output(cx, &mut f);
+    tree.add("outputs.tf", f.render());
+}
+
+/// One site's entry of the `sites` output: where it is, and each component it has (null when
+/// it has none).
+fn site_output(cx: &Ctx, site: &SiteV) -> Expr {
+    let id = &site.id;
+    let aws = |value: String| {
+        if site.aws.is_some() {
+            raw(value)
+        } else {
+            Expr::Null
+        }
+    };
+    Expr::Map(vec![
+        (
+            "region".into(),
+            site.aws.as_ref().map_or(Expr::Null, |a| s(&a.region)),
+        ),
+        ("fly_region".into(), site.fly_region().map_or(Expr::Null, s)),
+        ("vpc_id".into(), aws(format!("module.network_{id}.vpc_id"))),
+        (
+            "kms_key_arn".into(),
+            aws(format!("module.network_{id}.kms_key_arn")),
+        ),
+        (
+            "alerts_topic_arn".into(),
+            if alert_sites(cx).iter().any(|x| x.id == *id) {
+                raw(format!("aws_sns_topic.alerts_{id}.arn"))
+            } else {
+                Expr::Null
+            },
+        ),
+        (
             "eks".into(),
             if site.has_eks() {
                 map([
@@ -52,135 +65,151 @@ pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
             } else {
                 Expr::Null
             },
-        ));
-        let pg = match (&t.postgres, site.aurora()) {
-            (Some(pg), Some(role)) => map([
-                (
-                    "role",
-                    s(if role == AuroraRole::Primary {
-                        "primary"
-                    } else {
-                        "secondary"
-                    }),
-                ),
-                (
-                    "cluster_id",
-                    raw(format!("module.database_{id}.cluster_identifier")),
-                ),
-                (
-                    "writer_endpoint",
-                    raw(format!("module.database_{id}.writer_endpoint")),
-                ),
-                (
-                    "reader_endpoint",
-                    raw(format!("module.database_{id}.reader_endpoint")),
-                ),
-                ("port", raw(format!("module.database_{id}.port"))),
-                ("database", s(&pg.database_name)),
-            ]),
-            (Some(pg), None) if site.has_logical_replica() => map([
-                ("role", s("logical_replica")),
-                ("host", s(format!("{}.internal", fly_pg_app(cx, id)))),
-                ("port", int(5432)),
-                ("database", s(&pg.database_name)),
-            ]),
-            _ => Expr::Null,
-        };
-        m.push(("postgres".into(), pg));
-        m.push((
-            "redis".into(),
-            if site.has_cache() {
-                map([
-                    (
-                        "primary_endpoint",
-                        raw(format!("module.cache_{id}.primary_endpoint")),
-                    ),
-                    (
-                        "reader_endpoint",
-                        raw(format!("module.cache_{id}.reader_endpoint")),
-                    ),
-                    ("port", raw(format!("module.cache_{id}.port"))),
-                    ("tls", Expr::Bool(true)),
-                ])
-            } else {
-                Expr::Null
-            },
-        ));
-        m.push((
-            "cassandra".into(),
-            if site.has_cassandra_dc() {
-                map([
-                    ("datacenter", s(id)),
-                    (
-                        "contact_points",
-                        strs([format!(
-                            "{cassandra_name}-{id}-service.k8ssandra.svc.cluster.local"
-                        )]),
-                    ),
-                    ("port", int(9042)),
-                ])
-            } else {
-                Expr::Null
-            },
-        ));
-        let lb = if edge_sites(cx).iter().any(|(e, _)| e.id == *id) {
-            map([
-                ("dns_name", raw(format!("module.edge_{id}.dns_name"))),
-                (
-                    "target_group_arn",
-                    raw(format!("module.edge_{id}.target_group_arn")),
-                ),
-                (
-                    "url",
-                    s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
-                ),
-                (
-                    "health_path",
-                    s(t.application
-                        .as_ref()
-                        .map(|a| a.health_path.clone())
-                        .unwrap_or_default()),
-                ),
-            ])
-        } else if fly_serving_sites(cx).iter().any(|e| e.id == *id) {
-            map([
-                (
-                    "dns_name",
-                    s(format!(
-                        "{}.fly.dev",
-                        fly_app_name(
-                            cx,
-                            &t.application
-                                .as_ref()
-                                .map(|a| a.name.clone())
-                                .unwrap_or_default()
-                        )
-                    )),
-                ),
-                ("target_group_arn", Expr::Null),
-                (
-                    "url",
-                    s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
-                ),
-                (
-                    "health_path",
-                    s(t.application
-                        .as_ref()
-                        .map(|a| a.health_path.clone())
-                        .unwrap_or_default()),
-                ),
-            ])
-        } else {
-            Expr::Null
-        };
-        m.push(("load_balancer".into(), lb));
-        sites.push((id.to_string(), Expr::Map(m)));
+        ),
+        ("postgres".into(), site_postgres(cx, site)),
+        ("redis".into(), site_redis(site)),
+        ("cassandra".into(), site_cassandra(cx, site)),
+        ("load_balancer".into(), site_load_balancer(cx, site)),
+    ])
+}
+
+/// An Aurora member's role and endpoints, or a logical replica's address on Fly.io.
+fn site_postgres(cx: &Ctx, site: &SiteV) -> Expr {
+    let (t, id) = (cx.t, &site.id);
+    match (&t.postgres, site.aurora()) {
+        (Some(pg), Some(role)) => map([
+            (
+                "role",
+                s(if role == AuroraRole::Primary {
+                    "primary"
+                } else {
+                    "secondary"
+                }),
+            ),
+            (
+                "cluster_id",
+                raw(format!("module.database_{id}.cluster_identifier")),
+            ),
+            (
+                "writer_endpoint",
+                raw(format!("module.database_{id}.writer_endpoint")),
+            ),
+            (
+                "reader_endpoint",
+                raw(format!("module.database_{id}.reader_endpoint")),
+            ),
+            ("port", raw(format!("module.database_{id}.port"))),
+            ("database", s(&pg.database_name)),
+        ]),
+        (Some(pg), None) if site.has_logical_replica() => map([
+            ("role", s("logical_replica")),
+            ("host", s(format!("{}.internal", fly_pg_app(cx, id)))),
+            ("port", int(5432)),
+            ("database", s(&pg.database_name)),
+        ]),
+        _ => Expr::Null,
     }
-    f.add(
-        Block::new("output", &["sites"])
-            .attr("description", s("Per site: region, VPC, EKS cluster, PostgreSQL role and endpoints, cache, Cassandra contact points, load balancer."))
-            .attr("value", Expr::Map(sites)),
-    );
+}
+
+/// The site's cache endpoints (TLS on).
+fn site_redis(site: &SiteV) -> Expr {
+    let id = &site.id;
+    if site.has_cache() {
+        map([
+            (
+                "primary_endpoint",
+                raw(format!("module.cache_{id}.primary_endpoint")),
+            ),
+            (
+                "reader_endpoint",
+                raw(format!("module.cache_{id}.reader_endpoint")),
+            ),
+            ("port", raw(format!("module.cache_{id}.port"))),
+            ("tls", Expr::Bool(true)),
+        ])
+    } else {
+        Expr::Null
+    }
+}
+
+/// The site's Cassandra datacenter and its contact points.
+fn site_cassandra(cx: &Ctx, site: &SiteV) -> Expr {
+    let id = &site.id;
+    let cassandra_name = cx.cassandra_cluster_name();
+    if site.has_cassandra_dc() {
+        map([
+            ("datacenter", s(id)),
+            (
+                "contact_points",
+                strs([format!(
+                    "{cassandra_name}-{id}-service.k8ssandra.svc.cluster.local"
+                )]),
+            ),
+            ("port", int(9042)),
+        ])
+    } else {
+        Expr::Null
+    }
+}
+
+/// What serves the site's users: its load balancer, or the Fly.io app.
+fn site_load_balancer(cx: &Ctx, site: &SiteV) -> Expr {
+    let (t, id) = (cx.t, &site.id);
+    if edge_sites(cx).iter().any(|(e, _)| e.id == *id) {
+        map([
+            ("dns_name", raw(format!("module.edge_{id}.dns_name"))),
+            (
+                "target_group_arn",
+                raw(format!("module.edge_{id}.target_group_arn")),
+            ),
+            (
+                "url",
+                s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
+            ),
+            (
+                "health_path",
+                s(t.application
+                    .as_ref()
+                    .map(|a| a.health_path.clone())
+                    .unwrap_or_default()),
+            ),
+        ])
+    } else if fly_serving_sites(cx).iter().any(|e| e.id == *id) {
+        map([
+            (
+                "dns_name",
+                s(format!(
+                    "{}.fly.dev",
+                    fly_app_name(
+                        cx,
+                        &t.application
+                            .as_ref()
+                            .map(|a| a.name.clone())
+                            .unwrap_or_default()
+                    )
+                )),
+            ),
+            ("target_group_arn", Expr::Null),
+            (
+                "url",
+                s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
+            ),
+            (
+                "health_path",
+                s(t.application
+                    .as_ref()
+                    .map(|a| a.health_path.clone())
+                    .unwrap_or_default()),
+            ),
+        ])
+    } else {
+        Expr::Null
+    }
+}
+
+/// `output "postgres"`: the Aurora global database: identifiers and endpoints, the replicas verify expects.
+fn postgres_output(cx: &Ctx, f: &mut File) {
+    let t = cx.t;
     if let Some(pg) = &t.postgres {
         let replicas: Vec<&str> = pg.replicas().map(|r| r.as_str()).collect();
         f.add(
@@ -202,6 +231,11 @@ pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
                 ),
         );
     }
+}
+
+/// `output "redis"`: the cache: mode, primary, eviction policy, where the AUTH token is.
+fn redis_output(cx: &Ctx, f: &mut File) {
+    let t = cx.t;
     if let Some(r) = &t.redis {
         f.add(
             Block::new("output", &["redis"])
@@ -220,6 +254,11 @@ pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
                 ),
         );
     }
+}
+
+/// `output "cassandra"`: the Cassandra cluster and its datacenters.
+fn cassandra_output(cx: &Ctx, f: &mut File) {
+    let t = cx.t;
     if let Some(c) = &t.cassandra {
         f.add(
             Block::new("output", &["cassandra"])
@@ -227,7 +266,7 @@ pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
                 .attr(
                     "value",
                     map([
-                        ("cluster_name", s(&cassandra_name)),
+                        ("cluster_name", s(cx.cassandra_cluster_name())),
                         ("keyspace", s(&c.keyspace)),
                         (
                             "datacenters",
@@ -247,6 +286,11 @@ pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
                 ),
         );
     }
+}
+
+/// `output "monitoring"`: the global Prometheus and the sites it should hear from.
+fn monitoring_output(cx: &Ctx, f: &mut File) {
+    let t = cx.t;
     f.add(
         Block::new("output", &["monitoring"])
             .attr("description", s("The global Prometheus every site remote-writes to, and the sites it should hear from."))
@@ -267,6 +311,11 @@ pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
                 ]),
             ),
     );
+}
+
+/// `output "fly_links"`: the gateways of every Fly.io logical replica's links.
+fn fly_links_output(cx: &Ctx, f: &mut File) {
+    let t = cx.t;
     if let Some(pg) = &t.postgres
         && !pg.logical_replicas.is_empty()
     {
@@ -292,6 +341,11 @@ pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
                 ),
         );
     }
+}
+
+/// `output "dns"`: the public zone, its name servers and the API name.
+fn dns_output(cx: &Ctx, f: &mut File) {
+    let t = cx.t;
     if let Some(d) = &t.dns {
         f.add(
             Block::new("output", &["dns"])
@@ -307,5 +361,4 @@ pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
                 ),
         );
     }
-    tree.add("outputs.tf", f.render());
 }

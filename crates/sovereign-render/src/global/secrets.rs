@@ -1,4 +1,5 @@
-//! `secrets.tf`: the credentials in Secrets Manager (PostgreSQL master and roles, Redis), replicated to the regions that read them.
+//! `secrets.tf`: the credentials in Secrets Manager (PostgreSQL master and roles, Redis),
+//! replicated to the regions that read them.
 
 use super::*;
 
