@@ -455,59 +455,13 @@ async fn failover_async(
     let current: Arc<Mutex<PgMember>> = Arc::new(Mutex::new(old_m.clone()));
     let acks: Arc<Mutex<Vec<Ack>>> = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (current, acks, stop, db) = (current.clone(), acks.clone(), stop.clone(), db.clone());
-        let interval = Duration::from_secs_f64(1.0 / f64::from(opts.rate.max(1)));
-        tokio::spawn(async move {
-            let mut client: Option<(String, tokio_postgres::Client)> = None;
-            while !stop.load(Ordering::Relaxed) {
-                let tick = Instant::now();
-                let m = current.lock().map(|m| m.clone()).ok();
-                let Some(m) = m else { break };
-                if client.as_ref().map(|(s, _)| s != &m.site).unwrap_or(true) {
-                    client = None;
-                    let cfg = format!("{} connect_timeout=1", m.pg.conninfo(&db));
-                    if let Ok(Ok((c, conn))) = tokio::time::timeout(
-                        Duration::from_secs(1),
-                        tokio_postgres::connect(&cfg, NoTls),
-                    )
-                    .await
-                    {
-                        tokio::spawn(conn);
-                        client = Some((m.site.clone(), c));
-                    }
-                }
-                if let Some((site, c)) = &client {
-                    match tokio::time::timeout(
-                        Duration::from_secs(1),
-                        c.query_one(
-                            "INSERT INTO public.sovereign_drill (site) VALUES ($1) RETURNING id",
-                            &[site],
-                        ),
-                    )
-                    .await
-                    {
-                        Ok(Ok(row)) => {
-                            let id: i64 = row.get(0);
-                            if let Ok(mut a) = acks.lock() {
-                                a.push(Ack {
-                                    id,
-                                    at: Instant::now(),
-                                    site: site.clone(),
-                                });
-                            }
-                        }
-                        _ => client = None,
-                    }
-                } else {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                if let Some(rest) = interval.checked_sub(tick.elapsed()) {
-                    tokio::time::sleep(rest).await;
-                }
-            }
-        })
-    };
+    let writer = spawn_writer(
+        current.clone(),
+        acks.clone(),
+        stop.clone(),
+        db.clone(),
+        opts.rate,
+    );
     progress(&format!(
         "writing on {old} at up to {} a second for {:.1} s…",
         opts.rate, opts.lead_seconds
@@ -515,21 +469,7 @@ async fn failover_async(
     tokio::time::sleep(Duration::from_secs_f64(opts.lead_seconds)).await;
 
     // How far behind each standby is at the moment of the kill.
-    let mut behind = BTreeMap::new();
-    let mut target_write_lag = 0.0f64;
-    if let Ok(c) = connect(&old_m, &db).await
-        && let Ok(rows) = c
-            .query("SELECT application_name, (pg_current_wal_lsn() - COALESCE(replay_lsn, '0/0'))::bigint, EXTRACT(epoch FROM COALESCE(write_lag, '0'::interval))::float8 FROM pg_stat_replication", &[])
-            .await
-    {
-        for r in rows {
-            let name = r.get::<_, Option<String>>(0).unwrap_or_default();
-            if name == target {
-                target_write_lag = r.get::<_, Option<f64>>(2).unwrap_or(0.0);
-            }
-            behind.insert(name, r.get::<_, Option<i64>>(1).unwrap_or(0));
-        }
-    }
+    let (behind, target_write_lag) = standby_positions(&old_m, &db, target).await;
     let one_way_ms = state
         .proxy_config
         .routes
@@ -558,64 +498,13 @@ async fn failover_async(
     // Promote once the target has noticed the loss: its WAL receiver has taken in everything
     // that was on the way (through the proxy, one one-way delay) and found the stream ended.
     // Promoting earlier would throw away WAL in flight, which no operator or Aurora does.
-    {
-        let c = connect(&new_m, &db).await?;
-        loop {
-            let streaming = c
-                .query_opt("SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming' AND pid IS NOT NULL", &[])
-                .await
-                .map(|r| r.is_some())
-                .unwrap_or(false);
-            if !streaming || killed.elapsed() > Duration::from_secs(15) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-    let detected = killed.elapsed();
-    progress(&format!(
-        "{target} lost its stream {:.2} s after the kill; promoting it…",
-        detected.as_secs_f64()
-    ));
-    new_m.pg.promote()?;
-    // Writable when it leaves recovery.
-    let c = connect(&new_m, &db).await?;
-    loop {
-        let r: bool = c
-            .query_one("SELECT pg_is_in_recovery()", &[])
-            .await
-            .map_err(|e| err("promotion", e))?
-            .get(0);
-        if !r {
-            break;
-        }
-        if killed.elapsed() > Duration::from_secs(120) {
-            return Err(LabError::Failed(format!(
-                "{target} is still in recovery two minutes after promotion"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (detected, c) = promote_after_detection(&new_m, &db, target, killed, progress).await?;
     let promoted = killed.elapsed();
     // The application is repointed (what DNS failover or a global writer endpoint does).
     if let Ok(mut cur) = current.lock() {
         *cur = new_m.clone();
     }
-    let first_new = loop {
-        if let Some(a) = acks
-            .lock()
-            .ok()
-            .and_then(|a| a.iter().find(|a| a.site == target).map(|a| a.at))
-        {
-            break a;
-        }
-        if killed.elapsed() > Duration::from_secs(120) {
-            return Err(LabError::Failed(format!(
-                "no write succeeded on {target} within two minutes"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let first_new = first_write_on(&acks, target, killed).await?;
     let rto = first_new.duration_since(killed);
     progress(&format!(
         "{target} took its first write {:.2} s after the kill",
@@ -647,6 +536,223 @@ async fn failover_async(
     };
 
     // RPO: acknowledged by the old primary, absent on the new one.
+    let Losses {
+        lost,
+        rpo,
+        acked_after,
+        lost_beyond_bound,
+        acked_old,
+        present,
+    } = losses(&acks, &c, (&old, target), killed, loss_bound).await?;
+    let ack_log = write_ack_log(dir, &old, killed, &acked_old, &present)?;
+
+    // Everyone else follows the new primary.
+    let mut notes = Vec::new();
+    let repointed = follow_new_primary(state, dir, &pg, (&old_m, &new_m), &db, progress).await?;
+    let backups = record_promotion(state, (&old, target), &new_m, &mut notes)?;
+    state.save(dir)?;
+    crate::up::write_outputs(dir, state)?;
+
+    // Every copy converges on the new primary's rows.
+    progress("checking the data on every copy…");
+    let data = converge(
+        state,
+        &db,
+        "public.sovereign_drill",
+        Duration::from_secs(90),
+    )
+    .await?;
+    Ok(FailoverReport {
+        old_primary: old,
+        new_primary: target.to_string(),
+        why,
+        latency_scale: state.latency_scale,
+        behind_before_kill: behind,
+        acknowledged_before_kill: acked_before,
+        acknowledged_after: acked_after,
+        lost_writes: lost,
+        rpo_seconds: rpo.as_secs_f64(),
+        loss_bound_seconds: loss_bound,
+        lost_beyond_bound,
+        ack_log: ack_log.display().to_string(),
+        detection_seconds: detected.as_secs_f64(),
+        promotion_seconds: promoted.as_secs_f64(),
+        rto_seconds: rto.as_secs_f64(),
+        aws_promotion_seconds: aws.0,
+        aws_source: aws.1,
+        repointed,
+        data,
+        backups,
+        notes,
+        users,
+    })
+}
+
+/// The drill's writer: commits as fast as `rate` allows against whichever primary `current`
+/// names, reconnecting when it changes, and records every acknowledgement in `acks`.
+fn spawn_writer(
+    current: Arc<Mutex<PgMember>>,
+    acks: Arc<Mutex<Vec<Ack>>>,
+    stop: Arc<AtomicBool>,
+    db: String,
+    rate: u32,
+) -> tokio::task::JoinHandle<()> {
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    tokio::spawn(async move {
+        let mut client: Option<(String, tokio_postgres::Client)> = None;
+        while !stop.load(Ordering::Relaxed) {
+            let tick = Instant::now();
+            let m = current.lock().map(|m| m.clone()).ok();
+            let Some(m) = m else { break };
+            if client.as_ref().map(|(s, _)| s != &m.site).unwrap_or(true) {
+                client = None;
+                let cfg = format!("{} connect_timeout=1", m.pg.conninfo(&db));
+                if let Ok(Ok((c, conn))) = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    tokio_postgres::connect(&cfg, NoTls),
+                )
+                .await
+                {
+                    tokio::spawn(conn);
+                    client = Some((m.site.clone(), c));
+                }
+            }
+            if let Some((site, c)) = &client {
+                match tokio::time::timeout(
+                    Duration::from_secs(1),
+                    c.query_one(
+                        "INSERT INTO public.sovereign_drill (site) VALUES ($1) RETURNING id",
+                        &[site],
+                    ),
+                )
+                .await
+                {
+                    Ok(Ok(row)) => {
+                        let id: i64 = row.get(0);
+                        if let Ok(mut a) = acks.lock() {
+                            a.push(Ack {
+                                id,
+                                at: Instant::now(),
+                                site: site.clone(),
+                            });
+                        }
+                    }
+                    _ => client = None,
+                }
+            } else {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if let Some(rest) = interval.checked_sub(tick.elapsed()) {
+                tokio::time::sleep(rest).await;
+            }
+        }
+    })
+}
+
+/// How far behind each standby of `old` is (bytes of WAL not replayed, by application name),
+/// and the write lag of `target`, in seconds: the moment before the kill.
+async fn standby_positions(old: &PgMember, db: &str, target: &str) -> (BTreeMap<String, i64>, f64) {
+    let mut behind = BTreeMap::new();
+    let mut target_write_lag = 0.0f64;
+    if let Ok(c) = connect(old, db).await
+        && let Ok(rows) = c
+            .query("SELECT application_name, (pg_current_wal_lsn() - COALESCE(replay_lsn, '0/0'))::bigint, EXTRACT(epoch FROM COALESCE(write_lag, '0'::interval))::float8 FROM pg_stat_replication", &[])
+            .await
+    {
+        for r in rows {
+            let name = r.get::<_, Option<String>>(0).unwrap_or_default();
+            if name == target {
+                target_write_lag = r.get::<_, Option<f64>>(2).unwrap_or(0.0);
+            }
+            behind.insert(name, r.get::<_, Option<i64>>(1).unwrap_or(0));
+        }
+    }
+    (behind, target_write_lag)
+}
+
+/// Promotes `new` once it has noticed the primary is gone (its WAL receiver stopped
+/// streaming), and waits until it leaves recovery: how long after the kill it noticed, and a
+/// connection to it.
+async fn promote_after_detection(
+    new_m: &PgMember,
+    db: &str,
+    target: &str,
+    killed: Instant,
+    progress: &dyn Fn(&str),
+) -> Result<(Duration, tokio_postgres::Client), LabError> {
+    {
+        let c = connect(new_m, db).await?;
+        loop {
+            let streaming = c
+                .query_opt("SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming' AND pid IS NOT NULL", &[])
+                .await
+                .map(|r| r.is_some())
+                .unwrap_or(false);
+            if !streaming || killed.elapsed() > Duration::from_secs(15) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let detected = killed.elapsed();
+    progress(&format!(
+        "{target} lost its stream {:.2} s after the kill; promoting it…",
+        detected.as_secs_f64()
+    ));
+    new_m.pg.promote()?;
+    // Writable when it leaves recovery.
+    let c = connect(new_m, db).await?;
+    loop {
+        let r: bool = c
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .map_err(|e| err("promotion", e))?
+            .get(0);
+        if !r {
+            break;
+        }
+        if killed.elapsed() > Duration::from_secs(120) {
+            return Err(LabError::Failed(format!(
+                "{target} is still in recovery two minutes after promotion"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((detected, c))
+}
+
+/// When the writer's first write on `target` was acknowledged; an error after two minutes.
+async fn first_write_on(
+    acks: &Mutex<Vec<Ack>>,
+    target: &str,
+    killed: Instant,
+) -> Result<Instant, LabError> {
+    loop {
+        if let Some(a) = acks
+            .lock()
+            .ok()
+            .and_then(|a| a.iter().find(|a| a.site == target).map(|a| a.at))
+        {
+            return Ok(a);
+        }
+        if killed.elapsed() > Duration::from_secs(120) {
+            return Err(LabError::Failed(format!(
+                "no write succeeded on {target} within two minutes"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// What the failover lost: the writes `old` acknowledged, which of them the new primary has,
+/// the lost ones, the window they span (the RPO) and how many fall outside `loss_bound`.
+async fn losses(
+    acks: &Mutex<Vec<Ack>>,
+    c: &tokio_postgres::Client,
+    (old, target): (&str, &str),
+    killed: Instant,
+    loss_bound: f64,
+) -> Result<Losses, LabError> {
     let acked_old: Vec<(i64, Instant)> = acks
         .lock()
         .map(|a| {
@@ -687,15 +793,42 @@ async fn failover_async(
         .iter()
         .filter(|(_, at)| killed.saturating_duration_since(*at).as_secs_f64() > loss_bound)
         .count();
-    let ack_log = write_ack_log(dir, &old, killed, &acked_old, &present)?;
+    Ok(Losses {
+        lost: lost.len(),
+        rpo,
+        acked_after,
+        lost_beyond_bound,
+        acked_old,
+        present,
+    })
+}
 
-    // Everyone else follows the new primary.
+/// The writes a failover lost, as [`losses`] counts them.
+struct Losses {
+    lost: usize,
+    rpo: Duration,
+    acked_after: usize,
+    lost_beyond_bound: usize,
+    acked_old: Vec<(i64, Instant)>,
+    present: std::collections::HashSet<i64>,
+}
+
+/// Every other member follows the new primary: standbys are repointed, the old primary's site
+/// is re-seeded as a standby, logical replicas resubscribe.
+async fn follow_new_primary(
+    state: &mut LabState,
+    dir: &Path,
+    pg: &crate::state::LabPostgres,
+    (old_m, new_m): (&PgMember, &PgMember),
+    db: &str,
+    progress: &dyn Fn(&str),
+) -> Result<Vec<Repointed>, LabError> {
+    let (old, target) = (&old_m.site, new_m.site.as_str());
     let mut repointed = Vec::new();
-    let mut notes = Vec::new();
     let others: Vec<PgMember> = pg
         .members
         .values()
-        .filter(|m| m.site != old && m.site != target)
+        .filter(|m| m.site != *old && m.site != target)
         .cloned()
         .collect();
     for m in others.iter().filter(|m| m.role == "secondary") {
@@ -704,7 +837,7 @@ async fn failover_async(
             "repointing the standby at {} to {target}…",
             m.site
         ));
-        let how = repoint_standby(state, m, &new_m).await?;
+        let how = repoint_standby(state, m, new_m).await?;
         repointed.push(Repointed {
             site: m.site.clone(),
             role: "secondary".into(),
@@ -716,8 +849,8 @@ async fn failover_async(
     {
         let start = Instant::now();
         progress(&format!("re-seeding {old} as a standby of {target}…"));
-        reseed(state, &old_m, &new_m)?;
-        caught_up(&old_m, &new_m, &db, Duration::from_secs(60)).await?;
+        reseed(state, old_m, new_m)?;
+        caught_up(old_m, new_m, db, Duration::from_secs(60)).await?;
         repointed.push(Repointed {
             site: old.clone(),
             role: "secondary".into(),
@@ -739,12 +872,23 @@ async fn failover_async(
             seconds: start.elapsed().as_secs_f64(),
         });
     }
+    Ok(repointed)
+}
+
+/// The lab state names `target` the primary and `old` a standby; the pgBackRest stanza follows
+/// the primary. What became of the backups, for the report.
+fn record_promotion(
+    state: &mut LabState,
+    (old, target): (&str, &str),
+    new_m: &PgMember,
+    notes: &mut Vec<String>,
+) -> Result<String, LabError> {
     if let Some(p) = state.postgres.as_mut() {
         p.primary = target.to_string();
         if let Some(m) = p.members.get_mut(target) {
             m.role = "primary".into();
         }
-        if let Some(m) = p.members.get_mut(&old) {
+        if let Some(m) = p.members.get_mut(old) {
             m.role = "secondary".into();
         }
     }
@@ -768,42 +912,7 @@ async fn failover_async(
         }
         None => "no pgBackRest stanza".into(),
     };
-    state.save(dir)?;
-    crate::up::write_outputs(dir, state)?;
-
-    // Every copy converges on the new primary's rows.
-    progress("checking the data on every copy…");
-    let data = converge(
-        state,
-        &db,
-        "public.sovereign_drill",
-        Duration::from_secs(90),
-    )
-    .await?;
-    Ok(FailoverReport {
-        old_primary: old,
-        new_primary: target.to_string(),
-        why,
-        latency_scale: state.latency_scale,
-        behind_before_kill: behind,
-        acknowledged_before_kill: acked_before,
-        acknowledged_after: acked_after,
-        lost_writes: lost.len(),
-        rpo_seconds: rpo.as_secs_f64(),
-        loss_bound_seconds: loss_bound,
-        lost_beyond_bound,
-        ack_log: ack_log.display().to_string(),
-        detection_seconds: detected.as_secs_f64(),
-        promotion_seconds: promoted.as_secs_f64(),
-        rto_seconds: rto.as_secs_f64(),
-        aws_promotion_seconds: aws.0,
-        aws_source: aws.1,
-        repointed,
-        data,
-        backups,
-        notes,
-        users,
-    })
+    Ok(backups)
 }
 
 /// Writes `drills/failover-<time>-acks.csv`: every write the old primary acknowledged, when
