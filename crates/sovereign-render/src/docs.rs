@@ -122,6 +122,7 @@ pub(crate) fn render(cx: &Ctx, tree: &mut Tree) {
     if t.postgres.is_some() {
         s.push_str(POSTGRES_ROLES);
     }
+    s.push_str(KNOWN_LIMITS);
     s.push_str("## Outputs\n\n`terraform -chdir=terraform output -json` prints, per output, `{\"sensitive\": ..., \"type\": ..., \"value\": ...}`.\n`sovereign verify --outputs FILE` reads these values:\n\n");
     s.push_str("- `sites.value.<site>`: `region`, `fly_region`, `vpc_id`, `kms_key_arn`, `eks` (`cluster_name`, `endpoint`),\n  `postgres` (`role` primary|secondary|logical_replica, `cluster_id`, `writer_endpoint`, `reader_endpoint`,\n  `host`, `port`, `database`), `redis` (`primary_endpoint`, `reader_endpoint`, `port`, `tls`), `cassandra`\n  (`datacenter`, `contact_points`, `port`), `load_balancer` (`dns_name`, `target_group_arn`, `url`, `health_path`);\n  absent parts are `null`.\n");
     s.push_str("- `postgres.value`: `global_cluster_id`, `global_writer_endpoint`, `primary_site`, `engine_version`, `database`,\n  `expected_replicas`, `max_lag_seconds`, `backup_retention_days`, `credentials_secret` (Secrets Manager name).\n");
@@ -181,5 +182,25 @@ no longer holds, empties the replica's tables and subscribes again with a full c
 replica is cut off, its slot holds WAL on the writer; `SovereignPostgresSlotRetention` and
 `SovereignPostgresSlotInactive` alert on it (Aurora's support for `max_slot_wal_keep_size` is not
 confirmed).
+
+";
+
+/// The README's section on what this tree does not do yet, so nobody finds out while applying.
+const KNOWN_LIMITS: &str = "## Known limits
+
+- Secrets pass through Terraform's state: the generated passwords and the Redis AUTH token (the
+  global root), the Kubernetes secrets built from them (the site roots). The state bucket is
+  KMS-encrypted and versioned; whoever may read a state object may read them. The site and
+  cassandra roots read the global root's whole state (`terraform_remote_state`), not only its
+  outputs. Write-only arguments and ephemeral resources would keep the passwords out, but they
+  need Terraform >= 1.11 or OpenTofu >= 1.11 (this tree asks for 1.10).
+- The Fly.io site's health check reaches the application through Fly.io's anycast address, and
+  Fly.io sends each probe to the nearest machine of the app, which may be in another Fly.io
+  region: the check stays healthy while any region of the app answers, so the Fly.io site's
+  records are withdrawn only when the whole app is down.
+- No `.terraform.lock.hcl` is written: `terraform -chdir=<root> providers lock -platform=linux_amd64`
+  (and your other platforms) in each root before the first apply, and commit the files.
+- Cost-allocation tags (`sovereign:project`, `sovereign:site`) must be activated in the billing
+  console of the payer account before the budgets, which filter on them, see any cost.
 
 ";
