@@ -41,6 +41,126 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
     let global_site = cx.global_monitoring_site().filter(|s| eks.contains(s));
     let prefix = t.network.subnet_prefix.value;
 
+    let sites = sites(cx)?;
+
+    let kubernetes = kubernetes(cx, &eks)?;
+
+    let application = t.application.as_ref().map(|a| ApplicationV {
+        name: a.name.value.clone(),
+        image: a.image.value.clone(),
+        port: a.port.value,
+        health_path: a.health_path.value.clone(),
+        replicas: a.replicas.value,
+        sites: ids(&serving),
+        fly_vm_size: a.fly_vm_size.value.clone(),
+        fly_machines: a.fly_machines.value,
+    });
+
+    let postgres = postgres(cx)?;
+
+    let cassandra = t.cassandra.as_ref().map(|c| CassandraV {
+        version: c.version.value.clone(),
+        control_plane: SiteId::checked(c.control_plane.value.as_str()),
+        keyspace: c.keyspace.value.clone(),
+        storage_class: c.storage_class.value.clone(),
+        datacenters: c
+            .datacenters
+            .iter()
+            .map(|d| CassandraDcV {
+                site: SiteId::checked(d.site.value.as_str()),
+                nodes: d.nodes.value,
+                replication_factor: d.replication_factor.value,
+                storage_size_gi: d.storage_size_gi.value,
+            })
+            .collect(),
+    });
+
+    let redis = t.redis.as_ref().map(|r| RedisV {
+        mode: r.mode.value,
+        node_type: r.node_type.value.clone(),
+        engine_version: r.engine_version.value.clone(),
+        sites: ids(&redis_sites),
+        primary: cx.redis_primary().map(SiteId::checked),
+        replicas_per_site: r.replicas_per_site.value,
+        maxmemory_policy: r.maxmemory_policy.value.clone(),
+    });
+
+    let dns = t.dns.as_ref().map(|d| DnsV {
+        zone: d.zone.value.trim_end_matches('.').to_string(),
+        api_record: d.api_record.value.clone(),
+        routing: d.routing.value,
+        ttl_seconds: d.ttl_seconds.value,
+        health_check_interval_seconds: d.health_check_interval_seconds.value,
+        health_check_failure_threshold: d.health_check_failure_threshold.value,
+        health_checks: ids(&health),
+    });
+
+    let budgets = t.budgets.as_ref().map(|b| BudgetsV {
+        monthly_total_usd: b.monthly_total_usd.value,
+        per_site: b
+            .per_site
+            .iter()
+            .map(|(k, (_, v))| (SiteId::checked(k.as_str()), v.value))
+            .collect(),
+        alert_thresholds_percent: b
+            .alert_thresholds_percent
+            .value
+            .iter()
+            .map(|v| v.value)
+            .collect(),
+        recipients: b.recipients.value.iter().map(|v| v.value.clone()).collect(),
+    });
+
+    let state_region = state_region(cx);
+
+    Ok(ValidatedTopology {
+        project: ProjectV {
+            name: t.project.name.value.clone(),
+            environment: t.project.environment.value.clone(),
+            tags: t
+                .project
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .collect(),
+            monthly_hours: t.project.monthly_hours.value,
+        },
+        sites,
+        network: NetworkV {
+            nat_gateways: t.network.nat_gateways.value,
+            flow_log_retention_days: t.network.flow_log_retention_days.value,
+            subnet_prefix: prefix,
+        },
+        kubernetes,
+        application,
+        postgres,
+        cassandra,
+        redis,
+        monitoring: MonitoringV {
+            global_site: global_site.map(SiteId::checked),
+            retention_days: t.monitoring.retention_days.value,
+        },
+        dns,
+        budgets,
+        state: StateV {
+            bucket: t.state.bucket.value.clone(),
+            region: state_region,
+            key_prefix: t.state.key_prefix.value.clone(),
+        },
+        usage: usage(t),
+    })
+}
+
+/// Every site with the components it really has: an AWS side (VPC, subnets, EKS, Aurora, cache)
+/// and a Fly.io side, each present only where the topology puts it.
+fn sites(cx: &Ctx) -> Result<Vec<SiteV>, &'static str> {
+    let t = cx.t;
+    let eks = cx.eks_site_ids();
+    let redis_sites = cx.redis_site_ids();
+    let serving = cx.serving_site_ids();
+    let health = cx.health_check_site_ids();
+    let global_site = cx.global_monitoring_site().filter(|s| eks.contains(s));
+    let prefix = t.network.subnet_prefix.value;
     let mut sites = Vec::new();
     for s in &t.sites {
         let id = s.id.as_str();
@@ -115,7 +235,12 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
             health_check: health.contains(&id),
         });
     }
+    Ok(sites)
+}
 
+/// The Kubernetes settings, when some site runs EKS.
+fn kubernetes(cx: &Ctx, eks: &[&str]) -> Result<Option<KubernetesV>, &'static str> {
+    let t = cx.t;
     let k = &t.kubernetes;
     let group = |g: &sovereign_spec::NodeGroup| NodeGroupV {
         instance_types: g
@@ -131,7 +256,7 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
         max_size: g.max_size.value,
         disk_size_gib: g.disk_size_gib.value,
     };
-    let kubernetes = if eks.is_empty() {
+    Ok(if eks.is_empty() {
         None
     } else {
         Some(KubernetesV {
@@ -140,7 +265,7 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
                 .catalog
                 .eks_version(&k.version)
                 .is_some_and(|v| v.phase(cx.today) == sovereign_catalog::SupportPhase::Extended),
-            sites: ids(&eks),
+            sites: ids(eks),
             public_access_cidrs: k
                 .public_access_cidrs
                 .value
@@ -155,20 +280,14 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
                 cooldown_seconds: to_u32(k.scaling.cooldown_seconds.value, "the cooldown")?,
             },
         })
-    };
+    })
+}
 
-    let application = t.application.as_ref().map(|a| ApplicationV {
-        name: a.name.value.clone(),
-        image: a.image.value.clone(),
-        port: a.port.value,
-        health_path: a.health_path.value.clone(),
-        replicas: a.replicas.value,
-        sites: ids(&serving),
-        fly_vm_size: a.fly_vm_size.value.clone(),
-        fly_machines: a.fly_machines.value,
-    });
-
-    let postgres = match &t.postgres {
+/// The Aurora global database and its logical replicas, each with the sites that terminate its
+/// links (`via` and, when the successor is another AWS site with two zones, the successor).
+fn postgres(cx: &Ctx) -> Result<Option<PostgresV>, &'static str> {
+    let t = cx.t;
+    Ok(match &t.postgres {
         None => None,
         Some(pg) => {
             let members = cx.aurora_site_ids();
@@ -233,62 +352,14 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
                 logical_replicas: logical,
             })
         }
-    };
+    })
+}
 
-    let cassandra = t.cassandra.as_ref().map(|c| CassandraV {
-        version: c.version.value.clone(),
-        control_plane: SiteId::checked(c.control_plane.value.as_str()),
-        keyspace: c.keyspace.value.clone(),
-        storage_class: c.storage_class.value.clone(),
-        datacenters: c
-            .datacenters
-            .iter()
-            .map(|d| CassandraDcV {
-                site: SiteId::checked(d.site.value.as_str()),
-                nodes: d.nodes.value,
-                replication_factor: d.replication_factor.value,
-                storage_size_gi: d.storage_size_gi.value,
-            })
-            .collect(),
-    });
-
-    let redis = t.redis.as_ref().map(|r| RedisV {
-        mode: r.mode.value,
-        node_type: r.node_type.value.clone(),
-        engine_version: r.engine_version.value.clone(),
-        sites: ids(&redis_sites),
-        primary: cx.redis_primary().map(SiteId::checked),
-        replicas_per_site: r.replicas_per_site.value,
-        maxmemory_policy: r.maxmemory_policy.value.clone(),
-    });
-
-    let dns = t.dns.as_ref().map(|d| DnsV {
-        zone: d.zone.value.trim_end_matches('.').to_string(),
-        api_record: d.api_record.value.clone(),
-        routing: d.routing.value,
-        ttl_seconds: d.ttl_seconds.value,
-        health_check_interval_seconds: d.health_check_interval_seconds.value,
-        health_check_failure_threshold: d.health_check_failure_threshold.value,
-        health_checks: ids(&health),
-    });
-
-    let budgets = t.budgets.as_ref().map(|b| BudgetsV {
-        monthly_total_usd: b.monthly_total_usd.value,
-        per_site: b
-            .per_site
-            .iter()
-            .map(|(k, (_, v))| (SiteId::checked(k.as_str()), v.value))
-            .collect(),
-        alert_thresholds_percent: b
-            .alert_thresholds_percent
-            .value
-            .iter()
-            .map(|v| v.value)
-            .collect(),
-        recipients: b.recipients.value.iter().map(|v| v.value.clone()).collect(),
-    });
-
-    let state_region = match &t.state.region {
+/// The state bucket's region: the topology's, else the PostgreSQL primary's, else the first AWS
+/// site's.
+fn state_region(cx: &Ctx) -> String {
+    let t = cx.t;
+    match &t.state.region {
         Some(r) => r.value.clone(),
         None => {
             let primary_region = t
@@ -301,56 +372,24 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
                 .map(|r| r.value.clone())
                 .unwrap_or_else(|| "us-east-1".to_string())
         }
-    };
+    }
+}
 
+/// The usage assumptions the cost estimate prices.
+fn usage(t: &sovereign_spec::Topology) -> UsageV {
     let u = &t.usage;
-    Ok(ValidatedTopology {
-        project: ProjectV {
-            name: t.project.name.value.clone(),
-            environment: t.project.environment.value.clone(),
-            tags: t
-                .project
-                .tags
-                .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
-                .collect(),
-            monthly_hours: t.project.monthly_hours.value,
-        },
-        sites,
-        network: NetworkV {
-            nat_gateways: t.network.nat_gateways.value,
-            flow_log_retention_days: t.network.flow_log_retention_days.value,
-            subnet_prefix: prefix,
-        },
-        kubernetes,
-        application,
-        postgres,
-        cassandra,
-        redis,
-        monitoring: MonitoringV {
-            global_site: global_site.map(SiteId::checked),
-            retention_days: t.monitoring.retention_days.value,
-        },
-        dns,
-        budgets,
-        state: StateV {
-            bucket: t.state.bucket.value.clone(),
-            region: state_region,
-            key_prefix: t.state.key_prefix.value.clone(),
-        },
-        usage: UsageV {
-            aurora_storage_gb: u.aurora_storage_gb.value,
-            aurora_io_millions: u.aurora_io_millions.value,
-            aurora_write_io_millions: u.aurora_write_io_millions.value,
-            replication_transfer_gb: u.replication_transfer_gb.value,
-            nat_processed_gb_per_site: u.nat_processed_gb_per_site.value,
-            load_balancer_lcu: u.load_balancer_lcu.value,
-            cassandra_replication_gb: u.cassandra_replication_gb.value,
-            user_regions: u
-                .user_regions
-                .as_ref()
-                .map(|l| l.value.iter().map(|r| r.value.clone()).collect())
-                .unwrap_or_default(),
-        },
-    })
+    UsageV {
+        aurora_storage_gb: u.aurora_storage_gb.value,
+        aurora_io_millions: u.aurora_io_millions.value,
+        aurora_write_io_millions: u.aurora_write_io_millions.value,
+        replication_transfer_gb: u.replication_transfer_gb.value,
+        nat_processed_gb_per_site: u.nat_processed_gb_per_site.value,
+        load_balancer_lcu: u.load_balancer_lcu.value,
+        cassandra_replication_gb: u.cassandra_replication_gb.value,
+        user_regions: u
+            .user_regions
+            .as_ref()
+            .map(|l| l.value.iter().map(|r| r.value.clone()).collect())
+            .unwrap_or_default(),
+    }
 }
