@@ -28,6 +28,7 @@ mod fly;
 mod global;
 pub mod hcl;
 mod monitoring;
+mod refs;
 mod site_root;
 mod tftest;
 mod tree;

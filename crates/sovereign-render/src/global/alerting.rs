@@ -37,7 +37,7 @@ fn prometheus_endpoint(cx: &Ctx, f: &mut File) -> bool {
                     "description",
                     s("global Prometheus remote-write receiver: the sites' private ranges"),
                 )
-                .attr("vpc_id", raw(format!("module.network_{}.vpc_id", gs.id)))
+                .attr("vpc_id", Expr::from(Network(&gs.id).vpc_id()))
                 .attr("tags", site_tags(&gs.id))
                 .block(
                     Block::new("lifecycle", &[]).attr("create_before_destroy", Expr::Bool(true)),
@@ -81,7 +81,7 @@ fn prometheus_endpoint(cx: &Ctx, f: &mut File) -> bool {
             .attr("region", s(&region))
             .attr(
                 "security_group_id",
-                raw(format!("module.eks_{}.cluster_security_group_id", gs.id)),
+                Expr::from(Eks(&gs.id).cluster_security_group_id()),
             )
             .attr(
                 "description",
@@ -102,7 +102,7 @@ fn prometheus_endpoint(cx: &Ctx, f: &mut File) -> bool {
                 .attr("name", s(format!("{}-prom", truncate(cx.project(), 27))))
                 .attr("load_balancer_type", s("network"))
                 .attr("internal", Expr::Bool(true))
-                .attr("subnets", raw(format!("module.network_{}.private_subnet_ids", gs.id)))
+                .attr("subnets", Expr::from(Network(&gs.id).private_subnet_ids()))
                 .attr("security_groups", raw("[aws_security_group.prometheus.id]"))
                 .attr("enable_deletion_protection", Expr::Bool(true))
                 .attr("enable_cross_zone_load_balancing", Expr::Bool(true))
@@ -115,7 +115,7 @@ fn prometheus_endpoint(cx: &Ctx, f: &mut File) -> bool {
                 .attr("target_type", s("ip"))
                 .attr("protocol", s("TCP"))
                 .attr("port", int(9090))
-                .attr("vpc_id", raw(format!("module.network_{}.vpc_id", gs.id)))
+                .attr("vpc_id", Expr::from(Network(&gs.id).vpc_id()))
                 .attr("tags", site_tags(&gs.id))
                 .block(
                     Block::new("health_check", &[])
@@ -150,7 +150,7 @@ fn prometheus_endpoint(cx: &Ctx, f: &mut File) -> bool {
         for (site, a) in t.aws_sites() {
             zone = zone.block(
                 Block::new("vpc", &[])
-                    .attr("vpc_id", raw(format!("module.network_{}.vpc_id", site.id)))
+                    .attr("vpc_id", Expr::from(Network(&site.id).vpc_id()))
                     .attr("vpc_region", s(&a.region)),
             );
         }
@@ -191,10 +191,7 @@ fn alert_topics(cx: &Ctx, f: &mut File) -> bool {
             Block::new("resource", &["aws_sns_topic", &format!("alerts_{id}")])
                 .attr("region", s(&region))
                 .attr("name", s(format!("{}-alerts", cx.project())))
-                .attr(
-                    "kms_master_key_id",
-                    raw(format!("module.network_{id}.kms_key_arn")),
-                )
+                .attr("kms_master_key_id", Expr::from(Network(id).kms_key_arn()))
                 .attr("tags", site_tags(id)),
         );
         for (i, email) in recipients.iter().enumerate() {
@@ -329,7 +326,7 @@ pub(super) fn lag_alarm(
         "dimensions",
         map([(
             "DBClusterIdentifier",
-            raw(format!("module.database_{member}.cluster_identifier")),
+            Expr::from(Database(member).cluster_identifier()),
         )]),
     )
     .attr("statistic", s("Maximum"))

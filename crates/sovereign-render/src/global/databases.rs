@@ -46,7 +46,7 @@ pub(super) fn rds(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
         if !site.aws.as_ref().is_some_and(|a| a.peering) {
             cidrs = own;
         }
-        let mut m = module(&format!("database_{}", site.id), "./modules/database")
+        let mut m = module(&Database(&site.id).label(), "./modules/database")
             .attr("name", s(names::rds_cluster(cx.project(), &site.id)))
             .attr("region", s(cx.region(site)))
             .attr("role", s(if is_primary { "primary" } else { "secondary" }))
@@ -75,23 +75,20 @@ pub(super) fn rds(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
                 "logical_replication",
                 Expr::Bool(!pg.logical_replicas.is_empty()),
             )
-            .attr("vpc_id", raw(format!("module.network_{}.vpc_id", site.id)))
+            .attr("vpc_id", Expr::from(Network(&site.id).vpc_id()))
             .attr(
                 "subnet_ids",
-                raw(format!("module.network_{}.database_subnet_ids", site.id)),
+                Expr::from(Network(&site.id).database_subnet_ids()),
             )
             .attr("allowed_cidrs", strs(cidrs))
-            .attr(
-                "kms_key_arn",
-                raw(format!("module.network_{}.kms_key_arn", site.id)),
-            )
+            .attr("kms_key_arn", Expr::from(Network(&site.id).kms_key_arn()))
             .attr("backup_retention_days", int(pg.backup_retention_days))
             .attr("deletion_protection", Expr::Bool(pg.deletion_protection))
             .attr("tags", site_tags(&site.id));
         if !is_primary {
             m = m.attr(
                 "depends_on",
-                raw(format!("[module.database_{}]", primary.id)),
+                raw(format!("[module.{}]", Database(&primary.id).label())),
             );
         }
         f.add(m);
@@ -119,7 +116,7 @@ pub(super) fn redis(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
     let primary = r.primary.as_ref().filter(|_| global);
     for id in &r.sites {
         let site = t.site(id);
-        let mut m = module(&format!("cache_{id}"), "./modules/cache")
+        let mut m = module(&Cache(id).label(), "./modules/cache")
             .attr("name", s(names::elasticache_group(cx.project(), id)))
             .attr("region", s(cx.region(site)))
             .attr("engine_version", s(&r.engine_version))
@@ -137,16 +134,10 @@ pub(super) fn redis(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
                 "auth_token",
                 raw("data.aws_secretsmanager_secret_version.redis_current.secret_string"),
             )
-            .attr("vpc_id", raw(format!("module.network_{id}.vpc_id")))
-            .attr(
-                "subnet_ids",
-                raw(format!("module.network_{id}.private_subnet_ids")),
-            )
+            .attr("vpc_id", Expr::from(Network(id).vpc_id()))
+            .attr("subnet_ids", Expr::from(Network(id).private_subnet_ids()))
             .attr("allowed_cidrs", strs(cx.private_cidrs(site)))
-            .attr(
-                "kms_key_arn",
-                raw(format!("module.network_{id}.kms_key_arn")),
-            )
+            .attr("kms_key_arn", Expr::from(Network(id).kms_key_arn()))
             .attr("tags", site_tags(id));
         f.add(m);
     }
@@ -165,7 +156,7 @@ pub(super) fn redis(cx: &Ctx, tree: &mut Tree) -> Result<(), RenderError> {
             )
             .attr(
                 "primary_replication_group_id",
-                raw(format!("module.cache_{primary}.replication_group_id")),
+                Expr::from(Cache(primary).replication_group_id()),
             ),
         );
     }

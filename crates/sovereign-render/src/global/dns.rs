@@ -29,15 +29,12 @@ pub(super) fn dns(cx: &Ctx, tree: &mut Tree) {
     if let (Some(first), true) = (edges.first(), t.application.is_some()) {
         let mut domains: Vec<(String, Expr)> = vec![(
             d.api_fqdn(),
-            raw(format!(
-                "module.edge_{}.domain_validation_options",
-                first.id
-            )),
+            Expr::from(Edge(&first.id).domain_validation_options()),
         )];
         for x in &edges {
             domains.push((
                 cx.site_fqdn(&x.id).unwrap_or_default(),
-                raw(format!("module.edge_{}.domain_validation_options", x.id)),
+                Expr::from(Edge(&x.id).domain_validation_options()),
             ));
         }
         let pick = |field: &str| {
@@ -109,8 +106,8 @@ pub(super) fn dns(cx: &Ctx, tree: &mut Tree) {
         }
         let alias = || {
             Block::new("alias", &[])
-                .attr("name", raw(format!("module.edge_{}.dns_name", site.id)))
-                .attr("zone_id", raw(format!("module.edge_{}.zone_id", site.id)))
+                .attr("name", Expr::from(Edge(&site.id).dns_name()))
+                .attr("zone_id", Expr::from(Edge(&site.id).zone_id()))
                 .attr("evaluate_target_health", Expr::Bool(true))
         };
         f.add(
@@ -159,8 +156,8 @@ pub(super) fn dns(cx: &Ctx, tree: &mut Tree) {
                 .block(Block::new("geolocation_routing_policy", &[]).attr("country", s("*")))
                 .block(
                     Block::new("alias", &[])
-                        .attr("name", raw(format!("module.edge_{target}.dns_name")))
-                        .attr("zone_id", raw(format!("module.edge_{target}.zone_id")))
+                        .attr("name", Expr::from(Edge(&target).dns_name()))
+                        .attr("zone_id", Expr::from(Edge(&target).zone_id()))
                         .attr("evaluate_target_health", Expr::Bool(true)),
                 ),
         );

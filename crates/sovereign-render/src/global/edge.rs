@@ -51,18 +51,18 @@ pub(super) fn edge(cx: &Ctx, tree: &mut Tree) {
     ));
     for (site, a) in sites {
         f.add(
-            module(&format!("edge_{}", site.id), "./modules/edge")
+            module(&Edge(&site.id).label(), "./modules/edge")
                 .attr("name", s(names::load_balancer(cx.project(), &site.id)))
                 .attr("region", s(&a.region))
-                .attr("vpc_id", raw(format!("module.network_{}.vpc_id", site.id)))
+                .attr("vpc_id", Expr::from(Network(&site.id).vpc_id()))
                 .attr("vpc_cidr", s(a.vpc_cidr.to_string()))
                 .attr(
                     "public_subnet_ids",
-                    raw(format!("module.network_{}.public_subnet_ids", site.id)),
+                    Expr::from(Network(&site.id).public_subnet_ids()),
                 )
                 .attr(
                     "target_security_group_id",
-                    raw(format!("module.eks_{}.cluster_security_group_id", site.id)),
+                    Expr::from(Eks(&site.id).cluster_security_group_id()),
                 )
                 .attr("app_port", int(app.port))
                 .attr("health_path", s(&app.health_path))
@@ -88,10 +88,7 @@ pub(super) fn edge(cx: &Ctx, tree: &mut Tree) {
                     "log_bucket_name",
                     s(names::log_bucket(cx.project(), &site.id)),
                 )
-                .attr(
-                    "kms_key_arn",
-                    raw(format!("module.network_{}.kms_key_arn", site.id)),
-                )
+                .attr("kms_key_arn", Expr::from(Network(&site.id).kms_key_arn()))
                 .attr("tags", site_tags(&site.id)),
         );
     }

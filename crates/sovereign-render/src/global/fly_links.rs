@@ -98,7 +98,7 @@ pub(super) fn fly_link_module(
                 map([
                     (
                         "subnet_id",
-                        raw(format!("module.network_{}.private_subnet_ids[{i}]", via.id)),
+                        Expr::from(Network(&via.id).private_subnet_ids().index(i)),
                     ),
                     ("zone_id", s(&z.az)),
                 ]),
@@ -108,13 +108,10 @@ pub(super) fn fly_link_module(
     Ok(module(&link.module, "./modules/fly-link")
         .attr("name", s(&link.name))
         .attr("region", s(cx.region(via)))
-        .attr("vpc_id", raw(format!("module.network_{}.vpc_id", via.id)))
+        .attr("vpc_id", Expr::from(Network(&via.id).vpc_id()))
         .attr("gateways", Expr::Map(gateways))
         .attr("upstream_host", raw("aws_rds_global_cluster.this.endpoint"))
-        .attr(
-            "kms_key_arn",
-            raw(format!("module.network_{}.kms_key_arn", via.id)),
-        )
+        .attr("kms_key_arn", Expr::from(Network(&via.id).kms_key_arn()))
         .attr(
             "tags",
             map([

@@ -25,20 +25,17 @@ pub(super) fn kubernetes(cx: &Ctx, tree: &mut Tree) {
             groups.push(format!("module.spot_{}.node_group_names", site.id));
         }
         f.add(
-            module(&format!("eks_{}", site.id), "./modules/eks")
+            module(&Eks(&site.id).label(), "./modules/eks")
                 .attr("name", s(cx.eks_name(&site.id)))
                 .attr("region", s(&a.region))
                 .attr("kubernetes_version", s(&k.version))
                 .attr("extended_support", Expr::Bool(k.extended_support))
                 .attr(
                     "subnet_ids",
-                    raw(format!("module.network_{}.private_subnet_ids", site.id)),
+                    Expr::from(Network(&site.id).private_subnet_ids()),
                 )
                 .attr("public_access_cidrs", api_access(cx, site))
-                .attr(
-                    "kms_key_arn",
-                    raw(format!("module.network_{}.kms_key_arn", site.id)),
-                )
+                .attr("kms_key_arn", Expr::from(Network(&site.id).kms_key_arn()))
                 .attr("admin_principal_arns", raw("var.admin_principal_arns"))
                 .attr("peer_cidrs", strs(peers))
                 .attr(
@@ -55,17 +52,11 @@ pub(super) fn kubernetes(cx: &Ctx, tree: &mut Tree) {
                 .attr("name", s(name))
                 .attr("one_group_per_zone", Expr::Bool(capacity == "ON_DEMAND"))
                 .attr("region", s(&a.region))
-                .attr(
-                    "cluster_name",
-                    raw(format!("module.eks_{}.cluster_name", site.id)),
-                )
-                .attr(
-                    "node_role_arn",
-                    raw(format!("module.eks_{}.node_role_arn", site.id)),
-                )
+                .attr("cluster_name", Expr::from(Eks(&site.id).cluster_name()))
+                .attr("node_role_arn", Expr::from(Eks(&site.id).node_role_arn()))
                 .attr(
                     "subnet_ids",
-                    raw(format!("module.network_{}.private_subnet_ids", site.id)),
+                    Expr::from(Network(&site.id).private_subnet_ids()),
                 )
                 .attr("capacity_type", s(capacity))
                 .attr_opt("ami_type", g.ami_type.map(s))
@@ -74,10 +65,7 @@ pub(super) fn kubernetes(cx: &Ctx, tree: &mut Tree) {
                 .attr("desired_size", int(g.desired_size))
                 .attr("max_size", int(g.max_size))
                 .attr("disk_size_gib", int(g.disk_size_gib))
-                .attr(
-                    "kms_key_arn",
-                    raw(format!("module.network_{}.kms_key_arn", site.id)),
-                )
+                .attr("kms_key_arn", Expr::from(Network(&site.id).kms_key_arn()))
                 .attr("tags", site_tags(&site.id))
         };
         f.add(group("nodes", "on-demand", "ON_DEMAND", &k.on_demand));
@@ -128,8 +116,8 @@ pub(super) fn api_access(cx: &Ctx, site: &SiteV) -> Expr {
         && c.control_plane != site.id
     {
         parts.push(format!(
-            "formatlist(\"%s/32\", module.network_{}.nat_public_ips)",
-            c.control_plane
+            "formatlist(\"%s/32\", {})",
+            Network(&c.control_plane).nat_public_ips()
         ));
     }
     if parts.len() == 1 {

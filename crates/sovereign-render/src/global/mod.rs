@@ -4,6 +4,7 @@ use sovereign_check::{AuroraRole, AwsSideV, LINK_GATEWAYS, LogicalReplicaV, Site
 use sovereign_spec::{NatMode, RedisMode, Routing, names};
 
 use crate::hcl::{Block, Expr, File, int, map, raw, s, strs};
+use crate::refs::{Cache, Database, Edge, Eks, Network, Ref};
 use crate::{Ctx, RenderError, Tree};
 
 mod alerting;

@@ -22,7 +22,7 @@ pub(super) fn vpc(cx: &Ctx, tree: &mut Tree) {
                 })
                 .collect(),
         );
-        let mut m = module(&format!("network_{}", site.id), "./modules/region")
+        let mut m = module(&Network(&site.id).label(), "./modules/region")
             .attr("name", s(cx.prefix(&site.id)))
             .attr("region", s(&a.region))
             .attr("vpc_cidr", s(a.vpc_cidr.to_string()))
@@ -43,13 +43,14 @@ pub(super) fn vpc(cx: &Ctx, tree: &mut Tree) {
         let side = |x: &SiteV, aws: &AwsSideV| {
             map([
                 ("region", s(&aws.region)),
-                ("vpc_id", raw(format!("module.network_{}.vpc_id", x.id))),
+                ("vpc_id", Expr::from(Network(&x.id).vpc_id())),
                 ("cidr", s(aws.vpc_cidr.to_string())),
                 (
                     "route_table_ids",
                     raw(format!(
-                        "concat(module.network_{0}.private_route_table_ids, [module.network_{0}.database_route_table_id])",
-                        x.id
+                        "concat({}, [{}])",
+                        Network(&x.id).private_route_table_ids(),
+                        Network(&x.id).database_route_table_id()
                     )),
                 ),
             ])

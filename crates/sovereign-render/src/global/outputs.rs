@@ -29,9 +29,9 @@ pub(super) fn outputs(cx: &Ctx, tree: &mut Tree) {
 /// it has none).
 fn site_output(cx: &Ctx, site: &SiteV) -> Expr {
     let id = &site.id;
-    let aws = |value: String| {
+    let aws = |value: Ref| {
         if site.aws.is_some() {
-            raw(value)
+            Expr::from(value)
         } else {
             Expr::Null
         }
@@ -42,11 +42,8 @@ fn site_output(cx: &Ctx, site: &SiteV) -> Expr {
             site.aws.as_ref().map_or(Expr::Null, |a| s(&a.region)),
         ),
         ("fly_region".into(), site.fly_region().map_or(Expr::Null, s)),
-        ("vpc_id".into(), aws(format!("module.network_{id}.vpc_id"))),
-        (
-            "kms_key_arn".into(),
-            aws(format!("module.network_{id}.kms_key_arn")),
-        ),
+        ("vpc_id".into(), aws(Network(id).vpc_id())),
+        ("kms_key_arn".into(), aws(Network(id).kms_key_arn())),
         (
             "alerts_topic_arn".into(),
             if alert_sites(cx).iter().any(|x| x.id == *id) {
@@ -59,8 +56,8 @@ fn site_output(cx: &Ctx, site: &SiteV) -> Expr {
             "eks".into(),
             if site.has_eks() {
                 map([
-                    ("cluster_name", raw(format!("module.eks_{id}.cluster_name"))),
-                    ("endpoint", raw(format!("module.eks_{id}.cluster_endpoint"))),
+                    ("cluster_name", Expr::from(Eks(id).cluster_name())),
+                    ("endpoint", Expr::from(Eks(id).cluster_endpoint())),
                 ])
             } else {
                 Expr::Null
@@ -86,19 +83,16 @@ fn site_postgres(cx: &Ctx, site: &SiteV) -> Expr {
                     "secondary"
                 }),
             ),
-            (
-                "cluster_id",
-                raw(format!("module.database_{id}.cluster_identifier")),
-            ),
+            ("cluster_id", Expr::from(Database(id).cluster_identifier())),
             (
                 "writer_endpoint",
-                raw(format!("module.database_{id}.writer_endpoint")),
+                Expr::from(Database(id).writer_endpoint()),
             ),
             (
                 "reader_endpoint",
-                raw(format!("module.database_{id}.reader_endpoint")),
+                Expr::from(Database(id).reader_endpoint()),
             ),
-            ("port", raw(format!("module.database_{id}.port"))),
+            ("port", Expr::from(Database(id).port())),
             ("database", s(&pg.database_name)),
         ]),
         (Some(pg), None) if site.has_logical_replica() => map([
@@ -116,15 +110,9 @@ fn site_redis(site: &SiteV) -> Expr {
     let id = &site.id;
     if site.has_cache() {
         map([
-            (
-                "primary_endpoint",
-                raw(format!("module.cache_{id}.primary_endpoint")),
-            ),
-            (
-                "reader_endpoint",
-                raw(format!("module.cache_{id}.reader_endpoint")),
-            ),
-            ("port", raw(format!("module.cache_{id}.port"))),
+            ("primary_endpoint", Expr::from(Cache(id).primary_endpoint())),
+            ("reader_endpoint", Expr::from(Cache(id).reader_endpoint())),
+            ("port", Expr::from(Cache(id).port())),
             ("tls", Expr::Bool(true)),
         ])
     } else {
@@ -157,11 +145,8 @@ fn site_load_balancer(cx: &Ctx, site: &SiteV) -> Expr {
     let (t, id) = (cx.t, &site.id);
     if edge_sites(cx).iter().any(|(e, _)| e.id == *id) {
         map([
-            ("dns_name", raw(format!("module.edge_{id}.dns_name"))),
-            (
-                "target_group_arn",
-                raw(format!("module.edge_{id}.target_group_arn")),
-            ),
+            ("dns_name", Expr::from(Edge(id).dns_name())),
+            ("target_group_arn", Expr::from(Edge(id).target_group_arn())),
             (
                 "url",
                 s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),

@@ -95,7 +95,7 @@ pub(super) fn postgres_role_secrets(cx: &Ctx, f: &mut File) {
             .attr("region", s(region))
             .attr("name", s(&name))
             .attr("description", s(what))
-            .attr("kms_key_id", raw(format!("module.network_{}.kms_key_arn", home.id)))
+            .attr("kms_key_id", Expr::from(Network(&home.id).kms_key_arn()))
             .attr("recovery_window_in_days", int(30));
         for r in readers
             .iter()
@@ -104,10 +104,7 @@ pub(super) fn postgres_role_secrets(cx: &Ctx, f: &mut File) {
             sec = sec.block(
                 Block::new("replica", &[])
                     .attr("region", s(cx.region(r)))
-                    .attr(
-                        "kms_key_id",
-                        raw(format!("module.network_{}.kms_key_arn", r.id)),
-                    ),
+                    .attr("kms_key_id", Expr::from(Network(&r.id).kms_key_arn())),
             );
         }
         f.add(sec);
@@ -154,16 +151,13 @@ pub(super) fn secrets(cx: &Ctx, tree: &mut Tree) {
             .attr("region", s(region))
             .attr("name", s(&name))
             .attr("description", s(what))
-            .attr("kms_key_id", raw(format!("module.network_{}.kms_key_arn", home.id)))
+            .attr("kms_key_id", Expr::from(Network(&home.id).kms_key_arn()))
             .attr("recovery_window_in_days", int(30));
         for r in readers.iter().filter(|r| r.id != home.id) {
             sec = sec.block(
                 Block::new("replica", &[])
                     .attr("region", s(cx.region(r)))
-                    .attr(
-                        "kms_key_id",
-                        raw(format!("module.network_{}.kms_key_arn", r.id)),
-                    ),
+                    .attr("kms_key_id", Expr::from(Network(&r.id).kms_key_arn())),
             );
         }
         f.add(sec);
