@@ -31,19 +31,48 @@ fn to_u32(v: i64, what: &'static str) -> Result<u32, &'static str> {
     u32::try_from(v).map_err(|_| what)
 }
 
+/// Which sites have which component, as the rules resolved them: the components' site lists and
+/// each site's own flags both come from here.
+struct SiteSets<'a> {
+    eks: Vec<&'a str>,
+    redis: Vec<&'a str>,
+    serving: Vec<&'a str>,
+    health: Vec<&'a str>,
+    /// The global Prometheus's site, when it runs EKS.
+    global: Option<&'a str>,
+}
+
+impl<'a> SiteSets<'a> {
+    fn of(cx: &Ctx<'a>) -> SiteSets<'a> {
+        let eks = cx.eks_site_ids();
+        let global = cx.global_monitoring_site().filter(|s| eks.contains(s));
+        SiteSets {
+            redis: cx.redis_site_ids(),
+            serving: cx.serving_site_ids(),
+            health: cx.health_check_site_ids(),
+            global,
+            eks,
+        }
+    }
+}
+
 /// Resolves a topology the rules accepted. `Err` names what could not be resolved (a bug).
 pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
     let t = cx.t;
-    let eks = cx.eks_site_ids();
-    let redis_sites = cx.redis_site_ids();
-    let serving = cx.serving_site_ids();
-    let health = cx.health_check_site_ids();
-    let global_site = cx.global_monitoring_site().filter(|s| eks.contains(s));
+    let sets = SiteSets::of(cx);
+    let SiteSets {
+        eks,
+        redis: redis_sites,
+        serving,
+        health,
+        global: global_site,
+    } = &sets;
+    let global_site = *global_site;
     let prefix = t.network.subnet_prefix.value;
 
-    let sites = sites(cx)?;
+    let sites = sites(cx, &sets)?;
 
-    let kubernetes = kubernetes(cx, &eks)?;
+    let kubernetes = kubernetes(cx, eks)?;
 
     let application = t.application.as_ref().map(|a| ApplicationV {
         name: a.name.value.clone(),
@@ -51,7 +80,7 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
         port: a.port.value,
         health_path: a.health_path.value.clone(),
         replicas: a.replicas.value,
-        sites: ids(&serving),
+        sites: ids(serving),
         fly_vm_size: a.fly_vm_size.value.clone(),
         fly_machines: a.fly_machines.value,
     });
@@ -79,7 +108,7 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
         mode: r.mode.value,
         node_type: r.node_type.value.clone(),
         engine_version: r.engine_version.value.clone(),
-        sites: ids(&redis_sites),
+        sites: ids(redis_sites),
         primary: cx.redis_primary().map(SiteId::checked),
         replicas_per_site: r.replicas_per_site.value,
         maxmemory_policy: r.maxmemory_policy.value.clone(),
@@ -92,7 +121,7 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
         ttl_seconds: d.ttl_seconds.value,
         health_check_interval_seconds: d.health_check_interval_seconds.value,
         health_check_failure_threshold: d.health_check_failure_threshold.value,
-        health_checks: ids(&health),
+        health_checks: ids(health),
     });
 
     let budgets = t.budgets.as_ref().map(|b| BudgetsV {
@@ -153,13 +182,16 @@ pub(crate) fn build(cx: &Ctx) -> Result<ValidatedTopology, &'static str> {
 
 /// Every site with the components it really has: an AWS side (VPC, subnets, EKS, Aurora, cache)
 /// and a Fly.io side, each present only where the topology puts it.
-fn sites(cx: &Ctx) -> Result<Vec<SiteV>, &'static str> {
+fn sites(cx: &Ctx, sets: &SiteSets) -> Result<Vec<SiteV>, &'static str> {
     let t = cx.t;
-    let eks = cx.eks_site_ids();
-    let redis_sites = cx.redis_site_ids();
-    let serving = cx.serving_site_ids();
-    let health = cx.health_check_site_ids();
-    let global_site = cx.global_monitoring_site().filter(|s| eks.contains(s));
+    let SiteSets {
+        eks,
+        redis: redis_sites,
+        serving,
+        health,
+        global: global_site,
+    } = sets;
+    let global_site = *global_site;
     let prefix = t.network.subnet_prefix.value;
     let mut sites = Vec::new();
     for s in &t.sites {

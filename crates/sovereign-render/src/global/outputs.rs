@@ -143,56 +143,37 @@ fn site_cassandra(cx: &Ctx, site: &SiteV) -> Expr {
 /// What serves the site's users: its load balancer, or the Fly.io app.
 fn site_load_balancer(cx: &Ctx, site: &SiteV) -> Expr {
     let (t, id) = (cx.t, &site.id);
-    if edge_sites(cx).iter().any(|(e, _)| e.id == *id) {
-        map([
-            ("dns_name", Expr::from(Edge(id).dns_name())),
-            ("target_group_arn", Expr::from(Edge(id).target_group_arn())),
-            (
-                "url",
-                s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
-            ),
-            (
-                "health_path",
-                s(t.application
-                    .as_ref()
-                    .map(|a| a.health_path.clone())
-                    .unwrap_or_default()),
-            ),
-        ])
+    let app = |f: fn(&sovereign_check::ApplicationV) -> &str| {
+        t.application
+            .as_ref()
+            .map(f)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (dns_name, target_group_arn) = if edge_sites(cx).iter().any(|(e, _)| e.id == *id) {
+        (
+            Expr::from(Edge(id).dns_name()),
+            Expr::from(Edge(id).target_group_arn()),
+        )
     } else if fly_serving_sites(cx).iter().any(|e| e.id == *id) {
-        map([
-            (
-                "dns_name",
-                s(format!(
-                    "{}.fly.dev",
-                    fly_app_name(
-                        cx,
-                        &t.application
-                            .as_ref()
-                            .map(|a| a.name.clone())
-                            .unwrap_or_default()
-                    )
-                )),
-            ),
-            ("target_group_arn", Expr::Null),
-            (
-                "url",
-                s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
-            ),
-            (
-                "health_path",
-                s(t.application
-                    .as_ref()
-                    .map(|a| a.health_path.clone())
-                    .unwrap_or_default()),
-            ),
-        ])
+        let name = fly_app_name(cx, &app(|a| &a.name));
+        (s(format!("{name}.fly.dev")), Expr::Null)
     } else {
-        Expr::Null
-    }
+        return Expr::Null;
+    };
+    map([
+        ("dns_name", dns_name),
+        ("target_group_arn", target_group_arn),
+        (
+            "url",
+            s(format!("https://{}", cx.site_fqdn(id).unwrap_or_default())),
+        ),
+        ("health_path", s(app(|a| &a.health_path))),
+    ])
 }
 
-/// `output "postgres"`: the Aurora global database: identifiers and endpoints, the replicas verify expects.
+/// `output "postgres"`: the Aurora global database: identifiers and endpoints, the replicas verify
+/// expects.
 fn postgres_output(cx: &Ctx, f: &mut File) {
     let t = cx.t;
     if let Some(pg) = &t.postgres {
