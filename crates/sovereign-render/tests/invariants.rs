@@ -13,8 +13,9 @@
 //!   the chart's `null`;
 //! - every metric an alert rule or a dashboard reads is exported by the pinned exporters
 //!   (`tests/data/exporter-metrics.toml`), and the sites remote-write it to the global Prometheus;
-//! - Cassandra pods have resources and a heap, and run on on-demand nodes only; Medusa backs every
-//!   datacenter up to one bucket that each datacenter's pods may use.
+//! - Cassandra pods have resources and a heap, run on on-demand nodes only, and are not evicted by
+//!   the cluster autoscaler to empty a node; Medusa backs every datacenter up to one bucket that
+//!   each datacenter's pods may use.
 //! - every security group holds no more inbound rules than the default quota (60);
 //! - the global Prometheus is watched from outside, by a CloudWatch alarm on its healthy targets;
 //! - every log a service exports to CloudWatch Logs goes to a group the tree creates first, with a
@@ -1282,6 +1283,25 @@ fn rendered_cassandra_problems(tree: &Tree) -> Vec<String> {
             continue;
         }
         found = true;
+        let evictable = get(
+            &v,
+            &[
+                "spec",
+                "cassandra",
+                "metadata",
+                "pods",
+                "annotations",
+                "cluster-autoscaler.kubernetes.io/safe-to-evict",
+            ],
+        )
+        .and_then(Value::as_str)
+            != Some("false");
+        if evictable {
+            out.push(
+                "K8ssandraCluster: the cluster autoscaler may evict Cassandra pods to empty a node"
+                    .into(),
+            );
+        }
         for dc in get(&v, &["spec", "cassandra", "datacenters"])
             .and_then(Value::as_array)
             .into_iter()
@@ -1359,7 +1379,8 @@ fn the_cassandra_check_can_fail() {
             "resources:\n          {{- toYaml",
             "resourcez:\n          {{- toYaml",
         )
-        .replace("$.Values.nodeLabels", "$.Values.nodeLabelz");
+        .replace("$.Values.nodeLabels", "$.Values.nodeLabelz")
+        .replace("safe-to-evict: \"false\"", "safe-to-evict: \"true\"");
     let broken = edited(
         &tree,
         &[(
@@ -1375,6 +1396,7 @@ fn the_cassandra_check_can_fail() {
             &[
                 "datacenter ams without resources",
                 "datacenter ams has a rack that may schedule on Spot nodes",
+                "the cluster autoscaler may evict Cassandra pods",
             ],
         );
     }
