@@ -119,15 +119,17 @@ cmd_postgres() {
       echo "deploy.sh: gateway $gw: its secret cannot be read in $gw_region; the subscription leaves this gateway out" >&2
       continue
     fi
-    if ! aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" >/dev/null 2>&1; then
+    # The secret has no value until this plan creates the peer.
+    if ! conf=$(aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" --query SecretString --output text 2>/dev/null); then
       confdir=$(mktemp -d)
       # `fly wireguard create` refuses to write a file that exists: a fresh name in a private directory.
       fly wireguard create "$org" jnb "$peer" "$confdir/peer.conf"
       aws secretsmanager put-secret-value --region "$gw_region" --secret-id "$secret" --secret-string "file://$confdir/peer.conf"
+      conf=$(cat "$confdir/peer.conf")
       rm -rf "$confdir"
     fi
-    addr=$(aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" --query SecretString --output text \
-      | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
+    # printf is a builtin: the peer's private key reaches sed through a pipe, never a file or argv.
+    addr=$(printf '%s\n' "$conf" | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
     [[ $addr =~ ^[0-9a-f:]+$ ]] || { echo "deploy.sh: no gateway address in the secret of gateway $gw" >&2; exit 1; }
     hosts=${hosts:+$hosts,}$addr
   done

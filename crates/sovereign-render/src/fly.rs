@@ -202,8 +202,6 @@ tf_output() {{ "${{TERRAFORM:-terraform}}" -chdir="$tf_root" output -json "$1"; 
                 "logical replicas subscribe as a replication role that a Job creates on an EKS cluster of an Aurora site (the primary's, or a secondary's in the peering mesh); this topology has none".into(),
             ));
         }
-        // The global root's state: while its region is down, `terraform init -reconfigure`
-        // against the state's replica first (the tree's README, "Break glass").
         script.push_str("  # The global root's outputs: while the state bucket's region is down, point the global root at\n  # the state's replica first (README, \"Break glass\").\n  links=$(tf_output fly_links)\n");
         for r in &replicas {
             postgres_replica(cx, pg, r, &mut script, tree)?;
@@ -349,15 +347,17 @@ fn postgres_replica(
       echo "deploy.sh: gateway $gw: its secret cannot be read in $gw_region; the subscription leaves this gateway out" >&2
       continue
     fi
-    if ! aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" >/dev/null 2>&1; then
+    # The secret has no value until this plan creates the peer.
+    if ! conf=$(aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" --query SecretString --output text 2>/dev/null); then
       confdir=$(mktemp -d)
       # `fly wireguard create` refuses to write a file that exists: a fresh name in a private directory.
       fly wireguard create "$org" {region} "$peer" "$confdir/peer.conf"
       aws secretsmanager put-secret-value --region "$gw_region" --secret-id "$secret" --secret-string "file://$confdir/peer.conf"
+      conf=$(cat "$confdir/peer.conf")
       rm -rf "$confdir"
     fi
-    addr=$(aws secretsmanager get-secret-value --region "$gw_region" --secret-id "$secret" --query SecretString --output text \
-      | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
+    # printf is a builtin: the peer's private key reaches sed through a pipe, never a file or argv.
+    addr=$(printf '%s\n' "$conf" | sed -n 's/^Address *= *\([0-9a-f:]*\).*/\1/p' | head -n1)
     [[ $addr =~ ^[0-9a-f:]+$ ]] || {{ echo "deploy.sh: no gateway address in the secret of gateway $gw" >&2; exit 1; }}
     hosts=${{hosts:+$hosts,}}$addr
   done

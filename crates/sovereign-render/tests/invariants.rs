@@ -36,24 +36,31 @@ use serde_json::{Value, json};
 use sovereign_catalog::{Catalog, Date};
 use sovereign_render::Tree;
 
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// `examples/<name>.toml`, checked and resolved.
+fn validated_example(name: &str) -> sovereign_check::ValidatedTopology {
+    let path = examples_dir().join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    sovereign_check::check_text(&text, Catalog::builtin(), Date::new(2026, 11, 26))
+        .validated
+        .unwrap_or_else(|| panic!("{} does not validate", path.display()))
+}
+
 fn examples() -> Vec<(String, Tree)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut names: Vec<String> = std::fs::read_dir(examples_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
-    files.sort();
-    files
+    names.sort();
+    names
         .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap();
-            let report =
-                sovereign_check::check_text(&text, Catalog::builtin(), Date::new(2026, 11, 26));
-            let v = report
-                .validated
-                .unwrap_or_else(|| panic!("{} does not validate", p.display()));
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+        .map(|name| {
+            let v = validated_example(&name);
             let tree =
                 sovereign_render::render(&v, Catalog::builtin(), &format!("examples/{name}.toml"))
                     .unwrap();
@@ -2399,13 +2406,7 @@ fn the_fly_link_check_can_fail() {
 /// the successor's VPC, and deploy.sh subscribes through both: the replica reaches the writer
 /// when `via`'s region is down, which is when the successor takes over.
 fn standby_link_problems(name: &str, tree: &Tree) -> Vec<String> {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/{name}.toml")),
-    )
-    .unwrap();
-    let v = sovereign_check::check_text(&text, Catalog::builtin(), Date::new(2026, 11, 26))
-        .validated
-        .unwrap();
+    let v = validated_example(name);
     let mut out = Vec::new();
     let Some(pg) = &v.postgres else {
         return out;
